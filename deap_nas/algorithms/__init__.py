@@ -1,0 +1,1 @@
+"""deap_nas.algorithms (filled by later issues)."""

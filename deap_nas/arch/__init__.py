@@ -1,0 +1,36 @@
+"""The shared architecture description (pure Python, no torch).
+
+    >>> from deap_nas.arch import Architecture, Node, INPUT, sequential
+    >>> a = sequential([("conv", {"channels": 16}), ("pool", {"type": "max"}), "identity"])
+    >>> a.output_shape((1, 28, 28))
+    (16, 14, 14)
+"""
+
+from . import block_ops, conv_ops, pool_ops  # noqa: F401  (register the ops)
+from .architecture import FORMAT, INPUT, Architecture, Node, sequential
+from .canonical import canonical_form, canonical_hash
+from .errors import ArchitectureError
+from .heads import HEAD_DEFAULTS, HeadSpec
+from .merge import MERGES, MergePlan, plan_merge
+from .opspec import OPS, OpSpec, Shape, get_op, register_op
+
+__all__ = [
+    "FORMAT",
+    "HEAD_DEFAULTS",
+    "INPUT",
+    "MERGES",
+    "OPS",
+    "Architecture",
+    "ArchitectureError",
+    "HeadSpec",
+    "MergePlan",
+    "Node",
+    "OpSpec",
+    "Shape",
+    "canonical_form",
+    "canonical_hash",
+    "get_op",
+    "plan_merge",
+    "register_op",
+    "sequential",
+]

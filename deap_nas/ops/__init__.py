@@ -1,0 +1,1 @@
+"""deap_nas.ops (filled by later issues)."""

@@ -1,0 +1,1 @@
+"""deap_nas.runtime (filled by later issues)."""

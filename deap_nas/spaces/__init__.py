@@ -1,0 +1,1 @@
+"""deap_nas.spaces (filled by later issues)."""
