@@ -1,0 +1,1 @@
+"""deap_nas.data (filled by later issues)."""

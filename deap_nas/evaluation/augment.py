@@ -1,0 +1,243 @@
+"""Whole-batch data augmentation on the device, driven by an explicit ``torch.Generator``.
+
+Every function takes a float (normalized) batch ``(B, C, H, W)`` and draws its random
+numbers from ``generator`` on the batch's device (never the global RNG), one draw per
+sample, with no per-sample Python. Cutout and erasing fill 0 in normalized units (the
+channel mean), as the Cutout code and torchvision's RandomErasing (after Normalize) do.
+Zero padding fills ``fill``: the engine passes the normalized value of a black (raw 0)
+pixel, as torchvision's RandomCrop pads before Normalize; 0 by default.
+
+- pad-and-crop: the standard CIFAR augmentation (He et al. 2016), random offsets per sample.
+- horizontal flip: per-sample Bernoulli(0.5).
+- cutout: DeVries & Taylor 2017, "Improved Regularization of Convolutional Neural Networks
+  with Cutout"; a ``size`` x ``size`` square around a uniform centre, clipped at the border.
+- random erasing: Zhong et al. 2020, "Random Erasing Data Augmentation" (AAAI); the
+  rectangle is drawn as in torchvision (10 tries of area/log-aspect, first one that fits).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["AugmentConfig", "cutout", "hflip", "pad_crop", "random_erasing"]
+
+_ERASE_TRIES = 10
+
+
+def _uniform(
+    shape: tuple[int, ...], generator: torch.Generator | None, device: torch.device
+) -> torch.Tensor:
+    return torch.rand(shape, generator=generator, device=device)
+
+
+def _box_mask(
+    top: torch.Tensor, left: torch.Tensor, h: torch.Tensor, w: torch.Tensor, H: int, W: int
+) -> torch.Tensor:
+    """(B, 1, H, W) bool mask of rows [top, top+h) x cols [left, left+w), per sample."""
+    ys = torch.arange(H, device=top.device)
+    xs = torch.arange(W, device=top.device)
+    my = (ys >= top[:, None]) & (ys < (top + h)[:, None])
+    mx = (xs >= left[:, None]) & (xs < (left + w)[:, None])
+    return (my[:, :, None] & mx[:, None, :])[:, None]
+
+
+def pad_crop(
+    x: torch.Tensor,
+    pad: int,
+    generator: torch.Generator | None = None,
+    mode: str = "zero",
+    fill: float | torch.Tensor = 0.0,
+) -> torch.Tensor:
+    """Pad by ``pad`` on each side and crop back to (H, W) at a random offset per sample;
+    vectorised with two ``gather`` calls. ``mode`` "zero" pads with ``fill`` (a scalar or a
+    per-channel tensor broadcastable to (1, C, 1, 1)), "reflect" mirrors the border."""
+    if pad == 0:
+        return x
+    B, C, H, W = x.shape
+    if mode == "reflect" and (pad >= H or pad >= W):
+        raise ValueError(
+            f"AugmentConfig.pad: reflect padding needs pad < image size, got {pad} for {H}x{W}"
+        )
+    if mode == "reflect":
+        xp = F.pad(x, (pad, pad, pad, pad), mode="reflect")
+    elif isinstance(fill, torch.Tensor):  # per-channel constant
+        border = torch.ones(1, 1, H + 2 * pad, W + 2 * pad, dtype=torch.bool, device=x.device)
+        border[..., pad:-pad, pad:-pad] = False
+        xp = torch.where(border, fill.to(x.dtype), F.pad(x, (pad, pad, pad, pad)))
+    else:
+        xp = F.pad(x, (pad, pad, pad, pad), value=float(fill))
+    off = (_uniform((2, B), generator, x.device) * (2 * pad + 1)).long().clamp_(max=2 * pad)
+    rows = off[0, :, None] + torch.arange(H, device=x.device)  # (B, H)
+    cols = off[1, :, None] + torch.arange(W, device=x.device)  # (B, W)
+    Wp = W + 2 * pad
+    xp = torch.gather(xp, 2, rows[:, None, :, None].expand(B, C, H, Wp))
+    return torch.gather(xp, 3, cols[:, None, None, :].expand(B, C, H, W))
+
+
+def hflip(
+    x: torch.Tensor, generator: torch.Generator | None = None, p: float = 0.5
+) -> torch.Tensor:
+    """Flip each sample left-right with probability ``p``."""
+    mask = _uniform((x.shape[0],), generator, x.device) < p
+    return torch.where(mask[:, None, None, None], x.flip(3), x)
+
+
+def cutout(x: torch.Tensor, size: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Zero a ``size`` x ``size`` square centred at a uniform pixel of each sample
+    (DeVries & Taylor 2017); the square is clipped where it crosses the border."""
+    if size <= 0:
+        return x
+    B, _, H, W = x.shape
+    u = _uniform((2, B), generator, x.device)
+    cy = (u[0] * H).long().clamp_(max=H - 1)
+    cx = (u[1] * W).long().clamp_(max=W - 1)
+    s = torch.full_like(cy, size)
+    mask = _box_mask(cy - size // 2, cx - size // 2, s, s, H, W)
+    return x.masked_fill(mask, 0.0)
+
+
+def random_erasing(
+    x: torch.Tensor,
+    p: float,
+    generator: torch.Generator | None = None,
+    scale: tuple[float, float] = (0.02, 0.33),
+    ratio: tuple[float, float] = (0.3, 3.3),
+    fill: str = "zero",
+) -> torch.Tensor:
+    """Random Erasing (Zhong et al. 2020): with probability ``p`` per sample, fill a random
+    rectangle of area ``scale`` x image area and aspect ``ratio`` (log-uniform) with zeros
+    or standard-normal noise (``fill="random"``)."""
+    if p <= 0:
+        return x
+    B, C, H, W = x.shape
+    dev = x.device
+    u = _uniform((5, B, _ERASE_TRIES), generator, dev)
+    area = H * W * (scale[0] + (scale[1] - scale[0]) * u[0])
+    log_r = math.log(ratio[0]) + (math.log(ratio[1]) - math.log(ratio[0])) * u[1]
+    aspect = torch.exp(log_r)
+    h = torch.round(torch.sqrt(area * aspect)).long()
+    w = torch.round(torch.sqrt(area / aspect)).long()
+    fits = (h < H) & (w < W) & (h > 0) & (w > 0)
+    first = fits.int().argmax(dim=1, keepdim=True)  # first try that fits
+    h = h.gather(1, first)[:, 0]
+    w = w.gather(1, first)[:, 0]
+    top = (u[2].gather(1, first)[:, 0] * (H - h + 1)).long()
+    left = (u[3].gather(1, first)[:, 0] * (W - w + 1)).long()
+    apply = fits.any(dim=1) & (u[4][:, 0] < p)
+    mask = _box_mask(top, left, h, w, H, W) & apply[:, None, None, None]
+    if fill == "random":
+        noise = torch.randn(x.shape, generator=generator, device=dev, dtype=x.dtype)
+        return torch.where(mask, noise, x)
+    return x.masked_fill(mask, 0.0)
+
+
+@dataclass
+class AugmentConfig:
+    """Batched training augmentation, applied in the order pad-crop, flip, cutout, erasing.
+
+    ``pad``: pad-and-crop padding (0 = off); ``pad_mode``: "zero" (border = ``pad_fill``
+    of :meth:`apply`; the engine uses a black pixel) | "reflect"; ``flip``:
+    random horizontal flip; ``cutout``: square side (0 = off); ``erasing``: random-erasing
+    probability (0 = off) with ``erasing_scale``, ``erasing_ratio`` and ``erasing_fill``
+    ("zero" | "random").
+    """
+
+    pad: int = 0
+    pad_mode: str = "zero"
+    flip: bool = False
+    cutout: int = 0
+    erasing: float = 0.0
+    erasing_scale: tuple[float, float] = (0.02, 0.33)
+    erasing_ratio: tuple[float, float] = (0.3, 3.3)
+    erasing_fill: str = "zero"
+
+    def __post_init__(self) -> None:
+        name = type(self).__name__
+
+        def bad(field: str, why: str, value: Any) -> ValueError:
+            return ValueError(f"{name}.{field}: {why}, got {value!r}")
+
+        for f in ("pad", "cutout"):
+            v = getattr(self, f)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+                raise bad(f, "must be an integer >= 0", v)
+        if self.pad_mode not in ("zero", "reflect"):
+            raise bad("pad_mode", "must be 'zero' or 'reflect'", self.pad_mode)
+        if not isinstance(self.flip, bool):
+            raise bad("flip", "must be a bool", self.flip)
+        if (
+            isinstance(self.erasing, bool)
+            or not isinstance(self.erasing, int | float)
+            or not 0 <= self.erasing <= 1
+        ):
+            raise bad("erasing", "must be a probability in [0, 1]", self.erasing)
+        if self.erasing_fill not in ("zero", "random"):
+            raise bad("erasing_fill", "must be 'zero' or 'random'", self.erasing_fill)
+        for f, upper in (("erasing_scale", 1.0), ("erasing_ratio", math.inf)):
+            v = getattr(self, f)
+            try:
+                lo, hi = (float(t) for t in v)
+            except (TypeError, ValueError):
+                raise bad(f, "must be a pair (low, high)", v) from None
+            if not 0 < lo <= hi <= upper:
+                raise bad(f, f"must satisfy 0 < low <= high <= {upper}", v)
+            setattr(self, f, (lo, hi))
+        self.erasing = float(self.erasing)
+
+    @property
+    def enabled(self) -> bool:
+        """True when at least one transform is on."""
+        return bool(self.pad or self.flip or self.cutout or self.erasing)
+
+    def check_input(self, shape: tuple[int, ...]) -> None:
+        """Raise ValueError when these settings cannot apply to images of ``(C, H, W)``."""
+        h, w = shape[-2], shape[-1]
+        if self.pad_mode == "reflect" and self.pad and (self.pad >= h or self.pad >= w):
+            raise ValueError(
+                f"AugmentConfig.pad: reflect padding needs pad < image size, got {self.pad} for {h}x{w}"
+            )
+
+    def apply(
+        self,
+        x: torch.Tensor,
+        generator: torch.Generator | None = None,
+        pad_fill: float | torch.Tensor = 0.0,
+    ) -> torch.Tensor:
+        """Augment a float batch (B, C, H, W) on its device with ``generator``;
+        ``pad_fill`` is the border value of zero padding (see :func:`pad_crop`)."""
+        if self.pad:
+            x = pad_crop(x, self.pad, generator, self.pad_mode, pad_fill)
+        if self.flip:
+            x = hflip(x, generator)
+        if self.cutout:
+            x = cutout(x, self.cutout, generator)
+        if self.erasing:
+            x = random_erasing(
+                x,
+                self.erasing,
+                generator,
+                self.erasing_scale,
+                self.erasing_ratio,
+                self.erasing_fill,
+            )
+        return x
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AugmentConfig:
+        """Build from a plain dict; unknown keys raise ValueError naming them."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"{cls.__name__}: unknown key(s) {unknown}; known: {sorted(known)}")
+        return cls(**data)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["erasing_scale"] = list(self.erasing_scale)
+        d["erasing_ratio"] = list(self.erasing_ratio)
+        return d

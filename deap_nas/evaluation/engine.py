@@ -1,0 +1,503 @@
+"""The training engine: trains one candidate module on device-resident data.
+
+Performance rules (DESIGN.md, "Evaluation engine"): batches are index slices of device
+tensors, augmentation runs on whole batches on the device, bf16 autocast and channels_last
+on CUDA, and no host synchronisation per step: the loss is accumulated on the device and
+read once per epoch, where NaN/inf is also detected. Reliability rules (DESIGN.md,
+"Reliability"): every call returns a :class:`TrainResult` with a status; anything the
+candidate raises (build, forward, backward) becomes "crashed" or "oom", never an exception,
+while errors in the caller's arguments (config, data, teacher logits, init_state) raise.
+
+The engine knows torch modules and tensors only (no genomes, no DEAP, no arch/nn).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import math
+import os
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import torch
+from torch import nn
+
+from .config import TrainConfig
+from .device_data import DeviceDataset, same_device
+from .losses import classification_loss, distillation_loss
+from .optim import lr_at, make_optimizer
+from .result import TrainResult
+
+__all__ = ["evaluate", "predict_logits", "train"]
+
+ModelLike = nn.Module | Callable[[], nn.Module]
+_OOM_ERRORS: tuple[type[BaseException], ...] = tuple(
+    {getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError), torch.cuda.OutOfMemoryError}
+)
+_MAX_MESSAGE = 2000
+
+
+class _CallerError(Exception):
+    """An error of the caller (bad ``init_state``, a failing ``on_epoch``) found inside the
+    guarded region; ``error`` is re-raised instead of becoming a status."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+# ---------------------------------------------------------------------- small helpers
+def _use_amp(amp: str, device: torch.device) -> bool:
+    return amp == "bf16" or (amp == "auto" and device.type == "cuda")
+
+
+def _use_channels_last(flag: bool | str, device: torch.device) -> bool:
+    return device.type == "cuda" if flag == "auto" else bool(flag)
+
+
+def _autocast(enabled: bool, device: torch.device) -> contextlib.AbstractContextManager:
+    if not enabled:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+
+
+def _is_oom(err: BaseException) -> bool:
+    if isinstance(err, _OOM_ERRORS):
+        return True
+    text = str(err).lower()
+    return isinstance(err, RuntimeError) and (
+        "out of memory" in text or "can't allocate memory" in text
+    )
+
+
+def _describe(err: BaseException, phase: str) -> str:
+    msg = f"{type(err).__name__} during {phase}: {err}"
+    return msg if len(msg) <= _MAX_MESSAGE else msg[: _MAX_MESSAGE - 3] + "..."
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _count_params(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+@contextlib.contextmanager
+def _deterministic(enabled: bool) -> Iterator[None]:
+    """Deterministic algorithms (warn only), deterministic cuDNN, cuBLAS workspace; restored after."""
+    if not enabled:
+        yield
+        return
+    cudnn = torch.backends.cudnn
+    saved = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+        cudnn.deterministic,
+        cudnn.benchmark,
+        os.environ.get("CUBLAS_WORKSPACE_CONFIG"),
+    )
+    os.environ["CUBLAS_WORKSPACE_CONFIG"] = ":4096:8"
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    cudnn.deterministic, cudnn.benchmark = True, False
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(saved[0], warn_only=saved[1])
+        cudnn.deterministic, cudnn.benchmark = saved[2], saved[3]
+        if saved[4] is None:
+            os.environ.pop("CUBLAS_WORKSPACE_CONFIG", None)
+        else:
+            os.environ["CUBLAS_WORKSPACE_CONFIG"] = saved[4]
+
+
+def _fork_rng(device: torch.device) -> contextlib.AbstractContextManager:
+    """Keep the caller's global RNG state: the engine seeds inside a fork."""
+    devices = []
+    if device.type == "cuda":
+        devices = [device.index if device.index is not None else torch.cuda.current_device()]
+    return torch.random.fork_rng(devices=devices)
+
+
+# ---------------------------------------------------------------------- evaluation
+def _correct_count(
+    module: nn.Module, data: DeviceDataset, batch_size: int, amp: bool, channels_last: bool
+) -> torch.Tensor:
+    """Number of correct top-1 predictions as a device tensor (no host sync)."""
+    correct = torch.zeros((), dtype=torch.int64, device=data.device)
+    for logits, idx in _logits_batches(module, data, batch_size, amp, channels_last):
+        correct += (logits.argmax(dim=1) == data.labels.index_select(0, idx)).sum()
+    return correct
+
+
+def _logits_batches(
+    module: nn.Module, data: DeviceDataset, batch_size: int, amp: bool, channels_last: bool
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.no_grad():
+            for idx in data.batches(batch_size, shuffle=False):
+                x = data.normalize(data.images.index_select(0, idx))
+                if channels_last:
+                    x = x.contiguous(memory_format=torch.channels_last)
+                with _autocast(amp, data.device):
+                    out = module(x)
+                yield out, idx
+    finally:
+        module.train(was_training)
+
+
+def evaluate(
+    model: nn.Module,
+    data: DeviceDataset,
+    batch_size: int = 1024,
+    *,
+    amp: str = "auto",
+    channels_last: bool | str = "auto",
+) -> float:
+    """Top-1 accuracy in [0, 1] of ``model`` (already on ``data.device``) on ``data``;
+    eval mode, no grad, no augmentation; the module's train/eval mode is restored."""
+    if len(data) == 0:
+        raise ValueError("evaluate: empty data set")
+    dev = data.device
+    n = _correct_count(
+        model, data, batch_size, _use_amp(amp, dev), _use_channels_last(channels_last, dev)
+    )
+    return n.item() / len(data)
+
+
+def predict_logits(
+    model: nn.Module,
+    data: DeviceDataset,
+    batch_size: int = 1024,
+    *,
+    amp: str = "auto",
+    channels_last: bool | str = "auto",
+) -> torch.Tensor:
+    """Logits (N, K) float32 on ``data.device`` in row order, e.g. to cache a teacher's
+    outputs once per data set for the distillation loss."""
+    dev = data.device
+    parts = [
+        out.float()
+        for out, _ in _logits_batches(
+            model, data, batch_size, _use_amp(amp, dev), _use_channels_last(channels_last, dev)
+        )
+    ]
+    return torch.cat(parts) if parts else torch.empty(0, 0, device=dev)
+
+
+# ---------------------------------------------------------------------- training
+class _Run:
+    """State of one training call, kept outside the try block so a failure still reports
+    what was done and can release device memory."""
+
+    def __init__(self, config: TrainConfig, device: torch.device, start: float) -> None:
+        self.cfg = config
+        self.device = device
+        self.start = start
+        self.deadline = start + config.time_limit if config.time_limit is not None else None
+        self.status = "ok"
+        self.message = ""
+        self.phase = "build"
+        self.history: list[dict[str, Any]] = []
+        self.best_acc: float | None = None
+        self.best_epoch: int | None = None
+        self.iterations = 0
+        self.images = 0
+        self.num_params: int | None = None
+        self.time_build = self.time_train = self.time_eval = 0.0
+        self.module: nn.Module | None = None
+        self.optimizer: torch.optim.Optimizer | None = None
+        self.snapshot: dict[str, torch.Tensor] | None = None
+        self.amp = _use_amp(config.amp, device)
+        self.channels_last = _use_channels_last(config.channels_last, device)
+
+    # -- build ----------------------------------------------------------------
+    def build(self, model: ModelLike, seed: int, init_state: dict[str, Any] | None) -> bool:
+        """Build, count, check the size limit, load ``init_state`` and move to the device."""
+        t = time.perf_counter()
+        try:
+            return self._build(model, seed, init_state)
+        finally:
+            self.time_build = time.perf_counter() - t
+
+    def _build(self, model: ModelLike, seed: int, init_state: dict[str, Any] | None) -> bool:
+        torch.manual_seed(seed)  # seeds CPU and every CUDA device: reproducible init
+        module = model if isinstance(model, nn.Module) else model()
+        if not isinstance(module, nn.Module):
+            raise TypeError(f"model factory returned {type(module).__name__}, not nn.Module")
+        self.module = module
+        self.num_params = _count_params(module)
+        limit = self.cfg.max_params
+        if limit is not None and self.num_params > limit:
+            self.status = "too_large"
+            self.message = f"{self.num_params} parameters > max_params {limit}"
+            return False
+        if init_state is not None:
+            try:
+                module.load_state_dict(init_state)
+            except (RuntimeError, KeyError, TypeError) as e:
+                raise _CallerError(ValueError(f"init_state does not fit the model: {e}")) from e
+        module.to(self.device)
+        if self.channels_last:
+            module.to(memory_format=torch.channels_last)
+        _sync(self.device)
+        return True
+
+    # -- training ---------------------------------------------------------------
+    def fit(
+        self,
+        train_data: DeviceDataset,
+        val_data: DeviceDataset,
+        seed: int,
+        teacher: torch.Tensor | None,
+        on_epoch: Callable[[dict[str, Any]], None] | None,
+    ) -> None:
+        cfg, dev, module = self.cfg, self.device, self.module
+        assert module is not None
+        self.phase = "optimizer setup"
+        self.optimizer = opt = make_optimizer(module.parameters(), cfg)
+        gen = torch.Generator(device=dev)
+        gen.manual_seed(seed)
+        drop_last = cfg.drop_last and len(train_data) >= cfg.batch_size
+        per_epoch = train_data.num_batches(cfg.batch_size, drop_last)
+        total_steps = cfg.epochs * per_epoch
+        if cfg.max_iterations is not None:
+            total_steps = min(total_steps, cfg.max_iterations)
+        total_epochs = total_steps / per_epoch
+        keep_snapshots = cfg.patience is not None or cfg.keep_best_state
+        augment = cfg.augment if cfg.augment.enabled else None
+        loss_sum = torch.zeros((), dtype=torch.float32, device=dev)
+        lr = float("nan")
+
+        for epoch in range(1, cfg.epochs + 1):
+            if self.iterations >= total_steps:
+                break
+            self.phase = f"training epoch {epoch}"
+            module.train()
+            t0 = time.perf_counter()
+            loss_sum.zero_()
+            steps = 0
+            timed_out = False
+            for idx in train_data.batches(cfg.batch_size, True, gen, drop_last):
+                if self.deadline is not None and time.perf_counter() > self.deadline:
+                    timed_out = True
+                    break
+                new_lr = lr_at(cfg, self.iterations / per_epoch, total_epochs)
+                if new_lr != lr:
+                    lr = new_lr
+                    for group in opt.param_groups:
+                        group["lr"] = lr
+                x = train_data.normalize(train_data.images.index_select(0, idx))
+                y = train_data.labels.index_select(0, idx)
+                if augment is not None:
+                    x = augment.apply(x, gen, train_data.black)
+                if self.channels_last:
+                    x = x.contiguous(memory_format=torch.channels_last)
+                with _autocast(self.amp, dev):
+                    logits = module(x)
+                if teacher is None:
+                    loss = classification_loss(logits, y, cfg.label_smoothing)
+                else:
+                    loss = distillation_loss(
+                        logits,
+                        y,
+                        teacher.index_select(0, idx),
+                        cfg.distill_alpha,
+                        cfg.distill_temperature,
+                        cfg.label_smoothing,
+                    )
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                loss_sum += loss.detach()
+                steps += 1
+                self.images += idx.shape[0]
+                self.iterations += 1
+                if self.iterations >= total_steps:
+                    break
+            train_loss = (loss_sum / max(steps, 1)).item()  # the one sync per epoch
+            t1 = time.perf_counter()
+            self.time_train += t1 - t0
+            if timed_out:
+                self.status = "timeout"
+                self.message = f"time_limit {cfg.time_limit:g} s reached in epoch {epoch}"
+                return
+            if not math.isfinite(train_loss):
+                self.status = "nan"
+                self.message = f"non-finite training loss ({train_loss}) in epoch {epoch}"
+                return
+
+            self.phase = f"evaluation after epoch {epoch}"
+            correct = _correct_count(
+                module, val_data, cfg.eval_batch_size, self.amp, self.channels_last
+            )
+            acc = correct.item() / len(val_data)
+            t2 = time.perf_counter()
+            self.time_eval += t2 - t1
+            entry = {
+                "epoch": epoch,
+                "train_loss": train_loss,
+                "val_acc": acc,
+                "lr": lr,
+                "seconds": t2 - t0,
+            }
+            self.history.append(entry)
+            if on_epoch is not None:
+                try:
+                    on_epoch(dict(entry))
+                except Exception as e:
+                    raise _CallerError(e) from e
+            if self.best_acc is None or acc > self.best_acc + cfg.min_delta:
+                self.best_acc, self.best_epoch = acc, epoch
+                if keep_snapshots:
+                    self.snapshot = {k: v.detach().clone() for k, v in module.state_dict().items()}
+            elif cfg.patience is not None and epoch - self.best_epoch >= cfg.patience:
+                self.message = f"early stop after epoch {epoch} (best epoch {self.best_epoch})"
+                return
+        if cfg.max_iterations is not None and self.iterations >= cfg.max_iterations:
+            self.message = f"max_iterations {cfg.max_iterations} reached"
+
+    def finish(self) -> None:
+        """Restore the best epoch's weights into the module when a snapshot was kept."""
+        if self.module is None or self.snapshot is None:
+            return
+        last = self.history[-1]["epoch"] if self.history else None
+        if self.status != "ok" or last != self.best_epoch:
+            self.module.load_state_dict(self.snapshot)
+
+    def release(self) -> None:
+        """Drop device memory held by this run (after OOM or any failure)."""
+        if self.module is not None:
+            self.module.zero_grad(set_to_none=True)
+        self.optimizer = None
+        self.module = None
+
+    def result(self) -> TrainResult:
+        best_state = None
+        if self.cfg.keep_best_state and self.snapshot is not None:
+            best_state = {k: v.detach().to("cpu", copy=True) for k, v in self.snapshot.items()}
+        self.snapshot = None
+        return TrainResult(
+            status=self.status,
+            message=self.message,
+            history=self.history,
+            best_acc=self.best_acc,
+            best_epoch=self.best_epoch,
+            epochs_run=len(self.history),
+            iterations=self.iterations,
+            num_params=self.num_params,
+            images_per_sec=self.images / self.time_train if self.time_train > 0 else 0.0,
+            time_build=self.time_build,
+            time_train=self.time_train,
+            time_eval=self.time_eval,
+            device=str(self.device),
+            best_state=best_state,
+        )
+
+
+def _check_arguments(
+    model: Any,
+    train_data: Any,
+    val_data: Any,
+    config: Any,
+    device: torch.device,
+    teacher_logits: torch.Tensor | None,
+    num_params: int | None,
+) -> None:
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config: expected TrainConfig, got {type(config).__name__}")
+    if not (isinstance(model, nn.Module) or callable(model)):
+        raise TypeError(f"model: expected nn.Module or a factory, got {type(model).__name__}")
+    for name, data in (("train_data", train_data), ("val_data", val_data)):
+        if not isinstance(data, DeviceDataset):
+            raise TypeError(f"{name}: expected DeviceDataset, got {type(data).__name__}")
+        if len(data) == 0:
+            raise ValueError(f"{name}: empty data set")
+        if not same_device(data.device, device):
+            raise ValueError(
+                f"{name}: on {data.device} but training on {device}; move it once with .to(device)"
+            )
+    config.augment.check_input(train_data.shape)
+    if num_params is not None and (not isinstance(num_params, int) or num_params < 0):
+        raise ValueError(f"num_params: must be an integer >= 0, got {num_params!r}")
+    if teacher_logits is not None:
+        want = (len(train_data), train_data.num_classes)
+        if not isinstance(teacher_logits, torch.Tensor) or tuple(teacher_logits.shape) != want:
+            got = (
+                tuple(teacher_logits.shape)
+                if isinstance(teacher_logits, torch.Tensor)
+                else teacher_logits
+            )
+            raise ValueError(
+                f"teacher_logits: expected shape {want} aligned with train_data rows, got {got}"
+            )
+
+
+def train(
+    model: ModelLike,
+    train_data: DeviceDataset,
+    val_data: DeviceDataset,
+    config: TrainConfig,
+    *,
+    seed: int = 0,
+    device: torch.device | str | None = None,
+    teacher_logits: torch.Tensor | None = None,
+    num_params: int | None = None,
+    init_state: dict[str, Any] | None = None,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
+) -> TrainResult:
+    """Train ``model`` (an nn.Module, or a zero-argument factory whose build time is
+    measured) on ``train_data`` and validate on ``val_data`` every epoch.
+
+    ``seed`` seeds the global torch RNG before building (reproducible initial weights; the
+    caller's RNG state is restored afterwards) and the device generator used for shuffling
+    and augmentation. ``num_params`` lets a too-large model be rejected without building.
+    ``teacher_logits`` (len(train_data), K), aligned with the training rows, switch the loss
+    to EIGEN's distillation loss (eq. 3, see :func:`~.losses.distillation_loss`).
+    ``init_state`` is loaded after building (weight inheritance). ``on_epoch`` is called
+    with each epoch's history entry (progress display); its exceptions propagate.
+
+    Early stopping (``patience``) and ``keep_best_state`` keep a device copy of the best
+    epoch's weights, restored into the module at the end (also after "nan"/"timeout").
+    Returns a :class:`TrainResult`; failures of the candidate are statuses, not exceptions.
+    """
+    start = time.perf_counter()
+    dev = torch.device(device) if device is not None else train_data.device
+    _check_arguments(model, train_data, val_data, config, dev, teacher_logits, num_params)
+    if num_params is not None and config.max_params is not None and num_params > config.max_params:
+        return TrainResult.failure(
+            "too_large",
+            f"{num_params} parameters > max_params {config.max_params}",
+            num_params=num_params,
+            device=str(dev),
+        )
+    teacher = None if teacher_logits is None else teacher_logits.detach().to(dev, torch.float32)
+
+    run = _Run(config, dev, start)
+    oom = False
+    with _deterministic(config.deterministic), _fork_rng(dev):
+        try:
+            if run.build(model, seed, init_state):
+                run.fit(train_data, val_data, seed, teacher, on_epoch)
+            run.finish()
+        except _CallerError as e:
+            raise e.error from e.error.__cause__
+        except Exception as e:  # the candidate failed: report, never propagate
+            oom = _is_oom(e)
+            run.status = "oom" if oom else "crashed"
+            run.message = _describe(e, run.phase)
+            with contextlib.suppress(Exception):  # weights may be unusable after a crash
+                run.finish()
+    if run.status != "ok":
+        run.release()
+    result = run.result()  # copies best_state to the CPU and drops the device snapshot
+    if oom:  # the traceback (and its activations) is gone once the except block ends
+        gc.collect()
+        if dev.type == "cuda":
+            torch.cuda.empty_cache()
+    return result

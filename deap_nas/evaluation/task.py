@@ -1,0 +1,156 @@
+"""From a data set name and an architecture to a training result.
+
+:func:`prepare_data` loads a named data set once, holds out a stratified validation
+split from its *training* split (a search never sees the test set), optionally takes a
+stratified subset of what remains (ImmuNeCS trains on 20%, MiniGen on 100 images per
+class), computes normalisation statistics on the training part and moves everything to
+the device as uint8. :func:`train_architecture` checks an :class:`Architecture` against
+the data's shape and the parameter limit before building it, so an invalid or
+over-budget candidate ends with a status instead of an exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..arch import Architecture, ArchitectureError, HeadSpec
+from ..nn import build
+from .config import TrainConfig
+from .datasets import load_dataset
+from .device_data import DeviceDataset
+from .engine import train
+from .result import TrainResult
+from .splits import normalization_stats, stratified_split, stratified_subset
+
+
+@dataclass
+class PreparedData:
+    """Train / validation (/ test) splits of one data set, resident on one device."""
+
+    name: str
+    train: DeviceDataset
+    val: DeviceDataset
+    test: DeviceDataset | None
+    classes: list[str]
+    record: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return tuple(int(x) for x in self.train.images.shape[1:])  # type: ignore[return-value]
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+
+def _pick(labels: np.ndarray, amount: float | int | None, seed: int) -> np.ndarray:
+    """All indices, a stratified fraction (a float in (0, 1]) or a per-class count (an int)."""
+    if amount is None:
+        return np.arange(len(labels))
+    if isinstance(amount, bool) or not isinstance(amount, (int, float)):
+        raise ValueError(f"subset size must be a fraction or a per-class count, got {amount!r}")
+    if isinstance(amount, int):
+        return stratified_subset(labels, per_class=amount, seed=seed)
+    return stratified_subset(labels, fraction=amount, seed=seed)
+
+
+def prepare_data(
+    name: str = "fashion_mnist_mini",
+    *,
+    root: str | Path | None = None,
+    val_fraction: float | None = 0.1,
+    val_per_class: int | None = None,
+    train_subset: float | int | None = None,
+    val_subset: float | int | None = None,
+    with_test: bool = False,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+    download: bool | None = None,
+) -> PreparedData:
+    """Load ``name`` and split it; every index used is kept in ``record`` (JSON-safe).
+
+    ``train_subset`` / ``val_subset``: a fraction (float) or a per-class count (int) of
+    the training / validation part. ``with_test`` also loads the test split; use it only
+    for final training.
+    """
+    full = load_dataset(name, split="train", root=root, download=download)
+    train_idx, val_idx = stratified_split(
+        full.labels,
+        val_fraction=None if val_per_class else val_fraction,
+        val_per_class=val_per_class,
+        seed=seed,
+    )
+    train_idx = train_idx[_pick(full.labels[train_idx], train_subset, seed + 1)]
+    val_idx = val_idx[_pick(full.labels[val_idx], val_subset, seed + 2)]
+    mean, std = normalization_stats(full.images[train_idx])
+    k = full.num_classes
+
+    def on_device(images: np.ndarray, labels: np.ndarray) -> DeviceDataset:
+        return DeviceDataset.from_numpy(images, labels, mean, std, device=device, num_classes=k)
+
+    test = None
+    if with_test:
+        t = load_dataset(name, split="test", root=root, download=download)
+        test = on_device(t.images, t.labels)
+    record = {
+        "dataset": name,
+        "source": full.source,
+        "seed": seed,
+        "val_fraction": val_fraction,
+        "val_per_class": val_per_class,
+        "train_subset": train_subset,
+        "val_subset": val_subset,
+        "train_indices": train_idx.tolist(),
+        "val_indices": val_idx.tolist(),
+        "mean": list(mean),
+        "std": list(std),
+    }
+    return PreparedData(
+        name=name,
+        train=on_device(full.images[train_idx], full.labels[train_idx]),
+        val=on_device(full.images[val_idx], full.labels[val_idx]),
+        test=test,
+        classes=list(full.classes),
+        record=record,
+    )
+
+
+def train_architecture(
+    arch: Architecture,
+    data: PreparedData,
+    config: TrainConfig,
+    *,
+    head: str | Mapping[str, Any] | HeadSpec | None = None,
+    seed: int = 0,
+    device: torch.device | str | None = None,
+    init_state: Mapping[str, torch.Tensor] | None = None,
+    teacher_logits: torch.Tensor | None = None,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
+) -> TrainResult:
+    """Validate, size-check, build and train ``arch`` on ``data`` (validation accuracy).
+
+    Invalid architectures get status ``invalid`` and over-budget ones ``too_large``,
+    both without building a module.
+    """
+    try:
+        n_params = arch.num_params(data.input_shape, data.num_classes, head)
+    except ArchitectureError as e:
+        return TrainResult.failure("invalid", str(e))
+    return train(
+        lambda: build(arch, data.input_shape, data.num_classes, head),
+        data.train,
+        data.val,
+        config,
+        seed=seed,
+        device=device or data.train.device,
+        teacher_logits=teacher_logits,
+        num_params=n_params,
+        init_state=dict(init_state) if init_state is not None else None,
+        on_epoch=on_epoch,
+    )
