@@ -1,0 +1,240 @@
+"""``deap-nas`` command line.
+
+    deap-nas train ARCH.json [--data fashion_mnist_mini] [--epochs 5] [--out DIR]
+    deap-nas describe ARCH.json [--input-shape 1,28,28] [--dot FILE]
+    deap-nas datasets
+
+Bad input (a missing file, an invalid architecture, an unknown data set, a bad option
+value) ends with a one-line message on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import __version__
+from .arch import Architecture, ArchitectureError
+
+
+class UsageError(Exception):
+    """A user mistake: printed as one line, exit code 2."""
+
+
+def _read_arch(path: str) -> Architecture:
+    p = Path(path)
+    if not p.is_file():
+        raise UsageError(f"architecture file not found: {p}")
+    try:
+        return Architecture.from_json(p.read_text())
+    except ArchitectureError as e:
+        raise UsageError(f"{p}: {e}") from None
+
+
+def _shape(text: str) -> tuple[int, int, int]:
+    try:
+        c, h, w = (int(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected C,H,W such as 1,28,28, got {text!r}") from None
+    return (c, h, w)
+
+
+def _subset(text: str) -> float | int:
+    """A fraction (``0.2``) or a per-class count (``100``)."""
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            return float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a fraction or a count, got {text!r}") from None
+
+
+def cmd_describe(args: argparse.Namespace) -> int:
+    arch = _read_arch(args.arch)
+    try:
+        shapes = arch.shapes(args.input_shape)
+        n = arch.num_params(args.input_shape, args.classes, args.head)
+    except (ArchitectureError, ValueError) as e:
+        raise UsageError(str(e)) from None
+    print(f"architecture {arch.name or args.arch}  hash {arch.hash()}")
+    for node in arch.nodes:
+        shape = "x".join(map(str, shapes[node.id])) if node.id in shapes else "(dead)"
+        ins = ",".join("in" if i < 0 else str(i) for i in node.inputs)
+        print(f"  {node.id:>3} {node.op:<24} <- {ins:<10} {node.merge:<7} {shape}")
+    print(f"parameters (with {args.head} head, {args.classes} classes): {n:,}")
+    if args.dot:
+        Path(args.dot).write_text(arch.to_dot(args.input_shape))
+        print(f"dot written to {args.dot} (render: dot -Tpng {args.dot} -o arch.png)")
+    return 0
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    from .evaluation import available_datasets
+
+    for name in available_datasets():
+        print(name)
+    return 0
+
+
+def _device(name: str) -> str:
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise UsageError("--device cuda asked for, but torch sees no CUDA device")
+    return name
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .evaluation import (
+        AugmentConfig,
+        DatasetNotFoundError,
+        TrainConfig,
+        prepare_data,
+        train_architecture,
+    )
+
+    arch = _read_arch(args.arch)
+    device = _device(args.device)
+    try:
+        augment = AugmentConfig(pad=args.pad_crop, flip=args.flip, erasing=args.erasing)
+        config = TrainConfig(
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            optimizer=args.optimizer,
+            lr=args.lr,
+            weight_decay=args.weight_decay,
+            schedule=args.schedule,
+            label_smoothing=args.label_smoothing,
+            patience=args.patience,
+            augment=augment,
+            keep_best_state=args.out is not None,
+            deterministic=args.deterministic,
+        )
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    started = time.time()
+    try:
+        data = prepare_data(
+            args.data,
+            root=args.root,
+            val_fraction=args.val_fraction,
+            train_subset=args.train_subset,
+            seed=args.seed,
+            device=device,
+            with_test=args.test,
+        )
+    except (DatasetNotFoundError, ValueError) as e:
+        raise UsageError(str(e)) from None
+    print(
+        f"data {data.name}: {len(data.train)} train / {len(data.val)} validation images "
+        f"{'x'.join(map(str, data.input_shape))}, {data.num_classes} classes, on {device} "
+        f"({time.time() - started:.1f}s)",
+        flush=True,
+    )
+    try:
+        n = arch.num_params(data.input_shape, data.num_classes, args.head)
+        print(f"architecture {arch.name or args.arch} ({arch.hash()}): {n:,} parameters", flush=True)
+    except ArchitectureError as e:
+        raise UsageError(f"{args.arch}: {e}") from None
+
+    def progress(entry: dict) -> None:
+        print(
+            f"  epoch {entry['epoch']:>3}/{config.epochs}  loss {entry['train_loss']:.4f}  "
+            f"val acc {entry['val_acc']:.4f}  lr {entry['lr']:.4g}  {entry['seconds']:.1f}s",
+            flush=True,
+        )
+
+    result = train_architecture(arch, data, config, head=args.head, seed=args.seed, on_epoch=progress)
+    print(
+        f"status {result.status}: best val acc {result.best_acc:.4f} at epoch {result.best_epoch}, "
+        f"{result.images_per_sec:,.0f} img/s, train {result.time_train:.1f}s"
+        + (f" ({result.message})" if result.message else "")
+    )
+    test_acc = None
+    if args.test and result.ok and data.test is not None:
+        from .evaluation import evaluate
+        from .nn import build
+
+        net = build(arch, data.input_shape, data.num_classes, args.head)
+        net.load_state_dict(result.best_state)
+        test_acc = evaluate(net.to(device), data.test, config.eval_batch_size)
+        print(f"test accuracy {test_acc:.4f}")
+    if args.out:
+        _save(Path(args.out), arch, result, data.record, test_acc)
+    return 0 if result.ok else 1
+
+
+def _save(out: Path, arch: Architecture, result, record: dict, test_acc: float | None) -> None:
+    import torch
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "architecture.json").write_text(arch.to_json() + "\n")
+    (out / "architecture.dot").write_text(arch.to_dot())
+    summary = {"result": result.to_dict(), "test_acc": test_acc, "data": record}
+    (out / "result.json").write_text(json.dumps(summary, indent=1) + "\n")
+    if result.best_state is not None:
+        torch.save(result.best_state, out / "weights.pt")
+    print(f"saved to {out}/ (architecture.json, architecture.dot, result.json, weights.pt)")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="deap-nas", description=__doc__.split("\n")[0])
+    p.add_argument("--version", action="version", version=f"deap_nas {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("describe", help="shapes, parameter count and hash of an architecture JSON")
+    d.add_argument("arch")
+    d.add_argument("--input-shape", type=_shape, default=(1, 28, 28))
+    d.add_argument("--classes", type=int, default=10)
+    d.add_argument("--head", default="gap_linear")
+    d.add_argument("--dot", help="also write Graphviz dot text to this file")
+    d.set_defaults(func=cmd_describe)
+
+    s = sub.add_parser("datasets", help="list the registered data set names")
+    s.set_defaults(func=cmd_datasets)
+
+    t = sub.add_parser("train", help="train one architecture JSON on a data set")
+    t.add_argument("arch")
+    t.add_argument("--data", default="fashion_mnist_mini", help="data set name (see `deap-nas datasets`)")
+    t.add_argument("--root", help="data root (default: $DEAP_NAS_DATA, then known locations)")
+    t.add_argument("--head", default="concat_pool", help="gap_linear | linear | concat_pool | mlp3")
+    t.add_argument("--epochs", type=int, default=5)
+    t.add_argument("--batch-size", type=int, default=128)
+    t.add_argument("--optimizer", default="adamw", help="sgd | adam | adamw")
+    t.add_argument("--lr", type=float, default=3e-3)
+    t.add_argument("--weight-decay", type=float, default=5e-4)
+    t.add_argument("--schedule", default="cosine", help="none | cosine | cosine_restarts | step | multistep")
+    t.add_argument("--label-smoothing", type=float, default=0.0)
+    t.add_argument("--patience", type=int, default=None, help="early-stopping patience in epochs")
+    t.add_argument("--pad-crop", type=int, default=0, help="pad-and-crop augmentation padding")
+    t.add_argument("--flip", action="store_true", help="horizontal-flip augmentation")
+    t.add_argument("--erasing", type=float, default=0.0, help="random-erasing probability")
+    t.add_argument("--val-fraction", type=float, default=0.1)
+    t.add_argument("--train-subset", type=_subset, default=None, help="fraction or per-class count")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    t.add_argument("--deterministic", action="store_true")
+    t.add_argument("--test", action="store_true", help="also report test accuracy (final training only)")
+    t.add_argument("--out", help="directory for architecture, result and best weights")
+    t.set_defaults(func=cmd_train)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except UsageError as e:
+        print(f"deap-nas: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
