@@ -152,11 +152,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         )
 
     result = train_architecture(arch, data, config, head=args.head, seed=args.seed, on_epoch=progress)
-    print(
-        f"status {result.status}: best val acc {result.best_acc:.4f} at epoch {result.best_epoch}, "
-        f"{result.images_per_sec:,.0f} img/s, train {result.time_train:.1f}s"
-        + (f" ({result.message})" if result.message else "")
-    )
+    if result.ok:
+        print(
+            f"status ok: best val acc {result.best_acc:.4f} at epoch {result.best_epoch}, "
+            f"{result.images_per_sec:,.0f} img/s, train {result.time_train:.1f}s"
+        )
+    else:
+        print(f"status {result.status}: {result.message}")
     test_acc = None
     if args.test and result.ok and data.test is not None:
         from .evaluation import evaluate
