@@ -33,6 +33,8 @@ def _read_arch(path: str) -> Architecture:
         return Architecture.from_json(p.read_text())
     except ArchitectureError as e:
         raise UsageError(f"{p}: {e}") from None
+    except (TypeError, UnicodeDecodeError) as e:  # wrong JSON structure ("nodes": 5), binary file
+        raise UsageError(f"{p}: malformed architecture description ({e})") from None
 
 
 def _shape(text: str) -> tuple[int, int, int]:
@@ -114,7 +116,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             label_smoothing=args.label_smoothing,
             patience=args.patience,
             augment=augment,
-            keep_best_state=args.out is not None,
+            keep_best_state=args.out is not None or args.test,  # --test reloads the best weights
             deterministic=args.deterministic,
         )
     except ValueError as e:
@@ -141,7 +143,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         n = arch.num_params(data.input_shape, data.num_classes, args.head)
         print(f"architecture {arch.name or args.arch} ({arch.hash()}): {n:,} parameters", flush=True)
-    except ArchitectureError as e:
+    except ValueError as e:  # ArchitectureError, or an unknown --head
         raise UsageError(f"{args.arch}: {e}") from None
 
     def progress(entry: dict) -> None:

@@ -60,14 +60,22 @@ class Node:
         for key in ("id", "op"):
             if key not in d:
                 raise ArchitectureError(f"node entry {dict(d)!r} has no '{key}'")
-        return cls(
-            id=d["id"],
-            op=d["op"],
-            params=dict(d.get("params") or {}),
-            inputs=tuple(d.get("inputs", (INPUT,))),
-            merge=d.get("merge", "none"),
-            align=d.get("align", True),
-        )
+        where = f"node {d['id']!r}"
+        if not isinstance(d["op"], str):
+            raise ArchitectureError(f"{where}: 'op' must be a string, got {d['op']!r}")
+        params = d.get("params") or {}
+        if not isinstance(params, Mapping):
+            raise ArchitectureError(f"{where}: 'params' must be a mapping, got {params!r}")
+        inputs = d.get("inputs", (INPUT,))
+        if not isinstance(inputs, (list, tuple)):
+            raise ArchitectureError(f"{where}: 'inputs' must be a list of node ids, got {inputs!r}")
+        merge = d.get("merge", "none")
+        if not isinstance(merge, str):
+            raise ArchitectureError(f"{where}: 'merge' must be a string, got {merge!r}")
+        align = d.get("align", True)
+        if not isinstance(align, bool):
+            raise ArchitectureError(f"{where}: 'align' must be true or false, got {align!r}")
+        return cls(id=d["id"], op=d["op"], params=dict(params), inputs=tuple(inputs), merge=merge, align=align)
 
 
 def _jsonable(v: Any) -> Any:
@@ -272,8 +280,10 @@ class Architecture:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Architecture:
-        if not isinstance(d, Mapping) or "nodes" not in d:
+        if not isinstance(d, Mapping) or not isinstance(d.get("nodes"), list):
             raise ArchitectureError("an architecture dict needs a 'nodes' list")
+        if not all(isinstance(n, Mapping) for n in d["nodes"]):
+            raise ArchitectureError("each entry of 'nodes' must be a mapping")
         fmt = d.get("format", FORMAT)
         if fmt != FORMAT:
             raise ArchitectureError(f"unsupported architecture format '{fmt}' (expected '{FORMAT}')")
