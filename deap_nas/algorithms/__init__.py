@@ -1,1 +1,33 @@
-"""deap_nas.algorithms (filled by later issues)."""
+"""Search loops in DEAP style (torch-free), sharing one budget model and control hooks."""
+
+from . import random_search as _random_search  # noqa: F401  (registers the loops)
+from . import simple_ga as _simple_ga  # noqa: F401
+from .common import (
+    Budget,
+    SearchControl,
+    SearchState,
+    Usage,
+    evaluate_invalid,
+    fitness_record,
+    is_ok,
+)
+from .random_search import RandomSearchParams, random_search
+from .registry import ALGORITHMS, AlgorithmEntry, register_algorithm
+from .simple_ga import SimpleGAParams, simple_ga
+
+__all__ = [
+    "ALGORITHMS",
+    "AlgorithmEntry",
+    "Budget",
+    "RandomSearchParams",
+    "SearchControl",
+    "SearchState",
+    "SimpleGAParams",
+    "Usage",
+    "evaluate_invalid",
+    "fitness_record",
+    "is_ok",
+    "random_search",
+    "register_algorithm",
+    "simple_ga",
+]

@@ -1,0 +1,151 @@
+"""What every search loop shares (torch-free): budget, control, state, evaluation, statistics.
+
+One budget model for all algorithms (evaluations, generations, wall-clock hours, device
+hours summed over workers): a loop asks :meth:`SearchControl.stop_reason` between
+generations and stops cleanly at the first limit reached, saying which. A loop hands its
+:class:`SearchState` to :meth:`SearchControl.generation_done` after each generation; the
+runtime hooks snapshots and progress display there.
+
+Loops evaluate through :func:`evaluate_invalid`, which uses the runtime's
+``toolbox.evaluate_population`` (fitness cache, journal, parallel map) when present and
+otherwise plain DEAP ``toolbox.map(toolbox.evaluate, ...)``, so every loop also runs with
+a hand-made DEAP toolbox.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from deap import tools
+
+
+@dataclass
+class Budget:
+    """Limits of a search; ``None`` means unlimited (at least one must be set to stop).
+
+    ``evaluations`` counts candidates evaluated, fitness-cache hits included (a
+    duplicate costs no training but still uses a slot of the search).
+    """
+
+    evaluations: int | None = None
+    generations: int | None = None
+    hours: float | None = None
+    device_hours: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("evaluations", "generations"):
+            v = getattr(self, name)
+            if v is not None and v < 1:
+                raise ValueError(f"{name}: must be >= 1, got {v}")
+        for name in ("hours", "device_hours"):
+            v = getattr(self, name)
+            if v is not None and not v > 0:
+                raise ValueError(f"{name}: must be > 0, got {v}")
+        if all(getattr(self, n) is None for n in ("evaluations", "generations", "hours", "device_hours")):
+            raise ValueError("set at least one of evaluations, generations, hours, device_hours")
+
+
+@dataclass
+class Usage:
+    """What a search has used so far (kept in snapshots, so it survives a resume)."""
+
+    evaluations: int = 0
+    trained: int = 0
+    generations: int = 0
+    seconds: float = 0.0
+    device_seconds: float = 0.0
+
+
+class SearchControl:
+    """The budget and the hooks a loop talks to. The runtime subclasses it."""
+
+    def __init__(self, budget: Budget, callbacks: Sequence[Callable[[SearchState], None]] = ()) -> None:
+        self.budget = budget
+        self.usage = Usage()
+        self.callbacks = list(callbacks)
+        self._clock = time.monotonic()
+        self.reason: str | None = None
+
+    def tick(self) -> None:
+        """Add wall time since the last tick to ``usage.seconds``."""
+        now = time.monotonic()
+        self.usage.seconds += now - self._clock
+        self._clock = now
+
+    def remaining_evaluations(self) -> float:
+        b = self.budget.evaluations
+        return math.inf if b is None else max(0, b - self.usage.evaluations)
+
+    def stop_reason(self) -> str | None:
+        """The first budget limit reached, as a sentence, or None."""
+        self.tick()
+        b, u = self.budget, self.usage
+        if b.evaluations is not None and u.evaluations >= b.evaluations:
+            self.reason = f"evaluation budget reached ({u.evaluations} >= {b.evaluations})"
+        elif b.generations is not None and u.generations >= b.generations:
+            self.reason = f"generation budget reached ({u.generations} >= {b.generations})"
+        elif b.hours is not None and u.seconds >= b.hours * 3600:
+            self.reason = f"wall-clock budget reached ({u.seconds / 3600:.3f} h >= {b.hours} h)"
+        elif b.device_hours is not None and u.device_seconds >= b.device_hours * 3600:
+            self.reason = f"device-hour budget reached ({u.device_seconds / 3600:.3f} h >= {b.device_hours} h)"
+        else:
+            self.reason = None
+        return self.reason
+
+    def evaluated(self, n: int, trained: int | None = None, device_seconds: float = 0.0) -> None:
+        self.usage.evaluations += n
+        self.usage.trained += n if trained is None else trained
+        self.usage.device_seconds += device_seconds
+
+    def generation_done(self, state: SearchState) -> None:
+        self.usage.generations = state.generation
+        self.tick()
+        for cb in self.callbacks:
+            cb(state)
+
+
+@dataclass
+class SearchState:
+    """Everything a loop needs to continue: the runtime snapshots and restores it."""
+
+    generation: int = 0
+    population: list = field(default_factory=list)
+    hall_of_fame: tools.HallOfFame = field(default_factory=lambda: tools.HallOfFame(10))
+    logbook: tools.Logbook = field(default_factory=tools.Logbook)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def evaluate_invalid(toolbox: Any, individuals: Sequence[Any], control: SearchControl | None = None,
+                     generation: int = 0) -> int:
+    """Evaluate the individuals whose fitness is invalid; returns how many there were."""
+    invalid = [ind for ind in individuals if not ind.fitness.valid]
+    if not invalid:
+        return 0
+    if hasattr(toolbox, "evaluate_population"):
+        toolbox.evaluate_population(invalid, generation=generation, control=control)
+    else:
+        for ind, fit in zip(invalid, toolbox.map(toolbox.evaluate, invalid), strict=True):
+            ind.fitness.values = fit
+        if control is not None:
+            control.evaluated(len(invalid))
+    return len(invalid)
+
+
+def is_ok(ind: Any) -> bool:
+    """True unless the runtime recorded a failed evaluation (penalty) on the individual."""
+    return getattr(ind, "result", {}).get("status", "ok") == "ok"
+
+
+def fitness_record(individuals: Sequence[Any]) -> dict[str, float | int]:
+    """Logbook statistics of the first objective over successfully evaluated individuals."""
+    values = [ind.fitness.values[0] for ind in individuals if ind.fitness.valid and is_ok(ind)]
+    failed = sum(1 for ind in individuals if ind.fitness.valid and not is_ok(ind))
+    if not values:
+        return {"best": math.nan, "mean": math.nan, "std": math.nan, "worst": math.nan, "failed": failed}
+    mean = sum(values) / len(values)
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
+    return {"best": max(values), "mean": mean, "std": std, "worst": min(values), "failed": failed}

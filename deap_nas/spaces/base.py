@@ -1,0 +1,56 @@
+"""The search-space interface and its registry (torch-free).
+
+A search space turns genomes (DEAP individuals holding plain values) into the shared
+:class:`~deap_nas.arch.Architecture`. Each space declares a ``Params`` dataclass; the
+runtime builds it from the config section ``space:`` (unknown keys and bad values are
+errors naming ``space.<field>``).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from ..arch import Architecture
+from ..registry import Registry
+
+
+@dataclass
+class NoParams:
+    """A space without parameters."""
+
+
+class SearchSpace:
+    """Base class: subclasses set ``Params`` and implement the four genome methods."""
+
+    Params: type = NoParams
+    #: head used when the config does not name one
+    default_head: str = "gap_linear"
+
+    def __init__(self, params: Any = None) -> None:
+        self.params = params if params is not None else self.Params()
+
+    def random_individual(self, rng: random.Random | Any = random) -> Any:
+        """A new random genome as a DEAP individual (fitness invalid)."""
+        raise NotImplementedError
+
+    def decode(self, genome: Any) -> Architecture:
+        """The architecture a genome stands for (pure, CPU, no torch)."""
+        raise NotImplementedError
+
+    def to_json(self, genome: Any) -> Any:
+        """The genome as JSON-safe plain values."""
+        return [dict(g) if isinstance(g, dict) else g for g in genome]
+
+    def from_json(self, data: Any) -> Any:
+        """The inverse of :meth:`to_json`: a DEAP individual with an invalid fitness."""
+        raise NotImplementedError
+
+
+SPACES: Registry[type[SearchSpace]] = Registry("search space")
+
+
+def register_space(name: str):
+    """Class decorator registering a :class:`SearchSpace` subclass under ``name``."""
+    return SPACES.register(name)

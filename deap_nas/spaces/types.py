@@ -1,0 +1,18 @@
+"""Every ``deap.creator`` type of deap_nas, created once at import (DESIGN.md convention 3).
+
+SCOOP workers and spawned processes import this module too, so pickled individuals
+unpickle to the same classes everywhere. Genomes hold plain Python values only.
+"""
+
+from __future__ import annotations
+
+from deap import base, creator
+
+if not hasattr(creator, "FitnessMax"):
+    creator.create("FitnessMax", base.Fitness, weights=(1.0,))
+if not hasattr(creator, "ListIndividual"):
+    # A genome that is a list of plain values (layer genes as dicts, numbers, strings).
+    creator.create("ListIndividual", list, fitness=creator.FitnessMax)
+
+FitnessMax = creator.FitnessMax
+ListIndividual = creator.ListIndividual
