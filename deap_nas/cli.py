@@ -1,5 +1,10 @@
 """``deap-nas`` command line.
 
+    deap-nas run CONFIG [--set key=value ...] [--run-dir DIR]
+    deap-nas resume RUN_DIR [--set budget.evaluations=200] [--force]
+    deap-nas report RUN_DIR [--top 10]
+    deap-nas export RUN_DIR [--rank 1] [--format state_dict torchscript onnx]
+    deap-nas train-final RUN_DIR [--top-k K] [--epochs N] [--device auto]
     deap-nas train ARCH.json [--data fashion_mnist_mini] [--epochs 5] [--out DIR]
     deap-nas describe ARCH.json [--input-shape 1,28,28] [--dot FILE]
     deap-nas datasets
@@ -188,10 +193,124 @@ def _save(out: Path, arch: Architecture, result, record: dict, test_acc: float |
     print(f"saved to {out}/ (architecture.json, architecture.dot, result.json, weights.pt)")
 
 
+def _search_errors():
+    from .evaluation import DatasetNotFoundError
+    from .runtime.rundir import RunDirError
+    from .runtime.schema import ConfigError
+
+    return (ConfigError, RunDirError, DatasetNotFoundError)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .runtime.config import load_config
+    from .runtime.evaluator import EvaluationFailed
+    from .runtime.search import start_run
+
+    try:
+        config = load_config(args.config, args.set)
+        outcome = start_run(config, args.run_dir)
+    except _search_errors() as e:
+        raise UsageError(str(e)) from None
+    except EvaluationFailed as e:
+        print(f"deap-nas: search stopped (fail_fast): {e}", file=sys.stderr)
+        return 1
+    _print_summary(outcome.run_dir)
+    return 0
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from .runtime.evaluator import EvaluationFailed
+    from .runtime.search import resume_run
+
+    try:
+        outcome = resume_run(args.run_dir, args.set, force=args.force)
+    except _search_errors() as e:
+        raise UsageError(str(e)) from None
+    except EvaluationFailed as e:
+        print(f"deap-nas: search stopped (fail_fast): {e}", file=sys.stderr)
+        return 1
+    _print_summary(outcome.run_dir)
+    return 0
+
+
+def _print_summary(run_dir: Path, top: int = 5) -> None:
+    from .runtime.report import summary_table
+
+    print(summary_table(run_dir, top=top))
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .runtime.plots import write_plots
+    from .runtime.report import summary_table
+
+    try:
+        print(summary_table(args.run_dir, top=args.top))
+        for path in write_plots(args.run_dir):
+            print(f"plot: {path}")
+    except (FileNotFoundError, ValueError) as e:
+        raise UsageError(str(e)) from None
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .runtime.export import export_model
+
+    try:
+        paths = export_model(args.run_dir, args.out, rank=args.rank, formats=tuple(args.format))
+    except (FileNotFoundError, ValueError, RuntimeError) as e:
+        raise UsageError(str(e)) from None
+    for p in paths:
+        print(f"wrote {p}")
+    return 0
+
+
+def cmd_train_final(args: argparse.Namespace) -> int:
+    from .runtime.final import train_final
+
+    try:
+        train_final(args.run_dir, top_k=args.top_k, device=_device(args.device), epochs=args.epochs)
+    except (FileNotFoundError, ValueError) as e:
+        raise UsageError(str(e)) from None
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="deap-nas", description=__doc__.split("\n")[0])
     p.add_argument("--version", action="version", version=f"deap_nas {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("run", help="run a search from a YAML config")
+    r.add_argument("config")
+    r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value, e.g. --set budget.evaluations=50 (repeatable)")
+    r.add_argument("--run-dir", help="run directory (default: output.dir/<config>-<time>)")
+    r.set_defaults(func=cmd_run)
+
+    rs = sub.add_parser("resume", help="continue a killed or finished run from its last snapshot")
+    rs.add_argument("run_dir")
+    rs.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="e.g. raise the budget: --set budget.evaluations=200")
+    rs.add_argument("--force", action="store_true", help="resume even if the config changed")
+    rs.set_defaults(func=cmd_resume)
+
+    rp = sub.add_parser("report", help="summary table and plots of a run directory")
+    rp.add_argument("run_dir")
+    rp.add_argument("--top", type=int, default=10)
+    rp.set_defaults(func=cmd_report)
+
+    ex = sub.add_parser("export", help="export a found model (state dict, architecture JSON, TorchScript, ONNX)")
+    ex.add_argument("run_dir")
+    ex.add_argument("--rank", type=int, default=1, help="which architecture (1 = best)")
+    ex.add_argument("--out", help="output directory (default RUN_DIR/export)")
+    ex.add_argument("--format", nargs="+", default=["state_dict"], choices=["state_dict", "torchscript", "onnx"])
+    ex.set_defaults(func=cmd_export)
+
+    tf = sub.add_parser("train-final", help="fully train the best architectures; test accuracy, once")
+    tf.add_argument("run_dir")
+    tf.add_argument("--top-k", type=int, default=None, help="default: final_training.top_k")
+    tf.add_argument("--epochs", type=int, default=None, help="default: final_training.training.epochs")
+    tf.add_argument("--device", default="auto")
+    tf.set_defaults(func=cmd_train_final)
 
     d = sub.add_parser("describe", help="shapes, parameter count and hash of an architecture JSON")
     d.add_argument("arch")

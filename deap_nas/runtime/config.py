@@ -1,0 +1,296 @@
+"""Run configuration: YAML (``yaml.safe_load`` only) -> validated objects.
+
+Sections: ``seed``, ``data``, ``space``, ``algorithm``, ``operators``, ``training``
+(partial evaluation of each candidate), ``evaluation``, ``final_training``, ``budget``,
+``parallel``, ``output``. ``space``, ``algorithm`` and each operator are a ``name`` plus
+that entry's own parameters, validated by the entry's ``Params`` dataclass (or, for
+operators, the function's signature). Every error names the field path, e.g.
+``training.lr: must be > 0, got -1`` or ``algorithm.population_size: expected an
+integer, got 'ten'``; the CLI prints it and exits with code 2.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..algorithms import ALGORITHMS, Budget
+from ..arch import HeadSpec
+from ..evaluation.config import TrainConfig
+from ..ops import OPERATORS, operator_parameters
+from ..spaces import SPACES
+from .schema import ConfigError, convert, from_mapping, to_plain
+
+BACKENDS = ("auto", "serial", "process", "scoop")
+
+
+@dataclass
+class DataConfig:
+    """Which images a search trains and validates on (see ``prepare_data``)."""
+
+    name: str = "fashion_mnist_mini"
+    root: str | None = None
+    val_fraction: float | None = 0.1
+    val_per_class: int | None = None
+    train_subset: float | int | None = None
+    val_subset: float | int | None = None
+    download: bool = False
+
+    def __post_init__(self) -> None:
+        if self.val_per_class is None and (self.val_fraction is None or not 0 < self.val_fraction < 1):
+            raise ValueError(f"val_fraction: must be in (0, 1) unless val_per_class is set, got {self.val_fraction}")
+        if self.val_per_class is not None and self.val_per_class < 1:
+            raise ValueError(f"val_per_class: must be >= 1, got {self.val_per_class}")
+        for name in ("train_subset", "val_subset"):
+            v = getattr(self, name)
+            if isinstance(v, float) and not 0 < v <= 1:
+                raise ValueError(f"{name}: a fraction must be in (0, 1], got {v}")
+            if isinstance(v, int) and v < 1:
+                raise ValueError(f"{name}: a per-class count must be >= 1, got {v}")
+
+
+@dataclass
+class EvaluationConfig:
+    """How a genome becomes a fitness."""
+
+    head: str | dict[str, Any] | None = None  # None: the space's default head
+    cache: bool = True  # do not train an architecture hash twice
+    repeats: int = 1  # trainings per candidate (different seeds); fitness = mean
+    penalty: float = 0.0  # fitness of a failed candidate (status recorded beside it)
+    fail_fast: bool = False  # stop the search at the first crashed evaluation
+    save_weights: bool = True  # keep each candidate's best-epoch weights in the run dir
+
+    def __post_init__(self) -> None:
+        if self.repeats < 1:
+            raise ValueError(f"repeats: must be >= 1, got {self.repeats}")
+        HeadSpec.parse(self.head) if self.head is not None else None
+
+
+@dataclass
+class FinalTrainingConfig:
+    """``deap-nas train-final``: full training of the best architectures; test set used once."""
+
+    top_k: int = 1
+    val_fraction: float = 0.1  # held out of the training split to pick the best epoch
+    seeds: tuple[int, ...] = (0,)
+    training: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=20))
+    head: str | dict[str, Any] | None = None
+    channels: int | None = None  # widen the stem (macro-NAS trains with more channels)
+
+    def __post_init__(self) -> None:
+        if self.top_k < 1:
+            raise ValueError(f"top_k: must be >= 1, got {self.top_k}")
+        if not 0 < self.val_fraction < 1:
+            raise ValueError(f"val_fraction: must be in (0, 1), got {self.val_fraction}")
+        if not self.seeds:
+            raise ValueError("seeds: give at least one seed")
+
+
+@dataclass
+class ParallelConfig:
+    """How evaluations are spread: serial, a spawn-based process pool, or SCOOP."""
+
+    backend: str = "auto"  # auto: scoop under `python -m scoop`, process if workers > 1, else serial
+    workers: int = 1
+    device: str = "auto"  # auto | cpu | cuda; worker i uses GPU i mod n
+    threads: int | None = None  # torch CPU threads per worker (None: torch's default)
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend: must be one of {list(BACKENDS)}, got {self.backend!r}")
+        if self.workers < 1:
+            raise ValueError(f"workers: must be >= 1, got {self.workers}")
+        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
+            raise ValueError(f"device: must be auto, cpu, cuda or cuda:N, got {self.device!r}")
+        if self.threads is not None and self.threads < 1:
+            raise ValueError(f"threads: must be >= 1, got {self.threads}")
+
+
+@dataclass
+class OutputConfig:
+    dir: str = "runs"
+    name: str | None = None  # run directory name; default: config file stem + time stamp
+    plots: bool = True
+    keep_snapshots: int = 3
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.keep_snapshots < 1:
+            raise ValueError(f"keep_snapshots: must be >= 1, got {self.keep_snapshots}")
+
+
+@dataclass
+class NamedSection:
+    """A registry entry chosen by ``name`` with its validated parameters."""
+
+    name: str
+    params: Any  # the entry's Params dataclass instance, or a dict for operators
+    probability: float = 1.0  # operators only
+
+
+@dataclass
+class RunConfig:
+    seed: int
+    data: DataConfig
+    space: NamedSection
+    algorithm: NamedSection
+    operators: dict[str, NamedSection]
+    training: TrainConfig
+    evaluation: EvaluationConfig
+    final_training: FinalTrainingConfig
+    budget: Budget
+    parallel: ParallelConfig
+    output: OutputConfig
+    source: str = ""  # the file it was read from
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data that :func:`parse_config` turns back into an equal config."""
+        d = {
+            "seed": self.seed,
+            "data": to_plain(self.data),
+            "space": {"name": self.space.name, **to_plain(self.space.params)},
+            "algorithm": {"name": self.algorithm.name, **to_plain(self.algorithm.params)},
+            "operators": {
+                role: {"name": op.name, "probability": op.probability, **to_plain(op.params)}
+                for role, op in self.operators.items()
+            },
+            "training": to_plain(self.training),
+            "evaluation": to_plain(self.evaluation),
+            "final_training": to_plain(self.final_training),
+            "budget": to_plain(self.budget),
+            "parallel": to_plain(self.parallel),
+            "output": to_plain(self.output),
+        }
+        return d
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    def fingerprint(self) -> str:
+        """Hash of everything that changes results (not ``parallel`` or ``output``)."""
+        d = self.to_dict()
+        for key in ("parallel", "output"):
+            d.pop(key)
+        d["budget"] = {}  # a resumed run may be given a larger budget
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+
+SECTIONS = (
+    "seed", "data", "space", "algorithm", "operators", "training", "evaluation",
+    "final_training", "budget", "parallel", "output",
+)  # fmt: skip
+
+
+def _named(registry: Mapping[str, Any], data: Any, path: str, kind: str) -> tuple[str, dict[str, Any]]:
+    if isinstance(data, str):
+        data = {"name": data}
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{path}: expected a mapping with a 'name', got {data!r}")
+    rest = dict(data)
+    name = rest.pop("name", None)
+    if not isinstance(name, str):
+        raise ConfigError(f"{path}.name: give the {kind} name; known: {', '.join(sorted(registry))}")
+    if name not in registry:
+        raise ConfigError(f"{path}.name: unknown {kind} '{name}'; known: {', '.join(sorted(registry))}")
+    return name, rest
+
+
+def _operator(role: str, data: Any) -> NamedSection:
+    path = f"operators.{role}"
+    name, rest = _named(OPERATORS, data, path, "operator")
+    probability = convert(float, rest.pop("probability", 1.0), f"{path}.probability")
+    if not 0 <= probability <= 1:
+        raise ConfigError(f"{path}.probability: must be in [0, 1], got {probability}")
+    accepted = operator_parameters(OPERATORS[name])
+    for key in rest:
+        if key not in accepted:
+            raise ConfigError(f"{path}.{key}: unknown parameter of {name}; known: {', '.join(sorted(accepted)) or 'none'}")
+    return NamedSection(name, rest, probability)
+
+
+def parse_config(data: Any, source: str = "") -> RunConfig:
+    """Validate a config mapping (as loaded from YAML) into a :class:`RunConfig`."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"a config is a mapping of sections ({', '.join(SECTIONS)}), got {type(data).__name__}")
+    unknown = sorted(set(data) - set(SECTIONS))
+    if unknown:
+        raise ConfigError(f"{unknown[0]}: unknown section; known sections: {', '.join(SECTIONS)}")
+    seed = convert(int, data.get("seed", 0), "seed")
+
+    space_name, space_rest = _named(SPACES, data.get("space", {"name": "sequential"}), "space", "search space")
+    space_params = from_mapping(SPACES[space_name].Params, space_rest, "space")
+    algo_name, algo_rest = _named(ALGORITHMS, data.get("algorithm", {"name": "random_search"}), "algorithm", "algorithm")
+    algo_params = from_mapping(ALGORITHMS[algo_name].params, algo_rest, "algorithm")
+    ops = data.get("operators") or {}
+    if not isinstance(ops, Mapping):
+        raise ConfigError(f"operators: expected a mapping of role -> operator, got {ops!r}")
+    operators = {str(role): _operator(str(role), spec) for role, spec in ops.items()}
+    for role in ALGORITHMS[algo_name].roles:
+        if role not in operators:
+            raise ConfigError(
+                f"operators.{role}: required by algorithm {algo_name}; e.g. "
+                f"operators: {{{role}: {{name: {'mut_sequential' if role == 'mutate' else 'cx_one_point'}}}}}"
+            )
+    if "budget" not in data:
+        raise ConfigError("budget: missing; set at least one of evaluations, generations, hours, device_hours")
+    return RunConfig(
+        seed=seed,
+        data=from_mapping(DataConfig, data.get("data"), "data"),
+        space=NamedSection(space_name, space_params),
+        algorithm=NamedSection(algo_name, algo_params),
+        operators=operators,
+        training=from_mapping(TrainConfig, data.get("training"), "training"),
+        evaluation=from_mapping(EvaluationConfig, data.get("evaluation"), "evaluation"),
+        final_training=from_mapping(FinalTrainingConfig, data.get("final_training"), "final_training"),
+        budget=from_mapping(Budget, data.get("budget"), "budget"),
+        parallel=from_mapping(ParallelConfig, data.get("parallel"), "parallel"),
+        output=from_mapping(OutputConfig, data.get("output"), "output"),
+        source=source,
+    )
+
+
+def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """``key.sub=value`` assignments (value parsed as YAML) applied to a copy of ``data``."""
+    data = copy.deepcopy(data)
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set {item!r}: expected key.path=value")
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError as e:
+            raise ConfigError(f"--set {key}: value is not valid YAML: {e}") from None
+        node = data
+        parts = key.split(".")
+        for part in parts[:-1]:
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                raise ConfigError(f"--set {key}: '{part}' is not a section")
+            node = child
+        node[parts[-1]] = value
+    return data
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file not found: {p}")
+    try:
+        data = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{p}: not valid YAML: {e}") from None
+    return data or {}
+
+
+def load_config(path: str | Path, overrides: Sequence[str] = ()) -> RunConfig:
+    """Read, override (``--set``) and validate a YAML config file."""
+    return parse_config(apply_overrides(read_yaml(path), overrides), source=str(path))

@@ -1,0 +1,168 @@
+"""``deap-nas export``: one searched architecture with its weights as a standalone model.
+
+Writes ``export/model.pt`` (state dict of :func:`deap_nas.nn.build`'s network),
+``architecture.json``, ``meta.json`` (input shape, classes, head, input normalisation,
+accuracy, hash) and, on request, ``model.ts`` (TorchScript, traced) or ``model.onnx``.
+The network expects ``(N, C, H, W)`` float32 input ``(uint8 / 255 - mean) / std``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..arch import Architecture
+from .journal import write_json
+from .report import load_run, rank_architectures, run_config, search_head
+
+__all__ = ["EXPORT_FORMATS", "export_model"]
+
+EXPORT_FORMATS = ("state_dict", "torchscript", "onnx")
+
+
+def _data_info(config: Any) -> dict[str, Any]:
+    """Input shape, classes and normalisation of the run's data, recomputed from the
+    ``data`` section exactly as a search prepares it (seed = the run's seed)."""
+    from ..evaluation import prepare_data
+
+    d = config.data
+    data = prepare_data(
+        d.name,
+        root=d.root,
+        val_fraction=d.val_fraction,
+        val_per_class=d.val_per_class,
+        train_subset=d.train_subset,
+        val_subset=d.val_subset,
+        seed=config.seed,
+        device="cpu",
+        download=d.download,
+    )
+    return {
+        "input_shape": list(data.input_shape),
+        "num_classes": data.num_classes,
+        "classes": list(data.classes),
+        "normalization": {
+            "mean": data.record["mean"],
+            "std": data.record["std"],
+            "source": f"training part of '{d.name}' as split by the run's data section and seed",
+        },
+    }
+
+
+def _trace(net: torch.nn.Module, example: torch.Tensor, path: Path) -> None:
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=FutureWarning, message=r".*torch\.jit")
+        traced = torch.jit.trace(net, example)
+        traced.save(str(path))
+        loaded = torch.jit.load(str(path), map_location="cpu")
+    with torch.no_grad():
+        expected, got = net(example), loaded(example)
+    if not torch.allclose(expected, got, rtol=1e-4, atol=1e-5):
+        diff = (expected - got).abs().max().item()
+        raise RuntimeError(f"TorchScript export of {path} differs from the model (max |diff| {diff:.3g})")
+
+
+def _onnx(net: torch.nn.Module, example: torch.Tensor, path: Path) -> None:
+    if importlib.util.find_spec("onnx") is None:
+        raise RuntimeError("ONNX export needs the 'onnx' package: pip install onnx")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        torch.onnx.export(
+            net,
+            (example,),
+            str(path),
+            dynamo=False,  # the TorchScript-based exporter needs no onnxscript
+            input_names=["images"],
+            output_names=["logits"],
+            dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}},
+        )
+
+
+def export_model(
+    run_dir: str | Path,
+    out_dir: str | Path | None = None,
+    rank: int = 1,
+    formats: Sequence[str] = ("state_dict",),
+) -> list[Path]:
+    """Export the ``rank``-th architecture of the run (see :func:`rank_architectures`)
+    with its best weights to ``out_dir`` (default ``RUN_DIR/export``).
+
+    ``formats``: any of ``state_dict`` (always written), ``torchscript`` (``model.ts``,
+    checked to load back and give the same outputs) and ``onnx`` (``model.onnx``, needs
+    the ``onnx`` package). Raises ``FileNotFoundError`` when the architecture's weights
+    were not kept (``evaluation.save_weights: false``) and ``ValueError`` for a rank
+    beyond the successful architectures or an unknown format. Returns the paths written.
+    """
+    unknown = [f for f in formats if f not in EXPORT_FORMATS]
+    if unknown:
+        raise ValueError(f"unknown export format(s) {unknown}; known: {', '.join(EXPORT_FORMATS)}")
+    run = load_run(run_dir)
+    ranked = rank_architectures(run.journal)
+    if not ranked:
+        raise ValueError(f"{run.path}: the journal has no successful evaluation to export")
+    if not 1 <= rank <= len(ranked):
+        raise ValueError(f"rank must be in 1..{len(ranked)} (successful architectures of the run), got {rank}")
+    entry = ranked[rank - 1]
+    h = entry["arch_hash"]
+    if not entry["weights"]:
+        raise FileNotFoundError(
+            f"architecture {h} (rank {rank}) has no saved weights in {run.path} "
+            "(evaluation.save_weights was off?); train it with `deap-nas train-final` instead"
+        )
+    weights_path = run.path / entry["weights"]
+    if not weights_path.is_file():
+        raise FileNotFoundError(f"weights of architecture {h} (rank {rank}) not found: {weights_path}")
+
+    config = run_config(run.path)
+    head = search_head(config)
+    arch = Architecture.from_dict(entry["architecture"])
+    info = _data_info(config)
+    shape = tuple(info["input_shape"])
+
+    from ..nn import build
+
+    net = build(arch, shape, info["num_classes"], head)
+    state = torch.load(weights_path, map_location="cpu", weights_only=True)
+    net.load_state_dict(state)
+    net.eval()
+
+    out = Path(out_dir) if out_dir is not None else run.path / "export"
+    out.mkdir(parents=True, exist_ok=True)
+    written = [out / "model.pt", out / "architecture.json"]
+    torch.save(net.state_dict(), written[0])
+    written[1].write_text(arch.to_json() + "\n", encoding="utf-8")
+
+    example = torch.randn(2, *shape, generator=torch.Generator().manual_seed(0))
+    if "torchscript" in formats:
+        _trace(net, example, out / "model.ts")
+        written.append(out / "model.ts")
+    if "onnx" in formats:
+        _onnx(net, example, out / "model.onnx")
+        written.append(out / "model.onnx")
+
+    meta = {
+        "format": "deap_nas.export/1",
+        "arch_hash": h,
+        "rank": rank,
+        "accuracy": entry["mean_accuracy"],
+        "accuracy_std": entry["std_accuracy"],
+        "repeats": entry["count"],
+        "params": sum(p.numel() for p in net.parameters()),
+        "dataset": config.data.name,
+        **info,
+        "head": head,
+        "input": "float32 (N, C, H, W) = (uint8 image / 255 - mean) / std",
+        "weights_source": entry["weights"],
+        "weights_eval_id": entry["weights_eval_id"],
+        "run_dir": str(run.path),
+        "files": [p.name for p in written] + ["meta.json"],
+    }
+    write_json(out / "meta.json", meta)
+    written.append(out / "meta.json")
+    return written

@@ -1,0 +1,219 @@
+"""``deap-nas train-final``: full training of a run's best architectures, test set used once.
+
+For each of the ``top_k`` ranked architectures and each seed of ``final_training.seeds``:
+hold a validation split out of the full training split (it picks the best epoch), train
+with ``final_training.training``, reload the best epoch and measure test accuracy once.
+Results go to ``final/results.json`` and ``final/results.csv``, weights to
+``final/<hash>_seed<k>.pt`` (``<hash>`` is the searched architecture's hash, also when
+``final_training.channels`` widens it; ``trained_hash`` and ``architecture`` in the
+results describe the network actually trained).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..arch import Architecture
+from .journal import write_csv, write_json
+from .report import load_run, rank_architectures, run_config, search_head
+from .schema import to_plain
+
+__all__ = ["resolve_device", "train_final", "widen", "width_factor"]
+
+_CSV_FIELDS = (
+    "rank", "arch_hash", "trained_hash", "seed", "status", "val_acc", "test_acc", "search_accuracy",
+    "params", "epochs", "best_epoch", "seconds", "device", "weights", "message",
+)  # fmt: skip
+
+
+def widen(arch: Architecture, factor: float) -> Architecture:
+    """A copy of ``arch`` with every integer node parameter ``channels`` multiplied by
+    ``factor`` (rounded, at least 1). Relative widths (``channel_mult``, ``growth``,
+    ``None`` = keep) are left alone, so they follow the widened stem."""
+    if not factor > 0:
+        raise ValueError(f"widen: factor must be > 0, got {factor}")
+    out = arch.copy()
+    for node in out.nodes:
+        c = node.params.get("channels")
+        if isinstance(c, int) and not isinstance(c, bool):
+            node.params["channels"] = max(1, int(round(c * factor)))
+    return out
+
+
+def width_factor(arch: Architecture, channels: int) -> float:
+    """``channels`` / the first node's explicit ``channels`` (the stem width)."""
+    for node in arch.nodes:
+        c = node.params.get("channels")
+        if isinstance(c, int) and not isinstance(c, bool) and c > 0:
+            return channels / c
+    raise ValueError("final_training.channels: the architecture has no node with explicit 'channels' to widen")
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` -> ``cuda`` when available, else ``cpu``; other names unchanged."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _printer(tag: str, epochs: int, log: Callable[[str], Any]) -> Callable[[dict[str, Any]], None]:
+    def on_epoch(h: dict[str, Any]) -> None:
+        log(
+            f"  [{tag}] epoch {h['epoch']}/{epochs}  loss {h['train_loss']:.4f}  "
+            f"val {h['val_acc']:.4f}  lr {h['lr']:.3g}  {h['seconds']:.1f}s"
+        )
+
+    return on_epoch
+
+
+def _count(arch: Architecture, data: Any, head: Any) -> str:
+    try:
+        return f"{arch.num_params(data.input_shape, data.num_classes, head):,}"
+    except ValueError:  # an invalid architecture: train_architecture reports why
+        return "?"
+
+
+def _table(results: list[dict[str, Any]]) -> str:
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for r in results:
+        groups.setdefault(r["arch_hash"], []).append(r)
+    header = f"{'hash':<20}  {'test accuracy':>17}  {'seeds':>5}  {'params':>10}  {'acc/Mparams':>11}"
+    lines = [header, "-" * len(header)]
+    for h, rs in groups.items():
+        accs = [r["test_acc"] for r in rs if r["test_acc"] is not None]
+        params = rs[0]["params"]
+        if accs:
+            mean = statistics.fmean(accs)
+            std = statistics.pstdev(accs) if len(accs) > 1 else 0.0
+            acc = f"{mean:.4f} ± {std:.4f}"
+            ratio = f"{mean / (params / 1e6):.3f}" if params else "-"
+        else:
+            acc, ratio = "failed", "-"
+        p = f"{params:,}" if isinstance(params, int) else "-"
+        lines.append(f"{h:<20}  {acc:>17}  {f'{len(accs)}/{len(rs)}':>5}  {p:>10}  {ratio:>11}")
+    return "\n".join(lines)
+
+
+def train_final(
+    run_dir: str | Path,
+    top_k: int | None = None,
+    device: str = "auto",
+    epochs: int | None = None,
+    log: Callable[[str], Any] = print,
+) -> list[dict[str, Any]]:
+    """Train the run's ``top_k`` best architectures (default ``final_training.top_k``) once
+    per seed of ``final_training.seeds`` and measure test accuracy once per trained model.
+
+    ``epochs`` overrides ``final_training.training.epochs``. Returns one record per
+    (architecture, seed), in rank then seed order; ``final/results.json`` is rewritten after
+    every model, so an interrupted call keeps what finished.
+    """
+    import torch
+
+    from ..evaluation import evaluate, prepare_data, train_architecture
+    from ..nn import build
+
+    run = load_run(run_dir)
+    config = run_config(run.path)
+    ft = config.final_training
+    k = ft.top_k if top_k is None else top_k
+    if k < 1:
+        raise ValueError(f"top_k must be >= 1, got {k}")
+    ranked = rank_architectures(run.journal)[:k]
+    if not ranked:
+        raise ValueError(f"{run.path}: the journal has no successful evaluation to train")
+    head = ft.head if ft.head is not None else search_head(config)
+    changes: dict[str, Any] = {"keep_best_state": True}
+    if epochs is not None:
+        changes["epochs"] = epochs
+    tcfg = dataclasses.replace(ft.training, **changes)
+    dev = resolve_device(device)
+    out = run.path / "final"
+    out.mkdir(parents=True, exist_ok=True)
+
+    archs = []
+    for entry in ranked:
+        arch = Architecture.from_dict(entry["architecture"])
+        if ft.channels is not None:
+            arch = widen(arch, width_factor(arch, ft.channels))
+        archs.append(arch)
+
+    results: list[dict[str, Any]] = []
+    for seed in ft.seeds:  # seeds outside: each split is loaded once
+        data = prepare_data(
+            config.data.name,
+            root=config.data.root,
+            val_fraction=ft.val_fraction,
+            with_test=True,
+            seed=seed,
+            device=dev,
+            download=config.data.download,
+        )
+        for entry, arch in zip(ranked, archs, strict=True):
+            h = entry["arch_hash"]
+            tag = f"rank {entry['rank']} {h[:8]} seed {seed}"
+            log(f"[{tag}] training {_count(arch, data, head)} parameters on {dev}")
+            start = time.perf_counter()
+            res = train_architecture(
+                arch, data, tcfg, head=head, seed=seed, on_epoch=_printer(tag, tcfg.epochs, log)
+            )
+            record: dict[str, Any] = {
+                "rank": entry["rank"],
+                "arch_hash": h,
+                "trained_hash": arch.hash(),
+                "seed": seed,
+                "status": res.status,
+                "message": res.message,
+                "val_acc": res.best_acc,
+                "test_acc": None,
+                "search_accuracy": entry["mean_accuracy"],
+                "params": res.num_params,
+                "epochs": res.epochs_run,
+                "best_epoch": res.best_epoch,
+                "seconds": None,
+                "device": res.device or dev,
+                "weights": None,
+            }
+            if res.ok and res.best_state is not None:
+                net = build(arch, data.input_shape, data.num_classes, head)
+                net.load_state_dict(res.best_state)
+                net.to(data.test.device)
+                record["test_acc"] = evaluate(
+                    net, data.test, tcfg.eval_batch_size, amp=tcfg.amp, channels_last=tcfg.channels_last
+                )
+                weights = out / f"{h}_seed{seed}.pt"
+                torch.save(res.best_state, weights)
+                record["weights"] = str(weights.relative_to(run.path))
+                log(f"[{tag}] best epoch {res.best_epoch}: val {res.best_acc:.4f}  test {record['test_acc']:.4f}")
+            else:
+                log(f"[{tag}] {res.status}: {res.message}")
+            record["seconds"] = time.perf_counter() - start
+            record["history"] = res.history
+            record["architecture"] = arch.to_dict()
+            results.append(record)
+            _write(out, run.path, head, tcfg, results)
+    results.sort(key=lambda r: (r["rank"], ft.seeds.index(r["seed"])))
+    _write(out, run.path, head, tcfg, results)
+    log(_table(results))
+    return results
+
+
+def _write(out: Path, run_dir: Path, head: Any, tcfg: Any, results: list[dict[str, Any]]) -> None:
+    write_json(
+        out / "results.json",
+        {
+            "format": "deap_nas.final/1",
+            "run_dir": str(run_dir),
+            "head": head,
+            "training": to_plain(tcfg),
+            "models": results,
+        },
+    )
+    write_csv(out / "results.csv", [{f: r.get(f) for f in _CSV_FIELDS} for r in results])

@@ -1,0 +1,201 @@
+"""Run or resume a search from a config: the one place that wires every layer together.
+
+    start_run(config)            a new run directory, RNGs seeded from ``config.seed``
+    resume_run(run_dir)          continue from the newest valid snapshot
+
+Both hand the algorithm a toolbox (operators, evaluation, parallel map) and a control
+object (budget, snapshot and progress hooks). After every generation the state is
+snapshotted atomically with all RNG states, so a killed run resumes to the same result.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..algorithms import ALGORITHMS, SearchControl, SearchState
+from ..spaces import SPACES
+from .config import RunConfig, apply_overrides, parse_config, read_yaml
+from .evaluator import EvaluationFailed, Evaluator
+from .journal import read_journal, write_logbook_csv
+from .parallel import ParallelMap
+from .progress import Progress
+from .rundir import RunDir, RunDirError
+from .schema import ConfigError, to_plain
+from .snapshot import restore_rng, state_from_dict, state_to_dict
+from .toolbox import build_toolbox
+
+
+@dataclass
+class SearchOutcome:
+    run_dir: Path
+    state: SearchState
+    stop_reason: str | None
+    space: Any
+
+
+def seed_everything(seed: int) -> None:
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def evaluation_context(config: RunConfig, space: Any) -> dict[str, Any]:
+    """What every worker needs to train a candidate (plain data, sent with each task)."""
+    return {
+        "data": to_plain(config.data),
+        "training": config.training.to_dict(),
+        "head": config.evaluation.head if config.evaluation.head is not None else space.default_head,
+        "device": config.parallel.device,
+        "threads": config.parallel.threads,
+        "data_seed": config.seed,
+    }
+
+
+def make_space(config: RunConfig) -> Any:
+    return SPACES[config.space.name](config.space.params)
+
+
+def preflight(config: RunConfig) -> None:
+    """Fail early, before any run directory is written, when the data cannot be had.
+
+    In a serial run the data are prepared here once and kept for every evaluation (the
+    worker is this process); other backends load them in each worker, so only their
+    presence is checked here. Raises DatasetNotFoundError or ConfigError.
+    """
+    from ..evaluation import DatasetNotFoundError, load_dataset
+    from .parallel import resolve_backend
+    from .worker import context_for
+
+    space = make_space(config)
+    try:
+        if resolve_backend(config.parallel.backend, config.parallel.workers) == "serial":
+            context_for(evaluation_context(config, space))
+        else:
+            d = config.data
+            load_dataset(d.name, split="train", root=d.root, download=d.download)
+    except DatasetNotFoundError:
+        raise
+    except (ValueError, RuntimeError) as e:
+        raise ConfigError(f"data: {e}") from None
+
+
+def start_run(config: RunConfig, run_dir: str | Path | None = None) -> SearchOutcome:
+    """Create a run directory for ``config`` and search until the budget is spent."""
+    preflight(config)
+    run = RunDir.create(config, run_dir)
+    return _execute(config, run, snapshot=None, journal=[])
+
+
+def resume_run(run_dir: str | Path, overrides: Sequence[str] = (), force: bool = False) -> SearchOutcome:
+    """Continue the run in ``run_dir`` from its newest valid snapshot.
+
+    ``overrides`` (``key=value``) may raise the budget or change parallelism; a change
+    that alters results (a different fingerprint) is refused unless ``force``.
+    """
+    run = RunDir(run_dir)
+    meta = run.read_meta()
+    if not run.config_path.is_file():
+        raise RunDirError(f"{run.path} has no config.yaml")
+    config = parse_config(apply_overrides(read_yaml(run.config_path), overrides), source=meta.get("config_source", ""))
+    if config.fingerprint() != meta.get("fingerprint") and not force:
+        raise RunDirError(
+            f"the config of {run.path} differs from the one it was started with "
+            f"(fingerprint {config.fingerprint()} != {meta.get('fingerprint')}); use --force to resume anyway"
+        )
+    if overrides:
+        from .rundir import atomic_write_text
+
+        atomic_write_text(run.config_path, config.to_yaml())
+    preflight(config)
+    progress = Progress(SearchControl(config.budget), enabled=config.output.progress)
+    found = run.latest_snapshot(warn=progress.line)
+    journal = read_journal(run.journal) if run.journal.exists() else []
+    snap = found[0] if found else None
+    progress.line(
+        f"resuming {run.path} from "
+        + (f"generation {snap['generation']} ({found[1].name})" if snap else "the start (no snapshot yet)")
+        + f"; {len(journal)} journal records"
+    )
+    return _execute(config, run, snapshot=snap, journal=journal)
+
+
+def _execute(config: RunConfig, run: RunDir, snapshot: dict[str, Any] | None, journal: list[dict[str, Any]]) -> SearchOutcome:
+    space = make_space(config)
+    control = SearchControl(config.budget)
+    progress = Progress(control, enabled=config.output.progress)
+    pmap = ParallelMap(config.parallel.backend, config.parallel.workers)
+    ev = config.evaluation
+    evaluator = Evaluator(
+        space,
+        evaluation_context(config, space),
+        run_seed=config.seed,
+        map_fn=pmap,
+        journal_path=run.journal,
+        weights_dir=run.weights if ev.save_weights else None,
+        cache=ev.cache,
+        repeats=ev.repeats,
+        penalty=ev.penalty,
+        fail_fast=ev.fail_fast,
+        log=progress.line,
+    )
+    state: SearchState | None = None
+    if snapshot is not None:
+        state, control.usage = state_from_dict(snapshot, space)
+        restore_rng(snapshot["rng"])
+        evaluator.restore({**snapshot.get("evaluator", {}), "next_eval_id": snapshot.get("next_eval_id", 0)}, journal)
+    else:
+        seed_everything(config.seed)
+        evaluator.restore({}, journal)
+    toolbox = build_toolbox(config, space, evaluator, pmap)
+
+    def checkpoint(st: SearchState) -> None:
+        data = state_to_dict(st, space, control.usage, evaluator.state())
+        run.write_snapshot(st.generation, data, keep=config.output.keep_snapshots)
+        write_logbook_csv(run.logbook_csv, [dict(r) for r in st.logbook])
+        run.write_meta(generation=st.generation, usage=dict(vars(control.usage)))
+
+    control.callbacks = [checkpoint, progress]
+    entry = ALGORITHMS[config.algorithm.name]
+    params = vars(config.algorithm.params)
+    progress.line(
+        f"run {run.path}: {config.algorithm.name} on space {config.space.name}, data {config.data.name}, "
+        f"{pmap.describe()} evaluation"
+    )
+    try:
+        state = entry.fn(toolbox, control, **params, state=state)
+    except EvaluationFailed as e:
+        run.write_meta(status="failed", stop_reason=str(e))
+        raise
+    except KeyboardInterrupt:
+        run.write_meta(status="interrupted", stop_reason="interrupted by the user")
+        raise
+    finally:
+        pmap.close()
+    reason = control.reason
+    run.write_meta(status="finished", stop_reason=reason, generation=state.generation, usage=dict(vars(control.usage)))
+    progress.line(f"stopped: {reason}")
+    finalize(run, state, space, config, progress.line)
+    return SearchOutcome(run.path, state, reason, space)
+
+
+def finalize(run: RunDir, state: SearchState, space: Any, config: RunConfig, log: Callable[[str], None]) -> None:
+    """Best architectures and plots of a finished run."""
+    from .report import write_best
+    from .snapshot import individual_to_dict
+
+    entries = [individual_to_dict(ind, space) for ind in state.hall_of_fame]
+    written = write_best(run.path, entries)
+    log(f"best architectures: {len(written)} files in {run.path / 'best'}")
+    if config.output.plots:
+        from .plots import write_plots
+
+        for path in write_plots(run.path):
+            log(f"plot: {path}")

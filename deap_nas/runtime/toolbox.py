@@ -1,0 +1,43 @@
+"""Toolbox assembly from a config: individual, operators, evaluate, map."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from typing import Any
+
+from deap import base, tools
+
+from ..ops import OPERATORS
+from .config import RunConfig
+from .evaluator import Evaluator, evaluate_genome
+
+
+def build_toolbox(config: RunConfig, space: Any, evaluator: Evaluator, map_fn: Any) -> base.Toolbox:
+    """A DEAP toolbox for ``config``.
+
+    ``individual`` / ``population`` draw from the space's initialiser (on the ``random``
+    module, DEAP's stream); each ``operators.<role>`` entry is registered under its role
+    with its parameters (``space`` filled in where the operator takes it) and its
+    probability in ``toolbox.probability[role]``; ``evaluate`` is the module-level
+    :func:`~deap_nas.runtime.evaluator.evaluate_genome` (picklable, for plain DEAP code);
+    ``evaluate_population`` adds the fitness cache, journal and resume reuse; ``map`` is
+    the parallel map.
+    """
+    tb = base.Toolbox()
+    tb.register("individual", space.random_individual)
+    tb.register("population", tools.initRepeat, list, tb.individual)
+    tb.probability = {}
+    for role, section in config.operators.items():
+        fn = OPERATORS[section.name]
+        kwargs = dict(section.params)
+        if "space" in inspect.signature(fn).parameters:
+            kwargs["space"] = space
+        tb.register(role, fn, **kwargs)
+        tb.probability[role] = section.probability
+    tb.register("evaluate", functools.partial(evaluate_genome, space=space, context=evaluator.context,
+                                              run_seed=config.seed))
+    tb.register("map", map_fn)
+    tb.register("evaluate_population", evaluator.evaluate_population)
+    tb.register("decode", space.decode)
+    return tb

@@ -1,0 +1,184 @@
+"""Worker side of an evaluation: one picklable task in, one JSON-safe record out.
+
+:func:`run_task` is a module-level function, so serial runs, spawned process pools and
+SCOOP workers all call the same code. Each worker process prepares its data once per
+data description and keeps it on its device (DESIGN.md, "Evaluation engine"); worker i
+uses GPU ``i mod n``. Failures of the candidate come back as a status, never as an
+exception (DESIGN.md, "Reliability").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+_CONTEXTS: dict[str, Any] = {}
+_WORKER_INDEX: int | None = None
+
+
+def derive_seed(run_seed: int, arch_hash: str, repeat: int) -> int:
+    """The training seed of one evaluation: a function of (run seed, architecture, repeat)
+    only, so serial, parallel and resumed runs train each candidate identically."""
+    digest = hashlib.sha256(f"{run_seed}:{arch_hash}:{repeat}".encode()).hexdigest()
+    return int(digest[:8], 16) & 0x7FFFFFFF
+
+
+@dataclass
+class EvalTask:
+    """Everything a worker needs for one training run (plain data, cheap to pickle)."""
+
+    eval_id: int
+    arch_hash: str
+    repeat: int
+    seed: int
+    architecture: dict[str, Any]
+    context: dict[str, Any]  # data, training, head, device, threads, data_seed
+    weights_path: str | None = None
+    init_weights: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def set_worker_index(index: int) -> None:
+    """Called by a pool initializer: this process is worker ``index``."""
+    global _WORKER_INDEX
+    _WORKER_INDEX = index
+
+
+def worker_index() -> int:
+    if _WORKER_INDEX is not None:
+        return _WORKER_INDEX
+    try:
+        import scoop
+
+        if getattr(scoop, "IS_RUNNING", False) and scoop.worker is not None:
+            name = scoop.worker if isinstance(scoop.worker, bytes) else str(scoop.worker).encode()
+            return int(hashlib.sha256(name).hexdigest()[:8], 16)
+    except ImportError:
+        pass
+    return 0
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def choose_device(wanted: str) -> str:
+    """``auto`` -> ``cuda:(worker index mod n)`` when CUDA is present, else ``cpu``."""
+    import torch
+
+    if wanted == "cpu" or (wanted == "auto" and not torch.cuda.is_available()):
+        return "cpu"
+    if wanted.startswith("cuda:"):
+        return wanted
+    if not torch.cuda.is_available():
+        raise RuntimeError("parallel.device is 'cuda' but torch sees no CUDA device")
+    return f"cuda:{worker_index() % torch.cuda.device_count()}"
+
+
+class _Context:
+    """Per-process state for one data/training description: data on the device."""
+
+    def __init__(self, spec: dict[str, Any]) -> None:
+        import torch
+
+        from ..evaluation.config import TrainConfig
+        from ..evaluation.task import prepare_data
+
+        if spec.get("threads"):
+            torch.set_num_threads(int(spec["threads"]))
+        self.device = choose_device(spec.get("device", "auto"))
+        d = spec["data"]
+        self.data = prepare_data(
+            d["name"],
+            root=d.get("root"),
+            val_fraction=d.get("val_fraction"),
+            val_per_class=d.get("val_per_class"),
+            train_subset=d.get("train_subset"),
+            val_subset=d.get("val_subset"),
+            seed=spec.get("data_seed", 0),
+            device=self.device,
+            download=d.get("download", False),
+        )
+        self.training = TrainConfig.from_dict(spec["training"])
+        self.head = spec.get("head")
+
+
+def context_for(spec: dict[str, Any]) -> _Context:
+    key = json.dumps(spec, sort_keys=True, default=str)
+    if key not in _CONTEXTS:
+        _CONTEXTS[key] = _Context(spec)
+    return _CONTEXTS[key]
+
+
+def _failure(task: EvalTask, status: str, message: str, started: float) -> dict[str, Any]:
+    return {
+        "eval_id": task.eval_id,
+        "status": status,
+        "message": message,
+        "accuracy": None,
+        "time_total": time.perf_counter() - started,
+        "device": "",
+        "worker": worker_name(),
+        "weights": None,
+        "history": [],
+    }
+
+
+def run_task(task: EvalTask) -> dict[str, Any]:
+    """Train one candidate and return its record (see docs/run_directory.md, journal)."""
+    started = time.perf_counter()
+    try:
+        import dataclasses
+
+        import torch
+
+        from ..arch import Architecture
+        from ..evaluation.task import train_architecture
+
+        ctx = context_for(task.context)
+        arch = Architecture.from_dict(task.architecture)
+        config = ctx.training
+        if task.weights_path is not None and not config.keep_best_state:
+            config = dataclasses.replace(config, keep_best_state=True)
+        init = None
+        if task.init_weights:
+            init = torch.load(task.init_weights, map_location="cpu", weights_only=True)
+        result = train_architecture(arch, ctx.data, config, head=ctx.head, seed=task.seed, init_state=init)
+    except Exception as e:  # a broken candidate or worker must not stop the search
+        detail = "".join(traceback.format_exception_only(type(e), e)).strip()
+        return _failure(task, "crashed", detail, started)
+    weights = None
+    if result.ok and task.weights_path is not None and result.best_state is not None:
+        path = Path(task.weights_path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        torch.save(result.best_state, tmp)
+        os.replace(tmp, path)
+        weights = str(path)
+    record = result.to_dict()
+    return {
+        "eval_id": task.eval_id,
+        "status": result.status,
+        "message": result.message,
+        "accuracy": result.best_acc if result.ok else None,
+        "params": result.num_params,
+        "best_epoch": result.best_epoch,
+        "epochs": result.epochs_run,
+        "iterations": result.iterations,
+        "time_build": result.time_build,
+        "time_train": result.time_train,
+        "time_eval": result.time_eval,
+        "time_total": time.perf_counter() - started,
+        "images_per_sec": result.images_per_sec,
+        "device": result.device or ctx.device,
+        "worker": worker_name(),
+        "weights": weights,
+        "history": record.get("history", []),
+    }
