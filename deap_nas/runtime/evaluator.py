@@ -165,7 +165,7 @@ class Evaluator:
         training = {t.eval_id for t in tasks}
         for eid in sorted(finished):
             rec = finished[eid]
-            if eid not in training and not rec.get("reused"):
+            if eid not in training and not rec.get("reused") and not self._journaled_before(rec):
                 self._journal(rec)
         device_seconds = sum(float(r.get("time_total") or 0.0) for r in finished.values() if r.get("reused"))
         reused = sum(1 for r in finished.values() if r.get("reused"))
@@ -188,7 +188,8 @@ class Evaluator:
             rec = {**src[0], **base, "eval_id": eid, "cached": True, "cached_from": source_ids,
                    "accuracy": _mean([r.get("accuracy") for r in src]) if ok else None}
             finished[eid] = rec
-            self._journal(rec)
+            if not self._journaled_before(rec):
+                self._journal(rec)
         for ind, _base, ids in plans:
             recs = [finished[i] for i in ids]
             self._assign(ind, recs)
@@ -219,9 +220,19 @@ class Evaluator:
             "architecture": first.get("architecture"),
         }
 
+    def _journaled_before(self, rec: dict[str, Any]) -> bool:
+        """True for a record that needs no training (decode failure, cache hit, in-batch
+        duplicate) which the interrupted run already journaled under this id: a resumed run
+        must not append it a second time."""
+        old = self.reuse.pop(rec["eval_id"], None)
+        return old is not None and old.get("arch_hash") == rec.get("arch_hash")
+
     def _journal(self, rec: dict[str, Any]) -> None:
         if self.journal_path is not None:
-            append_journal(self.journal_path, {k: v for k, v in rec.items() if k != "reused"})
+            out = {k: v for k, v in rec.items() if k != "reused"}
+            ok = out.get("status") == "ok" and out.get("accuracy") is not None
+            out["fitness"] = [float(out["accuracy"]) if ok else self.penalty]  # docs/run_directory.md
+            append_journal(self.journal_path, out)
 
 
 def _mean(values: list[Any]) -> float | None:
