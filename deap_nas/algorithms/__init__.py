@@ -1,7 +1,9 @@
 """Search loops in DEAP style (torch-free), sharing one budget model and control hooks."""
 
+from . import aging as _aging  # noqa: F401
 from . import random_search as _random_search  # noqa: F401  (registers the loops)
 from . import simple_ga as _simple_ga  # noqa: F401
+from .aging import AgingParams, aging_evolution
 from .common import (
     Budget,
     SearchControl,
@@ -10,6 +12,8 @@ from .common import (
     evaluate_invalid,
     fitness_record,
     is_ok,
+    submit_evaluation,
+    wait_first,
 )
 from .random_search import RandomSearchParams, random_search
 from .registry import ALGORITHMS, AlgorithmEntry, register_algorithm
@@ -25,7 +29,11 @@ __all__ = [
     "SimpleGAParams",
     "Usage",
     "evaluate_invalid",
+    "submit_evaluation",
+    "wait_first",
     "fitness_record",
+    "AgingParams",
+    "aging_evolution",
     "is_ok",
     "random_search",
     "register_algorithm",

@@ -117,6 +117,8 @@ class SearchState:
     hall_of_fame: tools.HallOfFame = field(default_factory=lambda: tools.HallOfFame(10))
     logbook: tools.Logbook = field(default_factory=tools.Logbook)
     extra: dict[str, Any] = field(default_factory=dict)
+    #: individuals being evaluated when the state was saved (steady-state loops)
+    in_flight: list = field(default_factory=list)
 
 
 def evaluate_invalid(toolbox: Any, individuals: Sequence[Any], control: SearchControl | None = None,
@@ -133,6 +135,37 @@ def evaluate_invalid(toolbox: Any, individuals: Sequence[Any], control: SearchCo
         if control is not None:
             control.evaluated(len(invalid))
     return len(invalid)
+
+
+@dataclass(eq=False)
+class _Evaluated:
+    """Handle of an evaluation already finished (plain DEAP toolboxes are synchronous)."""
+
+    ind: Any
+    ids: tuple = ()
+
+    def done(self) -> bool:
+        return True
+
+
+def submit_evaluation(toolbox: Any, ind: Any, control: SearchControl | None = None, generation: int = 0,
+                      ids: Any = None) -> Any:
+    """Start evaluating ``ind``: asynchronously through the runtime's
+    ``toolbox.submit_evaluation``, else at once with ``toolbox.evaluate``. The handle has
+    ``.ind`` and ``.ids``; pass handles to :func:`wait_first`."""
+    if hasattr(toolbox, "submit_evaluation"):
+        return toolbox.submit_evaluation(ind, generation=generation, ids=ids)
+    ind.fitness.values = toolbox.evaluate(ind)
+    if control is not None:
+        control.evaluated(1)
+    return _Evaluated(ind)
+
+
+def wait_first(toolbox: Any, handles: Sequence[Any], control: SearchControl | None = None) -> Any:
+    """The first handle whose evaluation is done (blocking), with its fitness set."""
+    if hasattr(toolbox, "wait_first"):
+        return toolbox.wait_first(handles, control=control)
+    return handles[0]
 
 
 def is_ok(ind: Any) -> bool:

@@ -2,20 +2,30 @@
 
     >>> from deap_nas.ops import OPERATORS
     >>> sorted(OPERATORS)[:3]
-    ['cx_one_point', 'mut_delete', 'mut_insert']
+    ['cx_one_point', 'mut_add_node', 'mut_delete']
 """
 
-from . import sequential  # noqa: F401  (registers its operators)
+from . import aging, neat, sequential  # noqa: F401  (register their operators)
+from .aging import remove_oldest, sel_aging_tournament, set_birth
+from .neat import mut_add_node, mut_identity, mut_layer_gene, mut_neat, mut_toggle_connection
 from .registry import OPERATORS, operator_parameters, register_operator
 from .sequential import cx_one_point, mut_delete, mut_insert, mut_layer, mut_sequential
 
 __all__ = [
     "OPERATORS",
     "cx_one_point",
+    "remove_oldest",
+    "sel_aging_tournament",
+    "set_birth",
     "mut_delete",
+    "mut_add_node",
+    "mut_identity",
     "mut_insert",
     "mut_layer",
+    "mut_layer_gene",
+    "mut_neat",
     "mut_sequential",
+    "mut_toggle_connection",
     "operator_parameters",
     "register_operator",
 ]

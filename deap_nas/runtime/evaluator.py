@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,39 @@ from typing import Any
 from ..arch import ArchitectureError
 from .journal import append_journal
 from .worker import EvalTask, derive_seed, run_task
+
+
+@dataclass(eq=False)
+class Pending:
+    """One individual's evaluation: its records by evaluation id, and the training tasks
+    (with futures when submitted asynchronously) still to finish."""
+
+    ind: Any
+    generation: int
+    arch_hash: str | None = None
+    ids: list[int] = field(default_factory=list)
+    records: dict[int, dict[str, Any]] = field(default_factory=dict)
+    tasks: list[EvalTask] = field(default_factory=list)
+    futures: dict[int, Any] = field(default_factory=dict)
+    alias: Pending | None = None
+    device_seconds: float = 0.0
+    collected: bool = False
+    finished: bool = False
+
+    def add_ready(self, eid: int, rec: dict[str, Any]) -> None:
+        self.ids.append(eid)
+        self.records[eid] = rec
+
+    def add_waiting(self, eid: int, rec: dict[str, Any]) -> None:
+        self.ids.append(eid)
+        self.records[eid] = rec
+
+    def done(self) -> bool:
+        own = all(f.done() for f in self.futures.values())
+        return own and (self.alias is None or self.alias.done())
+
+
+UNTRAINED = ("invalid", "too_large")  # statuses given before any training
 
 
 class EvaluationFailed(RuntimeError):
@@ -71,6 +105,7 @@ class Evaluator:
         self.cache: dict[str, dict[str, Any]] = {}
         self.repeat_counts: dict[str, int] = {}
         self.reuse: dict[int, dict[str, Any]] = {}
+        self._in_flight: dict[str, Pending] = {}
 
     # ------------------------------------------------------------------ state
     def state(self) -> dict[str, Any]:
@@ -81,10 +116,11 @@ class Evaluator:
         records before it, and the records after it kept for reuse."""
         self.next_eval_id = int(state.get("next_eval_id", 0))
         self.repeat_counts = {k: int(v) for k, v in state.get("repeat_counts", {}).items()}
+        in_flight = set(state.get("in_flight_ids", ()))
         self.cache.clear()
         self.reuse.clear()
         for rec in journal:
-            if rec.get("eval_id", -1) < self.next_eval_id:
+            if rec.get("eval_id", -1) < self.next_eval_id and rec.get("eval_id") not in in_flight:
                 if not rec.get("cached"):
                     self._remember(rec)
             else:
@@ -92,7 +128,7 @@ class Evaluator:
 
     def _remember(self, rec: dict[str, Any]) -> None:
         # invalid and too_large depend on the architecture alone: never worth repeating
-        if (self.use_cache and rec.get("status") == "ok") or rec.get("status") in ("invalid", "too_large"):
+        if (self.use_cache and rec.get("status") == "ok") or rec.get("status") in UNTRAINED:
             entry = self.cache.setdefault(rec["arch_hash"], {"records": []})
             entry["records"].append(rec)
 
@@ -110,97 +146,149 @@ class Evaluator:
         self.next_eval_id += 1
         return i
 
-    def evaluate_population(self, individuals: Sequence[Any], generation: int = 0, control: Any = None) -> None:
-        """Set ``fitness.values`` and ``result`` on every individual (see module doc)."""
-        plans: list[tuple[Any, dict[str, Any], list[int]]] = []
-        tasks: list[EvalTask] = []
-        finished: dict[int, dict[str, Any]] = {}
-        in_batch: dict[str, list[int]] = {}
-        aliases: list[tuple[int, list[int], dict[str, Any]]] = []
-        for ind in individuals:
-            try:
-                arch = self.space.decode(ind)
-                arch_hash = arch.hash()
-            except (ArchitectureError, ValueError, KeyError, TypeError) as e:
-                eid = self._new_id()
-                base = self._base_record(ind, generation, None, None)
-                finished[eid] = {**base, "eval_id": eid, "status": "invalid", "message": f"decode: {e}",
-                                 "accuracy": None, "repeat": 0, "seed": None, "cached": False}
-                plans.append((ind, base, [eid]))
-                continue
-            base = self._base_record(ind, generation, arch_hash, arch)
-            hit = self.cache.get(arch_hash) if self.use_cache else None
-            if hit is not None:
-                eid = self._new_id()
-                src = hit["records"]
-                rec = {**src[0], **base, "eval_id": eid, "cached": True, "cached_from": [r["eval_id"] for r in src]}
-                rec["accuracy"] = _mean([r.get("accuracy") for r in src]) if all(r.get("status") == "ok" for r in src) else None
-                finished[eid] = rec
-                plans.append((ind, base, [eid]))
-                continue
-            if self.use_cache and arch_hash in in_batch:
-                eid = self._new_id()
-                aliases.append((eid, in_batch[arch_hash], base))
-                plans.append((ind, base, [eid]))
-                continue
-            ids = []
-            for _ in range(self.repeats):
-                eid = self._new_id()
-                repeat = self.repeat_counts.get(arch_hash, 0)
-                self.repeat_counts[arch_hash] = repeat + 1
-                seed = derive_seed(self.run_seed, arch_hash, repeat)
-                ids.append(eid)
-                old = self.reuse.pop(eid, None)
-                if old is not None and old.get("arch_hash") == arch_hash and not old.get("cached"):
-                    finished[eid] = {**old, "reused": True}
-                    self._remember(old)
-                    continue
-                weights = str(self.weights_dir / f"{eid:06d}.pt") if self.weights_dir else None
-                tasks.append(EvalTask(eid, arch_hash, repeat, seed, arch.to_dict(), self.context, weights))
-                finished[eid] = {**base, "eval_id": eid, "repeat": repeat, "seed": seed, "cached": False}
-            plans.append((ind, base, ids))
-            in_batch[arch_hash] = ids
+    def _prepare(self, ind: Any, generation: int, ids: Sequence[int] | None = None) -> Pending:
+        """Decode, hash, and settle what needs no training (decode failure, cache hit,
+        duplicate of an evaluation in flight, journal reuse); the rest becomes tasks.
+        ``ids`` re-uses evaluation ids handed out before (an in-flight child on resume)."""
+        given = list(ids or [])
 
-        # journal the records that need no training first (decode failures, cache hits)
-        training = {t.eval_id for t in tasks}
-        for eid in sorted(finished):
-            rec = finished[eid]
-            if eid not in training and not rec.get("reused") and not self._journaled_before(rec):
-                self._journal(rec)
-        device_seconds = sum(float(r.get("time_total") or 0.0) for r in finished.values() if r.get("reused"))
-        reused = sum(1 for r in finished.values() if r.get("reused"))
-        crashed: list[dict[str, Any]] = []
-        for out in self.map_fn(run_task, tasks):
-            rec = {**finished[out["eval_id"]], **out, "finished": _now()}
-            if rec.get("weights") and self.journal_path is not None:
-                rec["weights"] = _relative(rec["weights"], self.journal_path.parent)
-            finished[out["eval_id"]] = rec
-            device_seconds += float(out.get("time_total") or 0.0)
-            self._journal(rec)
-            self._remember(rec)
-            if self.log:
-                self.log(_describe(rec))
-            if rec["status"] == "crashed":
-                crashed.append(rec)
-        for eid, source_ids, base in aliases:  # duplicates within this batch
-            src = [finished[i] for i in source_ids]
+        def new_id() -> int:
+            return given.pop(0) if given else self._new_id()
+
+        pending = Pending(ind, generation)
+        try:
+            arch = self.space.decode(ind)
+            arch_hash = arch.hash()
+        except (ArchitectureError, ValueError, KeyError, TypeError) as e:
+            eid = new_id()
+            base = self._base_record(ind, generation, None, None)
+            rec = {**base, "eval_id": eid, "status": "invalid", "message": f"decode: {e}",
+                   "accuracy": None, "repeat": 0, "seed": None, "cached": False}
+            pending.add_ready(eid, rec)
+            self._journal_untrained(rec)
+            return pending
+        base = self._base_record(ind, generation, arch_hash, arch)
+        pending.arch_hash = arch_hash
+        hit = self.cache.get(arch_hash) if self.use_cache else None
+        if hit is not None:
+            eid = new_id()
+            src = hit["records"]
             ok = all(r.get("status") == "ok" for r in src)
-            rec = {**src[0], **base, "eval_id": eid, "cached": True, "cached_from": source_ids,
+            rec = {**src[0], **base, "eval_id": eid, "cached": True, "cached_from": [r["eval_id"] for r in src],
                    "accuracy": _mean([r.get("accuracy") for r in src]) if ok else None}
-            finished[eid] = rec
-            if not self._journaled_before(rec):
-                self._journal(rec)
-        for ind, _base, ids in plans:
-            recs = [finished[i] for i in ids]
-            self._assign(ind, recs)
+            pending.add_ready(eid, rec)
+            self._journal_untrained(rec)
+            return pending
+        if self.use_cache and arch_hash in self._in_flight:
+            pending.alias = self._in_flight[arch_hash]
+            pending.add_waiting(new_id(), base)
+            return pending
+        for _ in range(self.repeats):
+            eid = new_id()
+            repeat = self.repeat_counts.get(arch_hash, 0)
+            self.repeat_counts[arch_hash] = repeat + 1
+            seed = derive_seed(self.run_seed, arch_hash, repeat)
+            old = self.reuse.pop(eid, None)
+            if old is not None and old.get("arch_hash") == arch_hash and not old.get("cached"):
+                pending.add_ready(eid, {**old, "reused": True})
+                self._remember(old)
+                continue
+            weights = str(self.weights_dir / f"{eid:06d}.pt") if self.weights_dir else None
+            pending.tasks.append(EvalTask(eid, arch_hash, repeat, seed, arch.to_dict(), self.context, weights))
+            pending.add_waiting(eid, {**base, "eval_id": eid, "repeat": repeat, "seed": seed, "cached": False})
+        self._in_flight[arch_hash] = pending
+        return pending
+
+    def _record_output(self, pending: Pending, out: dict[str, Any]) -> None:
+        """A training finished: journal it at once (a kill after this loses nothing)."""
+        rec = {**pending.records[out["eval_id"]], **out, "finished": _now()}
+        if rec.get("weights") and self.journal_path is not None:
+            rec["weights"] = _relative(rec["weights"], self.journal_path.parent)
+        pending.records[out["eval_id"]] = rec
+        pending.device_seconds += float(out.get("time_total") or 0.0)
+        self._journal(rec)
+        self._remember(rec)
+        if self.log:
+            self.log(_describe(rec))
+
+    def _finish(self, pending: Pending, control: Any) -> None:
+        """All of a pending's records are known: alias records, fitness, usage, fail-fast."""
+        if pending.finished:
+            return
+        if pending.alias is not None:
+            source = pending.alias
+            src = [source.records[i] for i in source.ids]
+            ok = all(r.get("status") == "ok" for r in src)
+            (eid,) = pending.ids
+            rec = {**src[0], **pending.records[eid], "eval_id": eid, "cached": True, "cached_from": source.ids,
+                   "accuracy": _mean([r.get("accuracy") for r in src]) if ok else None}
+            for key in ("generation", "genome", "architecture", "arch_hash"):
+                rec[key] = pending.records[eid][key]
+            pending.records[eid] = rec
+            self._journal_untrained(rec)
+        if pending.arch_hash is not None and self._in_flight.get(pending.arch_hash) is pending:
+            del self._in_flight[pending.arch_hash]
+        recs = [pending.records[i] for i in pending.ids]
+        self._assign(pending.ind, recs)
+        pending.finished = True
+        reused = [r for r in recs if r.get("reused")]
+        device = pending.device_seconds + sum(float(r.get("time_total") or 0.0) for r in reused)
+        trained = sum(1 for r in recs if not r.get("cached") and r.get("status") not in UNTRAINED)
         if control is not None:
-            control.evaluated(len(individuals), trained=len(tasks) + reused, device_seconds=device_seconds)
+            control.evaluated(1, trained=trained, device_seconds=device)
+        crashed = [r for r in recs if r.get("status") == "crashed"]
         if crashed and self.fail_fast:
             r = crashed[0]
             raise EvaluationFailed(
                 f"evaluation {r['eval_id']} (architecture {r['arch_hash']}, generation {r['generation']}) "
                 f"crashed: {r['message']}"
             )
+
+    def evaluate_population(self, individuals: Sequence[Any], generation: int = 0, control: Any = None) -> None:
+        """Set ``fitness.values`` and ``result`` on every individual (see module doc)."""
+        pendings = [self._prepare(ind, generation) for ind in individuals]
+        owner = {t.eval_id: p for p in pendings for t in p.tasks}
+        tasks = [t for p in pendings for t in p.tasks]
+        for out in self.map_fn(run_task, tasks):
+            self._record_output(owner[out["eval_id"]], out)
+        failure: EvaluationFailed | None = None
+        for p in pendings:
+            try:
+                self._finish(p, control)
+            except EvaluationFailed as e:  # finish the batch, then stop
+                failure = failure or e
+        if failure is not None:
+            raise failure
+
+    # ------------------------------------------------------------------ asynchronous
+    def submit(self, ind: Any, generation: int = 0, ids: Sequence[int] | None = None) -> Pending:
+        """Start evaluating one individual (steady-state loops); see :meth:`wait_first`."""
+        pending = self._prepare(ind, generation, ids)
+        pending.futures = {t.eval_id: self.map_fn.submit(run_task, t) for t in pending.tasks}
+        return pending
+
+    def _collect(self, pending: Pending) -> None:
+        """Journal the results of a done pending's trainings (once)."""
+        if not pending.collected:
+            for fut in pending.futures.values():
+                self._record_output(pending, fut.result())
+            pending.collected = True
+
+    def wait_first(self, pendings: Sequence[Pending], control: Any = None) -> Pending:
+        """Block until one of ``pendings`` is done (the first in list order among those
+        done), set its fitness and result, and return it."""
+        while True:
+            for p in pendings:
+                if p.done():
+                    if p.alias is not None:
+                        self._collect(p.alias)
+                    self._collect(p)
+                    self._finish(p, control)
+                    return p
+            running = [
+                f for p in pendings for q in (p, p.alias) if q is not None for f in q.futures.values() if not f.done()
+            ]
+            self.map_fn.wait_first(running)
 
     def _assign(self, ind: Any, recs: list[dict[str, Any]]) -> None:
         ok = all(r.get("status") == "ok" for r in recs)
@@ -219,6 +307,10 @@ class Evaluator:
             "weights": next((r.get("weights") for r in recs if r.get("weights")), None),
             "architecture": first.get("architecture"),
         }
+
+    def _journal_untrained(self, rec: dict[str, Any]) -> None:
+        if not self._journaled_before(rec):
+            self._journal(rec)
 
     def _journaled_before(self, rec: dict[str, Any]) -> bool:
         """True for a record that needs no training (decode failure, cache hit, in-batch

@@ -8,8 +8,8 @@ results in task order, so a search makes the same decisions whichever runs it.
 from __future__ import annotations
 
 import multiprocessing as mp
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any
 
 from .worker import set_worker_index
@@ -65,6 +65,33 @@ class ParallelMap:
 
             return iter(futures.map(fn, items))
         return self._executor().map(fn, items)
+
+    # -- asynchronous use (steady-state loops keep every worker busy) ----------------
+    def submit(self, fn: Callable[[Any], Any], item: Any) -> Any:
+        """Start ``fn(item)``; a future with ``done()`` and ``result()``. Serial runs it now."""
+        if self.backend == "serial":
+            fut: Future = Future()
+            try:
+                fut.set_result(fn(item))
+            except BaseException as e:  # noqa: BLE001  (delivered through result())
+                fut.set_exception(e)
+            return fut
+        if self.backend == "scoop":
+            from scoop import futures
+
+            return futures.submit(fn, item)
+        return self._executor().submit(fn, item)
+
+    def wait_first(self, pending: Sequence[Any]) -> None:
+        """Block until at least one of ``pending`` is done."""
+        if not pending or any(f.done() for f in pending):
+            return
+        if self.backend == "scoop":
+            from scoop import futures
+
+            futures.wait(list(pending), return_when=futures.FIRST_COMPLETED)
+        else:
+            wait(list(pending), return_when=FIRST_COMPLETED)
 
     def describe(self) -> str:
         return self.backend if self.backend != "process" else f"process pool x{self.workers}"

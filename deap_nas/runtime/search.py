@@ -150,7 +150,12 @@ def _execute(config: RunConfig, run: RunDir, snapshot: dict[str, Any] | None, jo
     if snapshot is not None:
         state, control.usage = state_from_dict(snapshot, space)
         restore_rng(snapshot["rng"])
-        evaluator.restore({**snapshot.get("evaluator", {}), "next_eval_id": snapshot.get("next_eval_id", 0)}, journal)
+        in_flight_ids = [i for x in snapshot.get("in_flight", []) for i in (x.get("eval_ids") or [])]
+        evaluator.restore(
+            {**snapshot.get("evaluator", {}), "next_eval_id": snapshot.get("next_eval_id", 0),
+             "in_flight_ids": in_flight_ids},
+            journal,
+        )
     else:
         seed_everything(config.seed)
         evaluator.restore({}, journal)

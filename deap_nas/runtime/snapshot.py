@@ -18,12 +18,19 @@ from ..algorithms import SearchState, Usage
 FORMAT = "deap_nas.snapshot/1"
 
 
+TRACKED = ("birth", "eval_ids")  # plain attributes loops set on individuals
+
+
 def individual_to_dict(ind: Any, space: Any) -> dict[str, Any]:
-    return {
+    d = {
         "genome": space.to_json(ind),
         "fitness": list(ind.fitness.values) if ind.fitness.valid else None,
         "result": getattr(ind, "result", None),
     }
+    for attr in TRACKED:
+        if hasattr(ind, attr):
+            d[attr] = getattr(ind, attr)
+    return d
 
 
 def individual_from_dict(d: dict[str, Any], space: Any) -> Any:
@@ -32,6 +39,9 @@ def individual_from_dict(d: dict[str, Any], space: Any) -> Any:
         ind.fitness.values = tuple(d["fitness"])
     if d.get("result") is not None:
         ind.result = d["result"]
+    for attr in TRACKED:
+        if d.get(attr) is not None:
+            setattr(ind, attr, d[attr])
     return ind
 
 
@@ -67,6 +77,7 @@ def state_to_dict(state: SearchState, space: Any, usage: Usage, evaluator_state:
         "population": [individual_to_dict(i, space) for i in state.population],
         "hall_of_fame": [individual_to_dict(i, space) for i in state.hall_of_fame],
         "hall_of_fame_size": state.hall_of_fame.maxsize,
+        "in_flight": [individual_to_dict(i, space) for i in state.in_flight],
         "logbook": [dict(r) for r in state.logbook],
         "usage": dict(vars(usage)),
         "rng": rng_state(),
@@ -92,5 +103,6 @@ def state_from_dict(d: dict[str, Any], space: Any) -> tuple[SearchState, Usage]:
         hall_of_fame=hof,
         logbook=logbook,
         extra=dict(d.get("algorithm") or {}),
+        in_flight=[individual_from_dict(x, space) for x in d.get("in_flight", [])],
     )
     return state, Usage(**d.get("usage", {}))

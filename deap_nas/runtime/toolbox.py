@@ -39,5 +39,7 @@ def build_toolbox(config: RunConfig, space: Any, evaluator: Evaluator, map_fn: A
                                               run_seed=config.seed))
     tb.register("map", map_fn)
     tb.register("evaluate_population", evaluator.evaluate_population)
+    tb.register("submit_evaluation", evaluator.submit)
+    tb.register("wait_first", evaluator.wait_first)
     tb.register("decode", space.decode)
     return tb

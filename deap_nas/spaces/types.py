@@ -13,6 +13,10 @@ if not hasattr(creator, "FitnessMax"):
 if not hasattr(creator, "ListIndividual"):
     # A genome that is a list of plain values (layer genes as dicts, numbers, strings).
     creator.create("ListIndividual", list, fitness=creator.FitnessMax)
+if not hasattr(creator, "GraphIndividual"):
+    # A genome that is a dict of plain values: node and connection genes (the ``neat`` space).
+    creator.create("GraphIndividual", dict, fitness=creator.FitnessMax)
 
 FitnessMax = creator.FitnessMax
 ListIndividual = creator.ListIndividual
+GraphIndividual = creator.GraphIndividual
