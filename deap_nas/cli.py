@@ -4,6 +4,7 @@
     deap-nas resume RUN_DIR [--set budget.evaluations=200] [--force]
     deap-nas report RUN_DIR [--top 10]
     deap-nas export RUN_DIR [--rank 1] [--format state_dict torchscript onnx]
+    deap-nas select RUN_DIR [--k 5] [--candidates 10]
     deap-nas train-final RUN_DIR [--top-k K] [--epochs N] [--device auto]
     deap-nas train ARCH.json [--data fashion_mnist_mini] [--epochs 5] [--out DIR]
     deap-nas describe ARCH.json [--input-shape 1,28,28] [--dot FILE]
@@ -264,6 +265,21 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_select(args: argparse.Namespace) -> int:
+    from .runtime.selection import reevaluate_candidates
+
+    try:
+        rows = reevaluate_candidates(args.run_dir, args.k, args.candidates)
+    except _search_errors() + (FileNotFoundError, ValueError) as e:
+        raise UsageError(str(e)) from None
+    print(f"architectures evaluated at least {args.k} times, best mean validation accuracy first")
+    print(f"{'rank':>4}  {'hash':<20}  {'accuracy':>15}  {'n':>3}  {'params':>10}")
+    for r in rows:
+        print(f"{r['rank']:>4}  {r['arch_hash']:<20}  {r['mean_accuracy']:.4f} ± {r['std_accuracy']:.4f}  "
+              f"{r['count']:>3}  {r['params']:>10,}")
+    return 0
+
+
 def cmd_train_final(args: argparse.Namespace) -> int:
     from .runtime.final import train_final
 
@@ -304,6 +320,12 @@ def parser() -> argparse.ArgumentParser:
     ex.add_argument("--out", help="output directory (default RUN_DIR/export)")
     ex.add_argument("--format", nargs="+", default=["state_dict"], choices=["state_dict", "torchscript", "onnx"])
     ex.set_defaults(func=cmd_export)
+
+    se = sub.add_parser("select", help="re-evaluate the best candidates k times; best mean accuracy first")
+    se.add_argument("run_dir")
+    se.add_argument("--k", type=int, default=5, help="evaluations per candidate (paper: 5)")
+    se.add_argument("--candidates", type=int, default=10)
+    se.set_defaults(func=cmd_select)
 
     tf = sub.add_parser("train-final", help="fully train the best architectures; test accuracy, once")
     tf.add_argument("run_dir")

@@ -78,6 +78,8 @@ class FinalTrainingConfig:
     """``deap-nas train-final``: full training of the best architectures; test set used once."""
 
     top_k: int = 1
+    min_evaluations: int = 1  # > 1: re-evaluate candidates to this many results, pick the best mean
+    candidates: int = 10  # how many top architectures the re-evaluation considers
     val_fraction: float = 0.1  # held out of the training split to pick the best epoch
     seeds: tuple[int, ...] = (0,)
     training: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=20))
@@ -87,6 +89,10 @@ class FinalTrainingConfig:
     def __post_init__(self) -> None:
         if self.top_k < 1:
             raise ValueError(f"top_k: must be >= 1, got {self.top_k}")
+        if self.min_evaluations < 1:
+            raise ValueError(f"min_evaluations: must be >= 1, got {self.min_evaluations}")
+        if self.candidates < self.top_k:
+            raise ValueError(f"candidates: {self.candidates} < top_k {self.top_k}")
         if not 0 < self.val_fraction < 1:
             raise ValueError(f"val_fraction: must be in (0, 1), got {self.val_fraction}")
         if not self.seeds:

@@ -126,7 +126,12 @@ def train_final(
     k = ft.top_k if top_k is None else top_k
     if k < 1:
         raise ValueError(f"top_k must be >= 1, got {k}")
-    ranked = rank_architectures(run.journal)[:k]
+    if ft.min_evaluations > 1:  # the macro-NAS paper's selection: best mean over >= k evaluations
+        from .selection import reevaluate_candidates
+
+        ranked = reevaluate_candidates(run.path, ft.min_evaluations, max(ft.candidates, k), log=log)[:k]
+    else:
+        ranked = rank_architectures(run.journal)[:k]
     if not ranked:
         raise ValueError(f"{run.path}: the journal has no successful evaluation to train")
     head = ft.head if ft.head is not None else search_head(config)

@@ -1,0 +1,85 @@
+"""Final selection by repeated evaluation (macro-NAS paper, sec. 5).
+
+"We chose the architecture with the best average performance, out of the architectures
+sampled at least 5 times": the ``candidates`` best architectures by mean validation
+accuracy are re-trained with the search's partial-evaluation settings and fresh seeds
+(repeat numbers continue from the journal) until each has ``min_evaluations`` results;
+the ranking then keeps only architectures with that many. The re-evaluations are
+appended to the run's journal with ``generation: -1``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .evaluator import Evaluator
+from .journal import read_journal, write_json
+from .parallel import ParallelMap
+from .report import rank_architectures
+from .rundir import RunDir
+
+SELECTION_GENERATION = -1
+
+
+def reevaluate_candidates(
+    run_dir: str | Path,
+    min_evaluations: int = 5,
+    candidates: int = 10,
+    log: Callable[[str], Any] = print,
+) -> list[dict[str, Any]]:
+    """Re-evaluate the top ``candidates`` until each has ``min_evaluations`` results and
+    return :func:`rank_architectures` restricted to those (best first)."""
+    from .config import parse_config, read_yaml
+    from .search import evaluation_context, make_space, preflight
+
+    if min_evaluations < 1 or candidates < 1:
+        raise ValueError(f"min_evaluations and candidates must be >= 1, got {min_evaluations}, {candidates}")
+    run = RunDir(run_dir)
+    run.read_meta()
+    config = parse_config(read_yaml(run.config_path))
+    journal = read_journal(run.journal) if run.journal.exists() else []
+    ranked = rank_architectures(journal)[:candidates]
+    if not ranked:
+        raise ValueError(f"{run.path}: no successful evaluation to select from")
+    need = [(row, min_evaluations - row["count"]) for row in ranked if row["count"] < min_evaluations]
+    total = sum(n for _, n in need)
+    if total:
+        preflight(config)
+        space = make_space(config)
+        pmap = ParallelMap(config.parallel.backend, config.parallel.workers)
+        ev = Evaluator(
+            space,
+            evaluation_context(config, space),
+            run_seed=config.seed,
+            map_fn=pmap,
+            journal_path=run.journal,
+            weights_dir=run.weights if config.evaluation.save_weights else None,
+            cache=False,
+            penalty=config.evaluation.penalty,
+            log=log,
+        )
+        ev.next_eval_id = 1 + max((int(r["eval_id"]) for r in journal), default=-1)
+        for r in journal:
+            if not r.get("cached") and r.get("arch_hash") and r.get("repeat") is not None:
+                h = r["arch_hash"]
+                ev.repeat_counts[h] = max(ev.repeat_counts.get(h, 0), int(r["repeat"]) + 1)
+        log(f"final selection: {total} re-evaluations so that the top {len(ranked)} have {min_evaluations} each")
+        individuals = [space.from_json(row["genome"]) for row, n in need for _ in range(n)]
+        try:
+            ev.evaluate_population(individuals, generation=SELECTION_GENERATION)
+        finally:
+            pmap.close()
+        journal = read_journal(run.journal)
+    hashes = {row["arch_hash"] for row in ranked}
+    selected = [r for r in rank_architectures(journal, min_evaluations) if r["arch_hash"] in hashes]
+    for i, row in enumerate(selected, 1):
+        row["rank"] = i
+    write_json(run.path / "final" / "selection.json", {
+        "min_evaluations": min_evaluations,
+        "candidates": len(ranked),
+        "ranking": [{k: row[k] for k in ("rank", "arch_hash", "mean_accuracy", "std_accuracy", "count", "params")}
+                    for row in selected],
+    })
+    return selected
