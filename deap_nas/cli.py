@@ -3,6 +3,7 @@
     deap-nas run CONFIG [--set key=value ...] [--run-dir DIR]
     deap-nas resume RUN_DIR [--set budget.evaluations=200] [--force]
     deap-nas report RUN_DIR [--top 10]
+    deap-nas compare RUN_DIR [RUN_DIR ...] [--labels L1 L2 ...] --out FILE.png
     deap-nas export RUN_DIR [--rank 1] [--format state_dict torchscript onnx]
     deap-nas select RUN_DIR [--k 5] [--candidates 10]
     deap-nas train-final RUN_DIR [--top-k K] [--epochs N] [--device auto]
@@ -253,6 +254,60 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    import math
+    import statistics
+
+    from .runtime.plots import final_best, mann_whitney_u, plot_best_so_far, run_label
+    from .runtime.report import load_run
+
+    if args.labels is not None and len(args.labels) != len(args.run_dirs):
+        raise UsageError(
+            f"--labels: got {len(args.labels)} label(s) for {len(args.run_dirs)} run director"
+            f"{'y' if len(args.run_dirs) == 1 else 'ies'}; give one label per RUN_DIR"
+        )
+    runs = []
+    for k, run_dir in enumerate(args.run_dirs):
+        try:
+            run = load_run(run_dir)
+        except (FileNotFoundError, ValueError) as e:
+            raise UsageError(str(e)) from None
+        label = args.labels[k] if args.labels is not None else run_label(run.config)
+        runs.append((label, run.journal))
+    try:
+        plot_best_so_far(runs, args.out)
+    except (OSError, ValueError) as e:
+        raise UsageError(f"--out {args.out}: {e}") from None
+    finals: dict[str, list[float]] = {}
+    for label, journal in runs:
+        finals.setdefault(label, []).append(final_best(journal))
+    width = max(len("label"), *(len(label) for label in finals))
+    print(f"{'label':<{width}}  {'runs':>4}  final best accuracy (mean ± std over runs)")
+    for label, values in finals.items():
+        ok = [v for v in values if math.isfinite(v)]
+        if ok:
+            std = statistics.stdev(ok) if len(ok) > 1 else 0.0
+            text = f"{statistics.fmean(ok):.4f} ± {std:.4f}"
+            if len(ok) < len(values):
+                text += f" ({len(values) - len(ok)} run(s) without a successful evaluation)"
+        else:
+            text = "- (no successful evaluation)"
+        print(f"{label:<{width}}  {len(values):>4}  {text}")
+    labels = list(finals)
+    if len(labels) >= 2:
+        a, b = labels[0], labels[1]
+        x = [v for v in finals[a] if math.isfinite(v)]
+        y = [v for v in finals[b] if math.isfinite(v)]
+        if len(x) >= 2 and len(y) >= 2:
+            u, p, method = mann_whitney_u(x, y)
+            print(f"Mann-Whitney U, one-sided (H1: '{a}' > '{b}'): U = {u:g}, p = {p:.4g} ({method})")
+        else:
+            print(f"Mann-Whitney U test skipped: needs >= 2 runs with a result per label "
+                  f"('{a}': {len(x)}, '{b}': {len(y)})")
+    print(f"plot: {args.out}")
+    return 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from .runtime.export import export_model
 
@@ -284,7 +339,8 @@ def cmd_train_final(args: argparse.Namespace) -> int:
     from .runtime.final import train_final
 
     try:
-        train_final(args.run_dir, top_k=args.top_k, device=_device(args.device), epochs=args.epochs)
+        train_final(args.run_dir, top_k=args.top_k, device=_device(args.device), epochs=args.epochs,
+                    overrides=args.set)
     except (FileNotFoundError, ValueError) as e:
         raise UsageError(str(e)) from None
     return 0
@@ -314,6 +370,14 @@ def parser() -> argparse.ArgumentParser:
     rp.add_argument("--top", type=int, default=10)
     rp.set_defaults(func=cmd_report)
 
+    cp = sub.add_parser("compare", help="best-so-far accuracy and accuracy CDFs of several runs in one plot")
+    cp.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    cp.add_argument("--labels", nargs="+", metavar="LABEL",
+                    help="one label per RUN_DIR (default: the algorithm name, with S=<sample_size> for "
+                         "aging_evolution); runs with equal labels are aggregated as seeds")
+    cp.add_argument("--out", required=True, metavar="FILE.png", help="the PNG to write")
+    cp.set_defaults(func=cmd_compare)
+
     ex = sub.add_parser("export", help="export a found model (state dict, architecture JSON, TorchScript, ONNX)")
     ex.add_argument("run_dir")
     ex.add_argument("--rank", type=int, default=1, help="which architecture (1 = best)")
@@ -332,6 +396,8 @@ def parser() -> argparse.ArgumentParser:
     tf.add_argument("--top-k", type=int, default=None, help="default: final_training.top_k")
     tf.add_argument("--epochs", type=int, default=None, help="default: final_training.training.epochs")
     tf.add_argument("--device", default="auto")
+    tf.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override final-training settings for this call, e.g. --set final_training.channels=128")
     tf.set_defaults(func=cmd_train_final)
 
     d = sub.add_parser("describe", help="shapes, parameter count and hash of an architecture JSON")

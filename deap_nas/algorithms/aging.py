@@ -12,8 +12,9 @@ W children are evaluated at the same time, and whenever one finishes it joins th
 population (the oldest leaves) and a new child is bred from the population *as it is
 then* and submitted, so no worker waits for a slow candidate. Departures from the serial
 loop: a child's parent is chosen from a population that lacks the (up to W - 1) children
-still in flight, and the order in which children join depends on training times, so two
-runs with the same seed may differ; serial runs, and resumed serial runs, are exact.
+still in flight (a child bred while none has joined yet, as when W > P, is random), and
+the order in which children join depends on training times, so two runs with the same
+seed may differ; serial runs, and resumed serial runs, are exact.
 
 The loop reports a "generation" to the runtime after every finished evaluation (one
 logbook row each: the child's fitness, the best so far and population statistics), so a
@@ -60,8 +61,10 @@ class AgingParams:
 
 def _new_child(toolbox: Any, state: SearchState, population_size: int, sample_size: int) -> Any:
     extra = state.extra
-    if extra["submitted"] < population_size:
-        child = toolbox.individual()  # the initial random population
+    if extra["submitted"] < population_size or not state.population:
+        # the initial random population; also a child bred while every earlier one is
+        # still in flight (in_flight > population_size): there is no parent to sample yet
+        child = toolbox.individual()
     else:
         (parent,) = sel_aging_tournament(state.population, 1, sample_size, rng=random)
         child = toolbox.clone(parent)
@@ -130,4 +133,6 @@ def aging_evolution(
             **fitness_record(state.population),
         )
         control.generation_done(state)
+    if control.reason is None and limit is not None and state.extra["submitted"] >= limit:
+        control.reason = f"cycle limit reached ({population_size} initial + {cycles} cycles)"
     return state

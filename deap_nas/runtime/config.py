@@ -81,6 +81,7 @@ class FinalTrainingConfig:
     min_evaluations: int = 1  # > 1: re-evaluate candidates to this many results, pick the best mean
     candidates: int = 10  # how many top architectures the re-evaluation considers
     val_fraction: float = 0.1  # held out of the training split to pick the best epoch
+    train_subset: float | int | None = None  # None: the whole training split (papers); quick configs: less
     seeds: tuple[int, ...] = (0,)
     training: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=20))
     head: str | dict[str, Any] | None = None
@@ -97,6 +98,10 @@ class FinalTrainingConfig:
             raise ValueError(f"val_fraction: must be in (0, 1), got {self.val_fraction}")
         if not self.seeds:
             raise ValueError("seeds: give at least one seed")
+        if isinstance(self.train_subset, float) and not 0 < self.train_subset <= 1:
+            raise ValueError(f"train_subset: a fraction must be in (0, 1], got {self.train_subset}")
+        if isinstance(self.train_subset, int) and self.train_subset < 1:
+            raise ValueError(f"train_subset: a per-class count must be >= 1, got {self.train_subset}")
 
 
 @dataclass

@@ -106,16 +106,21 @@ class Evaluator:
         self.repeat_counts: dict[str, int] = {}
         self.reuse: dict[int, dict[str, Any]] = {}
         self._in_flight: dict[str, Pending] = {}
+        # repeat number of each evaluation id handed out and not finished: an in-flight
+        # child evaluated again after a resume keeps its repeat (and seed), counted once
+        self.pending_repeats: dict[int, int] = {}
 
     # ------------------------------------------------------------------ state
     def state(self) -> dict[str, Any]:
-        return {"next_eval_id": self.next_eval_id, "repeat_counts": dict(self.repeat_counts)}
+        return {"next_eval_id": self.next_eval_id, "repeat_counts": dict(self.repeat_counts),
+                "pending_repeats": {str(k): v for k, v in self.pending_repeats.items()}}
 
     def restore(self, state: dict[str, Any], journal: Sequence[dict[str, Any]]) -> None:
         """Continue after a snapshot: ids and repeat counts from it, cache from the journal
         records before it, and the records after it kept for reuse."""
         self.next_eval_id = int(state.get("next_eval_id", 0))
         self.repeat_counts = {k: int(v) for k, v in state.get("repeat_counts", {}).items()}
+        self.pending_repeats = {int(k): int(v) for k, v in state.get("pending_repeats", {}).items()}
         in_flight = set(state.get("in_flight_ids", ()))
         self.cache.clear()
         self.reuse.clear()
@@ -185,8 +190,10 @@ class Evaluator:
             return pending
         for _ in range(self.repeats):
             eid = new_id()
-            repeat = self.repeat_counts.get(arch_hash, 0)
-            self.repeat_counts[arch_hash] = repeat + 1
+            repeat = self.pending_repeats.get(eid)
+            if repeat is None:  # (not an in-flight child submitted again on resume)
+                repeat = self.pending_repeats[eid] = self.repeat_counts.get(arch_hash, 0)
+                self.repeat_counts[arch_hash] = repeat + 1
             seed = derive_seed(self.run_seed, arch_hash, repeat)
             old = self.reuse.pop(eid, None)
             if old is not None and old.get("arch_hash") == arch_hash and not old.get("cached"):
@@ -228,6 +235,8 @@ class Evaluator:
             self._journal_untrained(rec)
         if pending.arch_hash is not None and self._in_flight.get(pending.arch_hash) is pending:
             del self._in_flight[pending.arch_hash]
+        for eid in pending.ids:
+            self.pending_repeats.pop(eid, None)
         recs = [pending.records[i] for i in pending.ids]
         self._assign(pending.ind, recs)
         pending.finished = True

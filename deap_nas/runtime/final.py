@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +107,7 @@ def train_final(
     device: str = "auto",
     epochs: int | None = None,
     log: Callable[[str], Any] = print,
+    overrides: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
     """Train the run's ``top_k`` best architectures (default ``final_training.top_k``) once
     per seed of ``final_training.seeds`` and measure test accuracy once per trained model.
@@ -121,7 +122,7 @@ def train_final(
     from ..nn import build
 
     run = load_run(run_dir)
-    config = run_config(run.path)
+    config = run_config(run.path, overrides)  # e.g. ["final_training.channels=128"]
     ft = config.final_training
     k = ft.top_k if top_k is None else top_k
     if k < 1:
@@ -156,6 +157,7 @@ def train_final(
             config.data.name,
             root=config.data.root,
             val_fraction=ft.val_fraction,
+            train_subset=ft.train_subset,
             with_test=True,
             seed=seed,
             device=dev,

@@ -8,6 +8,9 @@ results in task order, so a search makes the same decisions whichever runs it.
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any
@@ -33,8 +36,17 @@ def resolve_backend(backend: str, workers: int) -> str:
     return backend
 
 
+def _exit_with(parent: int) -> None:
+    # a pool worker is not told when the main process dies (kill -9): it would wait on
+    # the call queue for ever, keeping its memory (and a GPU context) from the resumed run
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(1)
+
+
 def _init_worker(queue: Any) -> None:
     set_worker_index(queue.get())
+    threading.Thread(target=_exit_with, args=(os.getppid(),), daemon=True).start()
 
 
 class ParallelMap:

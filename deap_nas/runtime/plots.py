@@ -1,12 +1,23 @@
-"""Plots of a run: fitness per generation and accuracy against parameter count.
+"""Plots of a run: fitness per generation, accuracy against parameter count, best-so-far
+accuracy against evaluations (several runs / labels, with the accuracies' empirical CDF)
+and, for the ``neat`` macro space, a frequency view of all evolved genomes.
 
 Drawn with matplotlib's object API on the Agg canvas (no pyplot, no display, safe in
 worker processes). Empty or all-NaN data give a figure that says so instead of an error.
+
+The macro-NAS plots follow Kyriakides & Margaritis, "Regularized Evolution for Macro
+Neural Architecture Search" (AIAI 2020), sec. 4.2: Fig. 3 (best architecture so far for
+evolution and random search, and the empirical CDFs of their accuracies) is
+:func:`plot_best_so_far`; Fig. 4 (every evolved genome overlaid with alpha 1/400, so that
+dominant patterns show) is :func:`plot_neat_genomes`, drawn as frequencies instead of an
+overlay: how many valid genomes hold each (layer -> layer) edge on their live path, how
+often each layer choice is live, and the live node count (the paper: 5.5 ± 1.1).
 """
 
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,9 +27,25 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
+from ..spaces.neat import INPUT_ID, LAYER_CHOICES, OUTPUT_ID, enabled_path_nodes
 from .report import load_run
 
-__all__ = ["pareto_front", "plot_accuracy_vs_params", "plot_fitness", "write_plots"]
+__all__ = [
+    "aggregate_curves",
+    "best_so_far",
+    "final_best",
+    "mann_whitney_u",
+    "mann_whitney_u_normal",
+    "neat_frequencies",
+    "pareto_front",
+    "plot_accuracy_vs_params",
+    "plot_best_so_far",
+    "plot_fitness",
+    "plot_neat_genomes",
+    "run_label",
+    "search_records",
+    "write_plots",
+]
 
 
 def _num(value: Any) -> float:
@@ -175,12 +202,376 @@ def plot_accuracy_vs_params(journal: Sequence[Mapping[str, Any]], path: str | Pa
     _save(fig, path)
 
 
+# ---------------------------------------------------------------------- best so far (Fig. 3)
+def _generation(entry: Mapping[str, Any]) -> float:
+    g = entry.get("generation")
+    return float(g) if isinstance(g, (int, float)) and not isinstance(g, bool) else math.nan
+
+
+def search_records(journal: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The search's evaluations in request order (by ``eval_id``, ties in file order):
+    records of final-selection re-evaluations (``generation`` < 0, e.g. -1) are left out."""
+    rows = [e for e in journal if not _generation(e) < 0]
+    return sorted(rows, key=lambda e: _num(e.get("eval_id")) if math.isfinite(_num(e.get("eval_id"))) else math.inf)
+
+
+def _ok_accuracy(entry: Mapping[str, Any]) -> float:
+    """The entry's accuracy when it succeeded and is finite, else nan."""
+    return _num(entry.get("accuracy")) if entry.get("status") == "ok" else math.nan
+
+
+def best_so_far(journal: Sequence[Mapping[str, Any]]) -> list[float]:
+    """Best validation accuracy after each evaluation of the search (one value per search
+    record, in ``eval_id`` order; final-selection records excluded). Failed evaluations
+    count as evaluations but never raise the best; nan until the first success.
+
+    >>> best_so_far([{"eval_id": 1, "generation": 1, "status": "ok", "accuracy": 0.7},
+    ...              {"eval_id": 0, "generation": 1, "status": "invalid", "accuracy": None},
+    ...              {"eval_id": 2, "generation": 2, "status": "ok", "accuracy": 0.6},
+    ...              {"eval_id": 3, "generation": -1, "status": "ok", "accuracy": 0.9}])
+    [nan, 0.7, 0.7]
+    """
+    best, out = math.nan, []
+    for e in search_records(journal):
+        acc = _ok_accuracy(e)
+        if math.isfinite(acc) and not acc <= best:  # nan best: the first success sets it
+            best = acc
+        out.append(best)
+    return out
+
+
+def final_best(journal: Sequence[Mapping[str, Any]]) -> float:
+    """The best validation accuracy of the search (the last best-so-far value), or nan."""
+    curve = best_so_far(journal)
+    return curve[-1] if curve else math.nan
+
+
+def run_label(config: Mapping[str, Any]) -> str:
+    """Default label of a run from its config mapping: the algorithm name, plus
+    ``S=<sample_size>`` for ``aging_evolution`` (S=1 is random search, sec. 4.1)."""
+    algo = config.get("algorithm") if isinstance(config, Mapping) else None
+    algo = algo if isinstance(algo, Mapping) else {}
+    name = str(algo.get("name") or "run")
+    if name == "aging_evolution" and algo.get("sample_size") is not None:
+        return f"{name} S={algo['sample_size']}"
+    return name
+
+
+def _group(runs: Sequence[tuple[str, Sequence[Mapping[str, Any]]]]) -> dict[str, list[Sequence[Mapping[str, Any]]]]:
+    groups: dict[str, list[Sequence[Mapping[str, Any]]]] = {}
+    for label, journal in runs:
+        groups.setdefault(str(label), []).append(journal)
+    return groups
+
+
+def aggregate_curves(curves: Sequence[Sequence[float]]) -> tuple[list[int], list[float], list[float], list[float]]:
+    """``(evaluations, mean, min, max)`` of several best-so-far curves (seeds).
+
+    Drawn over the evaluations every run reached (up to the shortest curve), from the
+    first one by which every run had a success, so the mean of monotone curves stays
+    monotone. When that leaves nothing (a run without any success, or curves that end
+    before all runs have one), each point is taken over the runs with a value there.
+    Evaluations are counted from 1. Empty curves are ignored.
+    """
+    curves = [list(c) for c in curves if len(c)]
+    if not curves:
+        return [], [], [], []
+    xs: list[int] = []
+    mean: list[float] = []
+    lo: list[float] = []
+    hi: list[float] = []
+
+    def add(k: int, vals: list[float]) -> None:
+        xs.append(k + 1)
+        mean.append(statistics.fmean(vals))
+        lo.append(min(vals))
+        hi.append(max(vals))
+
+    for k in range(min(len(c) for c in curves)):
+        vals = [c[k] for c in curves]
+        if all(math.isfinite(v) for v in vals):
+            add(k, vals)
+    if not xs:
+        for k in range(max(len(c) for c in curves)):
+            vals = [c[k] for c in curves if k < len(c) and math.isfinite(c[k])]
+            if vals:
+                add(k, vals)
+    return xs, mean, lo, hi
+
+
+def _colors(n: int) -> list[Any]:
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab10" if n <= 10 else "tab20"]
+    return [cmap(i % cmap.N) for i in range(n)]
+
+
+def plot_best_so_far(
+    runs: Sequence[tuple[str, Sequence[Mapping[str, Any]]]], path: str | Path, seeds_band: bool = True
+) -> None:
+    """Best-so-far validation accuracy against the number of evaluations, and the
+    empirical CDF of all successful accuracies, per label, as a PNG at ``path`` (the
+    paper's Fig. 3).
+
+    ``runs`` holds ``(label, journal)`` pairs; runs sharing a label are seeds of one
+    setting: their mean curve (see :func:`aggregate_curves`) is drawn with a min-max band
+    (``seeds_band``; otherwise each seed as a thin line under the mean). Only search
+    records count (see :func:`best_so_far`); the CDF pools the ``ok`` accuracies of all
+    runs of a label.
+    """
+    groups = _group(runs)
+    colors = _colors(len(groups))
+    fig = Figure(figsize=(12, 4.9), dpi=120, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax, ax_cdf = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.35, 1]})
+    title, title_cdf = "Best accuracy so far", "Empirical CDF of accuracies"
+    drawn = 0
+    handles: list[Any] = []
+    styles = ["-", "--", "-.", ":"]  # curves of different labels may coincide: dashes keep both visible
+    for k_label, ((label, journals), color) in enumerate(zip(groups.items(), colors, strict=True)):
+        style = styles[k_label % len(styles)]
+        curves = [best_so_far(j) for j in journals]
+        xs, mean, lo, hi = aggregate_curves(curves)
+        if not xs:
+            continue
+        drawn += 1
+        n = len(journals)
+        name = f"{label} ({n} runs)" if n > 1 else label
+        if n > 1 and seeds_band:
+            ax.fill_between(xs, lo, hi, step="post", color=color, alpha=0.2, linewidth=0)
+        elif n > 1:
+            for c in curves:
+                ax.plot(range(1, len(c) + 1), c, drawstyle="steps-post", color=color, alpha=0.35, linewidth=0.8)
+        (line,) = ax.plot(xs, mean, drawstyle="steps-post", color=color, linestyle=style, linewidth=2, label=name)
+        handles.append(line)
+        accs = sorted(a for j in journals for a in map(_ok_accuracy, search_records(j)) if math.isfinite(a))
+        if accs:
+            ys = [0.0, *((i + 1) / len(accs) for i in range(len(accs)))]
+            ax_cdf.step([accs[0], *accs], ys, where="post", color=color, linestyle=style, linewidth=2)
+    if not drawn:
+        _no_data(ax, title, "no data: no successful evaluation")
+        _no_data(ax_cdf, title_cdf, "no data")
+        _save(fig, path)
+        return
+    multi = any(len(js) > 1 for js in groups.values())
+    ax.set_title(title + (" (mean of runs, min-max band)" if multi and seeds_band else ""))
+    ax.set_xlabel("evaluations")
+    ax.set_ylabel("best validation accuracy so far")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+    ax_cdf.set_title(title_cdf)
+    ax_cdf.set_xlabel("validation accuracy (successful evaluations)")
+    ax_cdf.set_ylabel("fraction of evaluations ≤ x")
+    ax_cdf.set_ylim(0, 1.02)
+    ax_cdf.grid(alpha=0.3)
+    fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 4), frameon=False)
+    _save(fig, path)
+
+
+# ---------------------------------------------------------------------- Mann-Whitney U
+def mann_whitney_u_normal(x: Sequence[float], y: Sequence[float]) -> tuple[float, float]:
+    """One-sided Mann-Whitney U test, H1: ``x`` tends to be larger than ``y``.
+
+    Returns ``(U, p)``: U counts the pairs with x > y (ties count one half, i.e. U1 from
+    midranks) and p comes from the normal approximation with tie correction and continuity
+    correction, as ``scipy.stats.mannwhitneyu(x, y, alternative="greater",
+    method="asymptotic")``. All values tied: p = 1.
+    """
+    n1, n2 = len(x), len(y)
+    if n1 == 0 or n2 == 0:
+        raise ValueError("mann_whitney_u: both samples must be non-empty")
+    values = sorted([(float(v), 0) for v in x] + [(float(v), 1) for v in y])
+    n = n1 + n2
+    ranks = [0.0] * n
+    tie_term = 0.0
+    i = 0
+    while i < n:
+        j = i
+        while j + 1 < n and values[j + 1][0] == values[i][0]:
+            j += 1
+        for k in range(i, j + 1):
+            ranks[k] = (i + j) / 2 + 1  # midrank, 1-based
+        t = j - i + 1
+        tie_term += t**3 - t
+        i = j + 1
+    r1 = sum(r for r, (_, which) in zip(ranks, values, strict=True) if which == 0)
+    u = r1 - n1 * (n1 + 1) / 2
+    mu = n1 * n2 / 2
+    sigma = math.sqrt(n1 * n2 / 12 * ((n + 1) - tie_term / (n * (n - 1)))) if n > 1 else 0.0
+    if sigma == 0:
+        return u, 1.0
+    z = (u - mu - 0.5) / sigma
+    return u, 0.5 * math.erfc(z / math.sqrt(2))
+
+
+def mann_whitney_u(x: Sequence[float], y: Sequence[float]) -> tuple[float, float, str]:
+    """``(U, p, method)`` of the one-sided test H1: x > y: scipy's ``mannwhitneyu``
+    (``alternative="greater"``, its automatic method: exact for small samples without
+    ties) when scipy is importable, else :func:`mann_whitney_u_normal`."""
+    try:
+        from scipy.stats import mannwhitneyu
+    except ImportError:
+        u, p = mann_whitney_u_normal(x, y)
+        return u, p, "normal approximation"
+    res = mannwhitneyu(list(x), list(y), alternative="greater")
+    return float(res.statistic), float(res.pvalue), "scipy"
+
+
+# ---------------------------------------------------------------------- evolved genomes (Fig. 4)
+NEAT_SOURCES: tuple[str, ...] = ("INPUT", *LAYER_CHOICES)
+NEAT_DESTINATIONS: tuple[str, ...] = (*LAYER_CHOICES, "OUTPUT")
+
+
+def neat_frequencies(journal: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Edge, layer-choice and size frequencies of the valid evolved ``neat`` genomes.
+
+    Counts search records (generation >= 0) with status ``ok`` and a genome that has an
+    enabled input -> output path; each record is one genome (a child the search evaluated,
+    cached ones included). Only the live part counts: nodes on an enabled input -> output
+    path and the enabled connections between them. Returns::
+
+        {"genomes": valid genomes counted,
+         "invalid": search records with status "invalid",
+         "failed": other non-ok search records (too_large, nan, oom, timeout, crashed),
+         "sources": ("INPUT", *LAYER_CHOICES), "destinations": (*LAYER_CHOICES, "OUTPUT"),
+         "edges": {(source label, destination label): genomes holding such an edge},
+         "edge_fraction": [[edges / genomes per destination] per source],
+         "choices": {choice: live nodes with that layer, over all genomes},
+         "node_counts": [live layer nodes (input and output excluded) per genome]}
+    """
+    edges: dict[tuple[str, str], int] = {}
+    choices = dict.fromkeys(LAYER_CHOICES, 0)
+    node_counts: list[int] = []
+    invalid = failed = 0
+    for e in search_records(journal):
+        status = e.get("status")
+        if status != "ok":
+            if status == "invalid":
+                invalid += 1
+            else:
+                failed += 1
+            continue
+        genome = e.get("genome")
+        try:
+            live = enabled_path_nodes(genome)
+            layers = {n["id"]: n["layer"] for n in genome["nodes"]}
+            conns = [(c["src"], c["dst"]) for c in genome["connections"] if c["enabled"]]
+        except (TypeError, KeyError, AttributeError):
+            continue  # not a neat genome
+        if not live:
+            continue
+        names = {**{i: str(v) for i, v in layers.items()}, INPUT_ID: "INPUT", OUTPUT_ID: "OUTPUT"}
+        seen = {(names.get(a, str(a)), names.get(b, str(b))) for a, b in conns if a in live and b in live}
+        for key in seen:
+            edges[key] = edges.get(key, 0) + 1
+        live_layers = [layers[i] for i in live if i in layers]
+        for layer in live_layers:
+            if layer in choices:
+                choices[layer] += 1
+        node_counts.append(len(live_layers))
+    n = len(node_counts)
+    fraction = [[edges.get((s, d), 0) / n if n else 0.0 for d in NEAT_DESTINATIONS] for s in NEAT_SOURCES]
+    return {
+        "genomes": n,
+        "invalid": invalid,
+        "failed": failed,
+        "sources": NEAT_SOURCES,
+        "destinations": NEAT_DESTINATIONS,
+        "edges": edges,
+        "edge_fraction": fraction,
+        "choices": choices,
+        "node_counts": node_counts,
+    }
+
+
+def plot_neat_genomes(journal: Sequence[Mapping[str, Any]], path: str | Path) -> None:
+    """All valid evolved ``neat`` genomes of a journal as frequencies (the paper's Fig. 4),
+    as a PNG at ``path``: a heatmap of live edges (row: source layer choice or INPUT,
+    column: destination choice or OUTPUT; cell: % of valid genomes holding such an edge),
+    the share of live nodes per layer choice (Table 1 order) and a histogram of live node
+    counts with mean ± std. See :func:`neat_frequencies` for what is counted."""
+    freq = neat_frequencies(journal)
+    n = freq["genomes"]
+    bad = f"{freq['invalid']} invalid" + (f", {freq['failed']} failed otherwise" if freq["failed"] else "")
+    if not n:
+        fig, ax = _figure()
+        why = f"no valid evolved genome\n({bad})" if freq["invalid"] + freq["failed"] else "no search evaluation"
+        _no_data(ax, "Evolved genomes", f"no data: {why}")
+        _save(fig, path)
+        return
+    fig = Figure(figsize=(15, 8), dpi=120, layout="constrained")
+    FigureCanvasAgg(fig)
+    grid = fig.add_gridspec(2, 2, width_ratios=[1.25, 1])
+    ax_edges = fig.add_subplot(grid[:, 0])
+    ax_choices = fig.add_subplot(grid[0, 1])
+    ax_nodes = fig.add_subplot(grid[1, 1])
+    fig.suptitle(f"Evolved genomes: {n} valid ({bad})", fontsize=13)
+
+    pct = [[100 * v for v in row] for row in freq["edge_fraction"]]
+    vmax = max(max(row) for row in pct) or 100.0
+    im = ax_edges.imshow(pct, cmap="Blues", vmin=0, vmax=vmax, aspect="auto")
+    for r, row in enumerate(pct):
+        for c, v in enumerate(row):
+            if v > 0:
+                ax_edges.text(c, r, f"{v:.0f}" if v >= 1 else "<1", ha="center", va="center", fontsize=7,
+                              color="white" if v > 0.55 * vmax else "black")  # fmt: skip
+    ax_edges.set_xticks(range(len(freq["destinations"])), freq["destinations"], rotation=55, ha="right",
+                        rotation_mode="anchor", fontsize=8)  # fmt: skip
+    ax_edges.set_yticks(range(len(freq["sources"])), freq["sources"], fontsize=8)
+    ax_edges.set_xlabel("destination")
+    ax_edges.set_ylabel("source")
+    ax_edges.set_title("Live edges: % of valid genomes with such an edge")
+    fig.colorbar(im, ax=ax_edges, fraction=0.04, pad=0.02, label="% of valid genomes")
+
+    counts = [freq["choices"][c] for c in LAYER_CHOICES]
+    total = sum(counts) or 1
+    colors = ["tab:blue" if c.startswith("CONV") else "tab:orange" for c in LAYER_CHOICES]
+    bars = ax_choices.bar(range(len(LAYER_CHOICES)), [100 * k / total for k in counts], color=colors)
+    for bar, k in zip(bars, counts, strict=True):
+        if k:
+            ax_choices.annotate(str(k), (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center",
+                                va="bottom", fontsize=7, xytext=(0, 1), textcoords="offset points")  # fmt: skip
+    ax_choices.set_xticks(range(len(LAYER_CHOICES)), LAYER_CHOICES, rotation=40, ha="right",
+                          rotation_mode="anchor", fontsize=8)  # fmt: skip
+    ax_choices.set_ylabel("% of live nodes")
+    ax_choices.set_title(f"Layer choices of live nodes ({sum(counts)} nodes; count on bars)")
+    ax_choices.margins(y=0.15)
+    ax_choices.grid(alpha=0.3, axis="y")
+
+    sizes = freq["node_counts"]
+    mean = statistics.fmean(sizes)
+    std = statistics.pstdev(sizes)
+    lo, hi = min(sizes), max(sizes)
+    heights, _, _ = ax_nodes.hist(sizes, bins=[b - 0.5 for b in range(lo, hi + 2)], color="tab:green", alpha=0.8,
+                                  rwidth=0.85)  # fmt: skip
+    ax_nodes.set_xlim(lo - 1.5, hi + 1.5)
+    ax_nodes.set_ylim(0, max(heights) * 1.2)  # room for the legend
+    ax_nodes.axvline(mean, color="black", linestyle="--", linewidth=1, label=f"mean {mean:.2f}")
+    ax_nodes.legend(loc="upper right", fontsize=8)
+    ax_nodes.set_title(f"Live nodes per valid genome: {mean:.1f} ± {std:.1f} (mean ± std)")
+    ax_nodes.set_xlabel("live layer nodes (input and output not counted)")
+    ax_nodes.set_ylabel("genomes")
+    if hi - lo <= 15:
+        ax_nodes.set_xticks(range(lo - 1, hi + 2))
+    else:
+        ax_nodes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax_nodes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax_nodes.grid(alpha=0.3, axis="y")
+    _save(fig, path)
+
+
 def write_plots(run_dir: str | Path) -> list[Path]:
     """Draw ``plots/fitness.png`` and ``plots/accuracy_vs_params.png`` from the run's
-    ``logbook.csv`` (or newest snapshot) and ``journal.jsonl``; returns the paths."""
+    ``logbook.csv`` (or newest snapshot) and ``journal.jsonl``, ``plots/best_so_far.png``
+    (this run alone) and, for the ``neat`` space, ``plots/genomes.png``; returns the paths."""
     run = load_run(run_dir)
     out = run.path / "plots"
-    paths = [out / "fitness.png", out / "accuracy_vs_params.png"]
+    paths = [out / "fitness.png", out / "accuracy_vs_params.png", out / "best_so_far.png"]
     plot_fitness(run.logbook, paths[0])
     plot_accuracy_vs_params(run.journal, paths[1])
+    plot_best_so_far([(run_label(run.config), run.journal)], paths[2])
+    space = run.config.get("space") if isinstance(run.config, Mapping) else None
+    if isinstance(space, Mapping) and space.get("name") == "neat":
+        paths.append(out / "genomes.png")
+        plot_neat_genomes(run.journal, paths[-1])
     return paths

@@ -95,13 +95,14 @@ def load_run(run_dir: str | Path) -> RunSummary:
     return RunSummary(path=p, config=config, run=run, journal=journal, logbook=logbook)
 
 
-def run_config(run_dir: str | Path):
-    """The run's ``config.yaml`` validated into a :class:`~deap_nas.runtime.config.RunConfig`."""
-    from .config import parse_config
+def run_config(run_dir: str | Path, overrides: Sequence[str] = ()):
+    """The run's ``config.yaml`` (with ``key=value`` overrides applied in memory, not
+    written back) validated into a :class:`~deap_nas.runtime.config.RunConfig`."""
+    from .config import apply_overrides, parse_config
 
     p = _check_run_dir(run_dir)
     data = yaml.safe_load((p / "config.yaml").read_text(encoding="utf-8")) or {}
-    return parse_config(data, source=str(p / "config.yaml"))
+    return parse_config(apply_overrides(data, overrides), source=str(p / "config.yaml"))
 
 
 def search_head(config: Any) -> Any:
@@ -270,6 +271,8 @@ def write_best(run_dir: str | Path, entries: Sequence[Mapping[str, Any]]) -> lis
         old.unlink()
     written: list[Path] = []
     summary = []
+    # a genome that failed to decode (e.g. no enabled input -> output path) has no architecture
+    entries = [e for e in entries if (e.get("result") or {}).get("architecture")]
     for rank, entry in enumerate(entries, start=1):
         result = dict(entry.get("result") or {})
         arch = Architecture.from_dict(result["architecture"])
