@@ -203,14 +203,12 @@ def _search_errors():
     return (ConfigError, RunDirError, DatasetNotFoundError)
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    from .runtime.config import load_config
+def _search(start) -> int:
+    """Run ``start()`` (a new or resumed search); user mistakes exit 2, fail-fast exits 1."""
     from .runtime.evaluator import EvaluationFailed
-    from .runtime.search import start_run
 
     try:
-        config = load_config(args.config, args.set)
-        outcome = start_run(config, args.run_dir)
+        outcome = start()
     except _search_errors() as e:
         raise UsageError(str(e)) from None
     except EvaluationFailed as e:
@@ -218,21 +216,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 1
     _print_summary(outcome.run_dir)
     return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .runtime.config import load_config
+    from .runtime.search import start_run
+
+    return _search(lambda: start_run(load_config(args.config, args.set), args.run_dir))
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from .runtime.evaluator import EvaluationFailed
     from .runtime.search import resume_run
 
-    try:
-        outcome = resume_run(args.run_dir, args.set, force=args.force)
-    except _search_errors() as e:
-        raise UsageError(str(e)) from None
-    except EvaluationFailed as e:
-        print(f"deap-nas: search stopped (fail_fast): {e}", file=sys.stderr)
-        return 1
-    _print_summary(outcome.run_dir)
-    return 0
+    return _search(lambda: resume_run(args.run_dir, args.set, force=args.force))
 
 
 def _print_summary(run_dir: Path, top: int = 5) -> None:

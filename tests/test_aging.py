@@ -46,7 +46,7 @@ from deap_nas.runtime.worker import derive_seed
 from deap_nas.spaces import SequentialParams, SequentialSpace
 from deap_nas.spaces.types import ListIndividual
 
-ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
+from .run_helpers import ENV, check, cli, journal, journal_lines, snapshot, triples
 
 
 # ============================================================================ operators
@@ -339,39 +339,16 @@ def config_dict(base_config: dict[str, Any], **sections: Any) -> dict[str, Any]:
     return {**json.loads(json.dumps(base_config)), **sections}
 
 
-def cli(*args: Any, cwd: Path, timeout: float = 180) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "deap_nas.cli", *map(str, args)],
-        cwd=cwd, env=ENV, capture_output=True, text=True, timeout=timeout,
-    )  # fmt: skip
 
 
-def check(r: subprocess.CompletedProcess) -> None:
-    assert r.returncode == 0, (
-        f"{' '.join(map(str, r.args))}\nexit code {r.returncode}\n"
-        f"--- stdout:\n{r.stdout[-3000:]}\n--- stderr:\n{r.stderr[-6000:]}"
-    )
 
 
-def journal_lines(run: Path) -> list[str]:
-    """Complete journal lines (with their newline), in file order."""
-    text = (run / "journal.jsonl").read_text()
-    return text[: text.rfind("\n") + 1].splitlines(keepends=True)
 
 
-def journal(run: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in journal_lines(run)]
 
 
-def triples(records: list[dict[str, Any]]) -> list[tuple[int, str, tuple[float, ...]]]:
-    return sorted((r["eval_id"], r["arch_hash"], tuple(r["fitness"])) for r in records)
 
 
-def snapshot(run: Path, generation: int | None = None) -> dict[str, Any]:
-    files = RunDir(run).snapshot_files()
-    assert files, f"{run} has no snapshot"
-    path = files[-1] if generation is None else run / "snapshots" / f"gen_{generation:06d}.json"
-    return json.loads(path.read_text())
 
 
 def search_state(snap: dict[str, Any]) -> str:

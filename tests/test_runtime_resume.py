@@ -33,8 +33,9 @@ import yaml
 
 from deap_nas.runtime.rundir import RunDir
 
+from .run_helpers import ENV, check, cli, journal, journal_lines, snapshot, triples
+
 REPO = Path(__file__).resolve().parents[1]
-ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
 BUDGET = 16
 
 CONFIG: dict[str, Any] = {
@@ -52,39 +53,16 @@ CONFIG: dict[str, Any] = {
 
 
 # ---------------------------------------------------------------------- helpers
-def cli(*args: Any, cwd: Path, timeout: float = 180) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "deap_nas.cli", *map(str, args)],
-        cwd=cwd, env=ENV, capture_output=True, text=True, timeout=timeout,
-    )  # fmt: skip
 
 
-def check(r: subprocess.CompletedProcess, rc: int = 0) -> None:
-    assert r.returncode == rc, (
-        f"{' '.join(map(str, r.args))}\nexit code {r.returncode}, expected {rc}\n"
-        f"--- stdout:\n{r.stdout[-3000:]}\n--- stderr:\n{r.stderr[-6000:]}"
-    )
 
 
-def journal_lines(run: Path) -> list[str]:
-    """Complete journal lines (with their newline), in file order."""
-    text = (run / "journal.jsonl").read_text()
-    return text[: text.rfind("\n") + 1].splitlines(keepends=True)
 
 
-def journal(run: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in journal_lines(run)]
 
 
-def triples(records: list[dict[str, Any]]) -> list[tuple[int, str, tuple[float, ...]]]:
-    return sorted((r["eval_id"], r["arch_hash"], tuple(r["fitness"])) for r in records)
 
 
-def snapshot(run: Path, generation: int | None = None) -> dict[str, Any]:
-    files = RunDir(run).snapshot_files()
-    assert files, f"{run} has no snapshot"
-    path = files[-1] if generation is None else run / "snapshots" / f"gen_{generation:06d}.json"
-    return json.loads(path.read_text())
 
 
 def search_state(snap: dict[str, Any]) -> str:
