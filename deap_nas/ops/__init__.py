@@ -2,17 +2,35 @@
 
     >>> from deap_nas.ops import OPERATORS
     >>> sorted(OPERATORS)[:3]
-    ['cx_one_point', 'mut_add_node', 'mut_delete']
+    ['augment', 'clone_population', 'cx_one_point']
 """
 
-from . import aging, neat, sequential  # noqa: F401  (register their operators)
+from . import aging, immunecs, neat, sequential  # noqa: F401  (register their operators)
 from .aging import remove_oldest, sel_aging_tournament, set_birth
+from .immunecs import (
+    SeenRegistry,
+    augment,
+    clone_population,
+    make_augmented_copies,
+    mut_hypermutation,
+    mutation_rate,
+    random_insertion,
+    sel_best_n,
+)
 from .neat import mut_add_node, mut_identity, mut_layer_gene, mut_neat, mut_toggle_connection
 from .registry import OPERATORS, operator_parameters, register_operator
 from .sequential import cx_one_point, mut_delete, mut_insert, mut_layer, mut_sequential
 
 __all__ = [
     "OPERATORS",
+    "SeenRegistry",
+    "augment",
+    "clone_population",
+    "make_augmented_copies",
+    "mut_hypermutation",
+    "mutation_rate",
+    "random_insertion",
+    "sel_best_n",
     "cx_one_point",
     "remove_oldest",
     "sel_aging_tournament",

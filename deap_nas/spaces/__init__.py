@@ -1,15 +1,30 @@
 """Genome families (torch-free): DEAP individual types, random init, decode to Architecture."""
 
-from . import neat, sequential  # noqa: F401  (register the spaces)
+from . import immunecs, neat, sequential  # noqa: F401  (register the spaces)
 from .base import SPACES, NoParams, SearchSpace, register_space
+from .immunecs import (
+    ImmuneCifarParams,
+    ImmuneCifarSpace,
+    ImmuneFashionParams,
+    ImmuneFashionSpace,
+    ImmuneParams,
+    ImmuneSpace,
+)
 from .neat import NeatParams, NeatSpace
 from .sequential import SequentialParams, SequentialSpace
-from .types import FitnessMax, GraphIndividual, ListIndividual
+from .types import FitnessMax, GraphIndividual, ImmuneIndividual, ListIndividual
 
 __all__ = [
     "SPACES",
     "FitnessMax",
     "GraphIndividual",
+    "ImmuneCifarParams",
+    "ImmuneCifarSpace",
+    "ImmuneFashionParams",
+    "ImmuneFashionSpace",
+    "ImmuneIndividual",
+    "ImmuneParams",
+    "ImmuneSpace",
     "ListIndividual",
     "NeatParams",
     "NeatSpace",

@@ -17,6 +17,11 @@ if not hasattr(creator, "GraphIndividual"):
     # A genome that is a dict of plain values: node and connection genes (the ``neat`` space).
     creator.create("GraphIndividual", dict, fitness=creator.FitnessMax)
 
+if not hasattr(creator, "ImmuneIndividual"):
+    # A list of ImmuNeCS layer genes, each a dict of plain floats in [0, 1] (``immunecs`` spaces).
+    creator.create("ImmuneIndividual", list, fitness=creator.FitnessMax)
+
 FitnessMax = creator.FitnessMax
 ListIndividual = creator.ListIndividual
 GraphIndividual = creator.GraphIndividual
+ImmuneIndividual = creator.ImmuneIndividual
