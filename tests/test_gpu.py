@@ -36,7 +36,7 @@ def test_deterministic_mode_on_cuda_repeats_exactly():
     assert all(torch.equal(a.best_state[k], b.best_state[k]) for k in a.best_state)
 
 
-def test_a_parameter_limit_and_a_huge_batch_end_with_a_status():
+def test_a_parameter_limit_ends_with_too_large_on_cuda():
     data = prepare_data("fashion_mnist_mini", seed=0, device="cuda", train_subset=20)
     small = train_architecture(ARCH, data, TrainConfig(epochs=1, max_params=10))
     assert small.status == "too_large"
