@@ -42,6 +42,12 @@ __all__ = [
     "PreparedData",
     "prepare_data",
     "train_architecture",
+    # neural committee (ImmuNeCS section 3.5)
+    "Committee",
+    "CommitteeResult",
+    "evaluate_committee",
+    "select_members",
+    "train_committee",
 ]
 
 
@@ -56,6 +62,11 @@ _LAZY = {
     "PreparedData": "task",
     "prepare_data": "task",
     "train_architecture": "task",
+    "Committee": "committee",
+    "CommitteeResult": "committee",
+    "evaluate_committee": "committee",
+    "select_members": "committee",
+    "train_committee": "committee",
 }
 
 
