@@ -12,6 +12,19 @@ hashes the architecture and then, in this order:
 3. otherwise one :class:`~deap_nas.runtime.worker.EvalTask` per repeat, run through
    ``toolbox.map`` (serial, process pool or SCOOP).
 
+Weight inheritance (ImmuNeCS sec. 3.4): an individual with ``inherit_from`` (its parent's
+weights file as in ``parent.result["weights"]``, relative to the run directory or
+absolute; set by :func:`deap_nas.ops.immunecs.mark_inheritance`) is trained from those
+weights except the nodes in its ``changed_layers`` (and any whose tensor shapes changed),
+which keep their He initialisation. The task carries the absolute path in
+``init_weights`` and the node ids in ``extra["exclude"]``; the worker loads the file (it
+lies in the shared run directory, so this works across processes and SCOOP hosts). The
+journal record gets ``inherit_from``, ``changed_layers`` and ``inherited`` (the transfer
+report: ``copied`` / ``skipped`` node ids), or ``inherited: null`` with ``inherit_note``
+when the child trained from scratch (parent without weights, file missing). Once
+evaluated, ``inherit_from`` / ``inherit_note`` are removed from the individual (the record
+and ``ind.result["inherit_from"]`` keep them), so a clone of it never inherits stale.
+
 Fitness is the mean validation accuracy over repeats, or ``evaluation.penalty`` when any
 repeat failed; the record is kept on the individual as ``ind.result`` and appended to the
 journal as each evaluation finishes.
@@ -62,6 +75,8 @@ class Pending:
 
 
 UNTRAINED = ("invalid", "too_large")  # statuses given before any training
+# record fields of one training's weight inheritance: not copied into cache-hit records
+INHERIT_KEYS = ("inherit_from", "changed_layers", "inherited", "inherit_note")
 
 
 class EvaluationFailed(RuntimeError):
@@ -179,7 +194,8 @@ class Evaluator:
             eid = new_id()
             src = hit["records"]
             ok = all(r.get("status") == "ok" for r in src)
-            rec = {**src[0], **base, "eval_id": eid, "cached": True, "cached_from": [r["eval_id"] for r in src],
+            first = {k: v for k, v in src[0].items() if k not in INHERIT_KEYS}
+            rec = {**first, **base, "eval_id": eid, "cached": True, "cached_from": [r["eval_id"] for r in src],
                    "accuracy": _mean([r.get("accuracy") for r in src]) if ok else None}
             pending.add_ready(eid, rec)
             self._journal_untrained(rec)
@@ -188,6 +204,7 @@ class Evaluator:
             pending.alias = self._in_flight[arch_hash]
             pending.add_waiting(new_id(), base)
             return pending
+        init_weights, inherit = self._inheritance(ind)
         for _ in range(self.repeats):
             eid = new_id()
             repeat = self.pending_repeats.get(eid)
@@ -201,10 +218,39 @@ class Evaluator:
                 self._remember(old)
                 continue
             weights = str(self.weights_dir / f"{eid:06d}.pt") if self.weights_dir else None
-            pending.tasks.append(EvalTask(eid, arch_hash, repeat, seed, arch.to_dict(), self.context, weights))
-            pending.add_waiting(eid, {**base, "eval_id": eid, "repeat": repeat, "seed": seed, "cached": False})
+            extra = {"exclude": list(inherit["changed_layers"])} if init_weights else {}
+            pending.tasks.append(EvalTask(eid, arch_hash, repeat, seed, arch.to_dict(), self.context, weights,
+                                          init_weights=init_weights, extra=extra))
+            pending.add_waiting(eid, {**base, "eval_id": eid, "repeat": repeat, "seed": seed, "cached": False,
+                                      **inherit})
         self._in_flight[arch_hash] = pending
         return pending
+
+    def run_dir(self) -> Path | None:
+        """Where relative weight paths are rooted: the journal's directory (else the
+        weights directory's parent)."""
+        if self.journal_path is not None:
+            return self.journal_path.parent
+        if self.weights_dir is not None:
+            return self.weights_dir.parent
+        return None
+
+    def _inheritance(self, ind: Any) -> tuple[str | None, dict[str, Any]]:
+        """``(absolute init-weights path or None, record fields)`` of an individual's
+        weight inheritance (module doc); no fields when it asks for none."""
+        src = getattr(ind, "inherit_from", None)
+        note = getattr(ind, "inherit_note", None)
+        if not src and not note:
+            return None, {}
+        changed = [int(i) for i in (getattr(ind, "changed_layers", None) or [])]
+        fields: dict[str, Any] = {"inherit_from": src or None, "changed_layers": changed}
+        if not src:
+            return None, {**fields, "inherited": None, "inherit_note": note}
+        path = Path(src)
+        root = self.run_dir()
+        if not path.is_absolute() and root is not None:
+            path = root / path
+        return str(path.absolute()), fields
 
     def _record_output(self, pending: Pending, out: dict[str, Any]) -> None:
         """A training finished: journal it at once (a kill after this loses nothing)."""
@@ -227,7 +273,8 @@ class Evaluator:
             src = [source.records[i] for i in source.ids]
             ok = all(r.get("status") == "ok" for r in src)
             (eid,) = pending.ids
-            rec = {**src[0], **pending.records[eid], "eval_id": eid, "cached": True, "cached_from": source.ids,
+            first = {k: v for k, v in src[0].items() if k not in INHERIT_KEYS}
+            rec = {**first, **pending.records[eid], "eval_id": eid, "cached": True, "cached_from": source.ids,
                    "accuracy": _mean([r.get("accuracy") for r in src]) if ok else None}
             for key in ("generation", "genome", "architecture", "arch_hash"):
                 rec[key] = pending.records[eid][key]
@@ -316,6 +363,11 @@ class Evaluator:
             "weights": next((r.get("weights") for r in recs if r.get("weights")), None),
             "architecture": first.get("architecture"),
         }
+        if any(k in first for k in INHERIT_KEYS):
+            ind.result.update({k: first.get(k) for k in INHERIT_KEYS})
+        for attr in ("inherit_from", "inherit_note"):  # consumed: a clone must not inherit stale
+            if attr in getattr(ind, "__dict__", {}):
+                delattr(ind, attr)
 
     def _journal_untrained(self, rec: dict[str, Any]) -> None:
         if not self._journaled_before(rec):

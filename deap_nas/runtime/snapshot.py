@@ -18,7 +18,9 @@ from ..algorithms import SearchState, Usage
 FORMAT = "deap_nas.snapshot/1"
 
 
-TRACKED = ("birth", "eval_ids")  # plain attributes loops set on individuals
+# plain attributes loops set on individuals: aging (birth, eval_ids) and weight
+# inheritance (inherit_from, inherit_note, changed_layers; deap_nas.ops.immunecs)
+TRACKED = ("birth", "eval_ids", "inherit_from", "inherit_note", "changed_layers")
 
 
 def individual_to_dict(ind: Any, space: Any) -> dict[str, Any]:

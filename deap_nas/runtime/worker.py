@@ -5,6 +5,16 @@ SCOOP workers all call the same code. Each worker process prepares its data once
 data description and keeps it on its device (DESIGN.md, "Evaluation engine"); worker i
 uses GPU ``i mod n``. Failures of the candidate come back as a status, never as an
 exception (DESIGN.md, "Reliability").
+
+Weight inheritance (ImmuNeCS sec. 3.4): a task with ``init_weights`` (the parent's saved
+state dict, an absolute path in the shared run directory) starts from the parent's
+weights: :func:`inherited_init_state` builds the child exactly as the engine does
+(``torch.manual_seed(seed)``, then :func:`deap_nas.nn.build`), so the nodes it does not
+inherit (``extra["exclude"]``, new nodes, nodes whose tensor shapes changed) get the very
+He initialisation a from-scratch run with that seed gets, and copies every other node by
+:func:`deap_nas.nn.transfer.transfer_weights`. The record gets ``inherited`` (the transfer
+report); a missing or unreadable file trains from scratch with ``inherited: null`` and an
+``inherit_note``.
 """
 
 from __future__ import annotations
@@ -131,6 +141,33 @@ def _failure(task: EvalTask, status: str, message: str, started: float) -> dict[
     }
 
 
+def inherited_init_state(
+    arch: Any,
+    data: Any,
+    head: Any,
+    seed: int,
+    parent_path: str | os.PathLike[str],
+    exclude: Any = (),
+) -> tuple[dict[str, Any], Any]:
+    """``(initial state dict, TransferReport)`` of ``arch`` inheriting from the state dict
+    saved at ``parent_path`` (module doc). ``data`` gives ``input_shape`` / ``num_classes``.
+    Raises OSError / RuntimeError (and what ``torch.load`` raises) when the file cannot be
+    read. Keeps the caller's global torch RNG state."""
+    import torch
+
+    from ..nn import build
+    from ..nn.transfer import transfer_weights
+
+    parent = torch.load(parent_path, map_location="cpu", weights_only=True)
+    if not isinstance(parent, dict):
+        raise TypeError(f"{parent_path}: not a state dict ({type(parent).__name__})")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)  # as engine.train does before building
+        net = build(arch, data.input_shape, data.num_classes, head)
+    report = transfer_weights(parent, net, exclude=[int(i) for i in exclude])
+    return net.state_dict(), report
+
+
 def run_task(task: EvalTask) -> dict[str, Any]:
     """Train one candidate and return its record (see docs/run_directory.md, journal)."""
     started = time.perf_counter()
@@ -148,8 +185,16 @@ def run_task(task: EvalTask) -> dict[str, Any]:
         if task.weights_path is not None and not config.keep_best_state:
             config = dataclasses.replace(config, keep_best_state=True)
         init = None
+        inherit: dict[str, Any] = {}
         if task.init_weights:
-            init = torch.load(task.init_weights, map_location="cpu", weights_only=True)
+            try:
+                init, report = inherited_init_state(arch, ctx.data, ctx.head, task.seed, task.init_weights,
+                                                    task.extra.get("exclude", ()))
+                inherit = {"inherited": report.to_dict()}
+            except Exception as e:  # no parent weights: train from scratch, say why
+                detail = "".join(traceback.format_exception_only(type(e), e)).strip()
+                init = None
+                inherit = {"inherited": None, "inherit_note": f"trained from scratch: {detail}"}
         result = train_architecture(arch, ctx.data, config, head=ctx.head, seed=task.seed, init_state=init)
     except Exception as e:  # a broken candidate or worker must not stop the search
         detail = "".join(traceback.format_exception_only(type(e), e)).strip()
@@ -181,4 +226,5 @@ def run_task(task: EvalTask) -> dict[str, Any]:
         "worker": worker_name(),
         "weights": weights,
         "history": record.get("history", []),
+        **inherit,
     }
