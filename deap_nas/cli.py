@@ -342,6 +342,16 @@ def cmd_train_final(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_committee(args: argparse.Namespace) -> int:
+    from .runtime.committee import build_committee
+
+    try:
+        build_committee(args.run_dir, fraction=args.fraction, epochs=args.epochs, device=_device(args.device))
+    except (FileNotFoundError, ValueError) as e:
+        raise UsageError(str(e)) from None
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="deap-nas", description=__doc__.split("\n")[0])
     p.add_argument("--version", action="version", version=f"deap_nas {__version__}")
@@ -395,6 +405,14 @@ def parser() -> argparse.ArgumentParser:
     tf.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="override final-training settings for this call, e.g. --set final_training.channels=128")
     tf.set_defaults(func=cmd_train_final)
+
+    cm = sub.add_parser("committee", help="ImmuNeCS: train the final population further and vote as a committee")
+    cm.add_argument("run_dir")
+    cm.add_argument("--fraction", type=float, default=None,
+                    help="keep the best round(F * N) members (CIFAR-10: 0.333); default all")
+    cm.add_argument("--epochs", type=int, default=None, help="default: final_training.training.epochs")
+    cm.add_argument("--device", default="auto")
+    cm.set_defaults(func=cmd_committee)
 
     d = sub.add_parser("describe", help="shapes, parameter count and hash of an architecture JSON")
     d.add_argument("arch")

@@ -1,6 +1,7 @@
 """Search loops in DEAP style (torch-free), sharing one budget model and control hooks."""
 
 from . import aging as _aging  # noqa: F401
+from . import immunecs as _immunecs  # noqa: F401
 from . import random_search as _random_search  # noqa: F401  (registers the loops)
 from . import simple_ga as _simple_ga  # noqa: F401
 from .aging import AgingParams, aging_evolution
@@ -15,6 +16,7 @@ from .common import (
     submit_evaluation,
     wait_first,
 )
+from .immunecs import ImmuneSearchParams, immunecs
 from .random_search import RandomSearchParams, random_search
 from .registry import ALGORITHMS, AlgorithmEntry, register_algorithm
 from .simple_ga import SimpleGAParams, simple_ga
@@ -33,6 +35,8 @@ __all__ = [
     "wait_first",
     "fitness_record",
     "AgingParams",
+    "ImmuneSearchParams",
+    "immunecs",
     "aging_evolution",
     "is_ok",
     "random_search",

@@ -42,8 +42,14 @@ class DataConfig:
     train_subset: float | int | None = None
     val_subset: float | int | None = None
     download: bool = False
+    #: draw a new stratified train/val subset each generation (ImmuNeCS sec. 3.4 / 4.2,
+    #: "Make training and validation datasets"): the data seed of generation g is a
+    #: deterministic function of (run seed, g), see ``worker.generation_data_seed``
+    resample: bool = False
 
     def __post_init__(self) -> None:
+        if not isinstance(self.resample, bool):
+            raise ValueError(f"resample: must be true or false, got {self.resample!r}")
         if self.val_per_class is None and (self.val_fraction is None or not 0 < self.val_fraction < 1):
             raise ValueError(f"val_fraction: must be in (0, 1) unless val_per_class is set, got {self.val_fraction}")
         if self.val_per_class is not None and self.val_per_class < 1:

@@ -166,6 +166,17 @@ class Evaluator:
         self.next_eval_id += 1
         return i
 
+    def context_for(self, generation: int) -> dict[str, Any]:
+        """The evaluation context of ``generation``: ``self.context`` itself, unless
+        ``context["data"]["resample"]`` is true; then a copy whose ``data_seed`` is
+        :func:`~deap_nas.runtime.worker.generation_data_seed` (context seed, generation), so
+        each generation trains and validates on its own stratified subset."""
+        if not (self.context.get("data") or {}).get("resample"):
+            return self.context
+        from .worker import generation_data_seed
+
+        return {**self.context, "data_seed": generation_data_seed(int(self.context.get("data_seed", 0)), generation)}
+
     def _prepare(self, ind: Any, generation: int, ids: Sequence[int] | None = None) -> Pending:
         """Decode, hash, and settle what needs no training (decode failure, cache hit,
         duplicate of an evaluation in flight, journal reuse); the rest becomes tasks.
@@ -219,7 +230,8 @@ class Evaluator:
                 continue
             weights = str(self.weights_dir / f"{eid:06d}.pt") if self.weights_dir else None
             extra = {"exclude": list(inherit["changed_layers"])} if init_weights else {}
-            pending.tasks.append(EvalTask(eid, arch_hash, repeat, seed, arch.to_dict(), self.context, weights,
+            pending.tasks.append(EvalTask(eid, arch_hash, repeat, seed, arch.to_dict(), self.context_for(generation),
+                                          weights,
                                           init_weights=init_weights, extra=extra))
             pending.add_waiting(eid, {**base, "eval_id": eid, "repeat": repeat, "seed": seed, "cached": False,
                                       **inherit})

@@ -22,7 +22,8 @@ def build_toolbox(config: RunConfig, space: Any, evaluator: Evaluator, map_fn: A
     probability in ``toolbox.probability[role]``; ``evaluate`` is the module-level
     :func:`~deap_nas.runtime.evaluator.evaluate_genome` (picklable, for plain DEAP code);
     ``evaluate_population`` adds the fitness cache, journal and resume reuse; ``map`` is
-    the parallel map.
+    the parallel map; ``space`` is the search space (loops such as ``immunecs`` call
+    space-aware operators with it).
     """
     tb = base.Toolbox()
     tb.register("individual", space.random_individual)
@@ -42,4 +43,5 @@ def build_toolbox(config: RunConfig, space: Any, evaluator: Evaluator, map_fn: A
     tb.register("submit_evaluation", evaluator.submit)
     tb.register("wait_first", evaluator.wait_first)
     tb.register("decode", space.decode)
+    tb.space = space  # loops that need the space itself (immunecs) read it here
     return tb

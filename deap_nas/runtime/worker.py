@@ -25,12 +25,23 @@ import os
 import socket
 import time
 import traceback
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-_CONTEXTS: dict[str, Any] = {}
+#: prepared data per context spec, least recently used first; at most MAX_CONTEXTS are
+#: kept (``data.resample`` gives every generation its own spec), evicted ones are freed
+_CONTEXTS: OrderedDict[str, Any] = OrderedDict()
+MAX_CONTEXTS = 2
 _WORKER_INDEX: int | None = None
+
+
+def generation_data_seed(run_seed: int, generation: int) -> int:
+    """The data seed of one generation when ``data.resample`` is on: a function of
+    (run seed, generation) only, so reruns and resumed runs draw the same subsets."""
+    digest = hashlib.sha256(f"data:{run_seed}:{generation}".encode()).hexdigest()
+    return int(digest[:8], 16) & 0x7FFFFFFF
 
 
 def derive_seed(run_seed: int, arch_hash: str, repeat: int) -> int:
@@ -122,8 +133,21 @@ class _Context:
 
 def context_for(spec: dict[str, Any]) -> _Context:
     key = json.dumps(spec, sort_keys=True, default=str)
-    if key not in _CONTEXTS:
-        _CONTEXTS[key] = _Context(spec)
+    if key in _CONTEXTS:
+        _CONTEXTS.move_to_end(key)
+        return _CONTEXTS[key]
+    while len(_CONTEXTS) >= MAX_CONTEXTS:
+        _, old = _CONTEXTS.popitem(last=False)
+        device = getattr(old, "device", None)
+        del old
+        if getattr(device, "type", None) == "cuda":
+            import gc
+
+            import torch
+
+            gc.collect()
+            torch.cuda.empty_cache()
+    _CONTEXTS[key] = _Context(spec)
     return _CONTEXTS[key]
 
 

@@ -1,0 +1,190 @@
+"""The ImmuNeCS loop (deap_nas.algorithms.immunecs) with a plain DEAP toolbox: fast, torch-free."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import random
+
+import pytest
+from deap import base
+
+from deap_nas.algorithms import ALGORITHMS, Budget, ImmuneSearchParams, SearchControl, immunecs
+from deap_nas.spaces import ImmuneFashionSpace
+
+
+def hashed_fitness(space):
+    def evaluate(ind):
+        h = hashlib.sha256(space.string_encoding(ind).encode()).hexdigest()
+        return (int(h[:8], 16) / 2**32,)
+    return evaluate
+
+
+def make_toolbox(evaluate=None, space=None):
+    space = space or ImmuneFashionSpace()
+    tb = base.Toolbox()
+    tb.register("individual", space.random_individual)
+    tb.register("evaluate", evaluate or hashed_fitness(space))
+    tb.register("map", map)
+    tb.space = space
+    return tb
+
+
+def run(tb, generations=None, state=None, control=None, **params):
+    params.setdefault("population_size", 4)
+    params.setdefault("n_clones", 2)
+    params.setdefault("n_insert", 1)
+    params.setdefault("n_augment", 1)
+    control = control or SearchControl(Budget(generations=generations or 50))
+    return immunecs(tb, control, state=state, **params), control
+
+
+def test_registered():
+    assert ALGORITHMS["immunecs"].fn is immunecs
+    assert ALGORITHMS["immunecs"].params is ImmuneSearchParams
+
+
+def test_population_size_elitism_and_no_duplicates():
+    random.seed(0)
+    space = ImmuneFashionSpace()
+    evaluated = []
+    base_fit = hashed_fitness(space)
+
+    def evaluate(ind):
+        evaluated.append(ind)
+        return base_fit(ind)
+
+    tb = make_toolbox(evaluate, space)
+    state, _ = run(tb, generations=1, n_insert=0, n_augment=0, patience=10)
+    # start: 4 random networks, no augmented copies
+    assert state.logbook[0]["gen"] == 0 and state.logbook[0]["nevals"] == 4
+    start = evaluated[:4]
+    clones = evaluated[4:]
+    assert len(clones) <= 8
+    assert len(state.population) == 4
+    pool = sorted([i.fitness.values[0] for i in start + clones], reverse=True)
+    assert sorted([i.fitness.values[0] for i in state.population], reverse=True) == pool[:4]
+    keys = [space.string_encoding(i) for i in evaluated]
+    assert len(keys) == len(set(keys)), "a clone repeated an architecture already seen"
+    assert set(keys) <= set(state.extra["seen"])
+    assert state.logbook[1]["mean_affinity"] == pytest.approx(sum(pool[:4]) / 4)
+
+
+def test_longer_run_never_repeats_an_architecture_and_keeps_n_plus_insertions():
+    random.seed(1)
+    space = ImmuneFashionSpace()
+    evaluated = []
+    base_fit = hashed_fitness(space)
+
+    def evaluate(ind):
+        evaluated.append(space.string_encoding(ind))
+        return base_fit(ind)
+
+    state, _ = run(make_toolbox(evaluate, space), generations=6, patience=100)
+    assert len(evaluated) == len(set(evaluated))
+    assert len(state.population) == 4 + 1  # N selected + N_i inserted
+    assert all(r["augmentations"] == 1 for r in state.logbook)
+
+
+def test_augmentation_after_patience_and_outer_stop_on_plateau():
+    random.seed(2)
+    space = ImmuneFashionSpace()
+    tb = make_toolbox(lambda ind: (0.5,), space)  # the mean affinity never improves
+    state, control = run(tb, generations=50, patience=2, n_insert=1, n_augment=1)
+    rows = list(state.logbook)
+    assert [r["stall"] for r in rows] == [0, 1, 0, 1, 2]
+    assert [r["augmented"] for r in rows] == [1, 0, 1, 0, 0]
+    # pi = 2 augmentation phases (the start's and generation 2's) without a tau gain: stop at gen 4
+    assert state.generation == 4
+    assert "augmentation phases without" in control.reason and "tau=0.0075" in control.reason
+
+
+def test_augmented_copies_are_one_layer_deeper_and_inherit():
+    random.seed(3)
+    space = ImmuneFashionSpace()
+    tb = make_toolbox(lambda ind: (0.5,), space)
+    seen_by_depth = []
+    state, _ = run(tb, generations=2, patience=2, n_insert=0, n_augment=2)
+    # after generation 2: N selected + N * n_augment copies
+    pop = state.population
+    assert len(pop) == 4 + 4 * 2
+    originals, copies = pop[:4], pop[4:]
+    for k, c in enumerate(copies):
+        orig = originals[k // 2]
+        assert len(c) == len(orig) + 1
+        assert space.string_encoding(c[:-1]) == space.string_encoding(orig)
+        assert c.changed_layers == [len(c)]
+        assert hasattr(c, "inherit_from")  # marked (None here: no weights in a plain toolbox)
+    del seen_by_depth
+
+
+def test_fitness_that_keeps_improving_does_not_augment():
+    random.seed(4)
+    space = ImmuneFashionSpace()
+    counter = {"n": 0}
+
+    def evaluate(ind):  # every new network is better than all before
+        counter["n"] += 1
+        return (counter["n"] / 1000.0,)
+
+    state, control = run(make_toolbox(evaluate, space), tau=0.0001, generations=5, patience=1)
+    assert [r["augmented"] for r in state.logbook] == [1, 0, 0, 0, 0, 0]
+    assert control.reason.startswith("generation budget")
+
+
+def test_max_generations_stops():
+    random.seed(5)
+    state, control = run(make_toolbox(), generations=100, max_generations=3, patience=100)
+    assert state.generation == 3
+    assert "max_generations" in control.reason
+
+
+def test_resume_from_json_state_equals_uninterrupted():
+    def strip(state):
+        return ([(ImmuneFashionSpace().string_encoding(i), i.fitness.values) for i in state.population],
+                [dict(r) for r in state.logbook], state.extra)
+
+    random.seed(6)
+    full, _ = run(make_toolbox(), generations=5, patience=1)
+    random.seed(6)
+    part, _ = run(make_toolbox(), generations=2, patience=1)
+    part.extra = json.loads(json.dumps(part.extra))
+    part.population = [copy.deepcopy(i) for i in part.population]
+    control = SearchControl(Budget(generations=5))
+    control.usage.generations = part.generation
+    resumed, _ = run(make_toolbox(), state=part, control=control, patience=1)
+    assert strip(resumed) == strip(full)
+
+
+@pytest.mark.parametrize("kwargs, field", [
+    ({"population_size": 0}, "population_size"),
+    ({"n_clones": 0}, "n_clones"),
+    ({"n_insert": -1}, "n_insert"),
+    ({"patience": 0}, "patience"),
+    ({"tau": -0.1}, "tau"),
+    ({"rho": 0}, "rho"),
+    ({"max_generations": 0}, "max_generations"),
+])
+def test_params_errors_name_the_field(kwargs, field):
+    with pytest.raises(ValueError, match=field):
+        ImmuneSearchParams(**kwargs)
+
+
+def test_needs_the_space_on_the_toolbox():
+    tb = make_toolbox()
+    del tb.space
+    with pytest.raises(ValueError, match="toolbox.space"):
+        run(tb, generations=1)
+
+
+@pytest.mark.parametrize("name", ["immunecs_fashion_mnist", "immunecs_fashion_mnist_quick",
+                                  "immunecs_cifar10", "immunecs_cifar10_quick"])
+def test_configs_parse(name):
+    from pathlib import Path
+
+    from deap_nas.runtime.config import load_config
+
+    c = load_config(Path(__file__).resolve().parents[1] / "experiments" / "configs" / f"{name}.yaml")
+    assert c.algorithm.name == "immunecs" and c.data.resample is True
+    assert c.algorithm.params.patience == 2
