@@ -12,7 +12,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from ..arch import Architecture
+from ..arch import Architecture, HeadSpec
 from ..registry import Registry
 
 
@@ -46,6 +46,22 @@ class SearchSpace:
     def from_json(self, data: Any) -> Any:
         """The inverse of :meth:`to_json`: a DEAP individual with an invalid fitness."""
         raise NotImplementedError
+
+
+def check_input_shape_and_head(shape: Any, head: Any) -> tuple[int, int, int]:
+    """Shared Params checks: ``input_shape`` is (C, H, W) of positive ints and ``head`` a
+    known head; errors start with the field name. Returns the shape as a tuple."""
+    if (
+        not isinstance(shape, (tuple, list))
+        or len(shape) != 3
+        or not all(isinstance(x, int) and not isinstance(x, bool) and x >= 1 for x in shape)
+    ):
+        raise ValueError(f"input_shape: must be (channels, height, width) of positive integers, got {shape!r}")
+    try:
+        HeadSpec.parse(head)
+    except ValueError as e:
+        raise ValueError(f"head: {e}") from None
+    return (int(shape[0]), int(shape[1]), int(shape[2]))
 
 
 SPACES: Registry[type[SearchSpace]] = Registry("search space")

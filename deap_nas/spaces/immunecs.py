@@ -57,8 +57,8 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from ..arch import INPUT, Architecture, HeadSpec, Node
-from .base import SearchSpace, register_space
+from ..arch import INPUT, Architecture, Node
+from .base import SearchSpace, check_input_shape_and_head, register_space
 from .types import ImmuneIndividual
 
 GENE_KEYS = ("op", "hp", "indeg", "src", "agg")
@@ -151,18 +151,7 @@ class ImmuneParams:
         self.pool_types = tuple(self.pool_types)
         self.pool_kernels = _check_values("pool_kernels", self.pool_kernels, int)
         _check_int("pool_stride", self.pool_stride, 1)
-        shape = self.input_shape
-        if (
-            not isinstance(shape, (tuple, list))
-            or len(shape) != 3
-            or not all(isinstance(x, int) and not isinstance(x, bool) and x >= 1 for x in shape)
-        ):
-            raise ValueError(f"input_shape: must be (channels, height, width) of positive integers, got {shape!r}")
-        self.input_shape = tuple(shape)
-        try:
-            HeadSpec.parse(self.head)
-        except ValueError as e:
-            raise ValueError(f"head: {e}") from None
+        self.input_shape = check_input_shape_and_head(self.input_shape, self.head)
 
 
 @dataclass

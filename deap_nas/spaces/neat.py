@@ -43,8 +43,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..arch import INPUT, Architecture, HeadSpec, Node
-from .base import SearchSpace, register_space
+from ..arch import INPUT, Architecture, Node
+from .base import SearchSpace, check_input_shape_and_head, register_space
 from .types import GraphIndividual
 
 INPUT_ID = -2
@@ -120,18 +120,7 @@ class NeatParams:
             raise ValueError(f"dropout: must be in [0, 1), got {self.dropout!r}")
         if not isinstance(self.conv_bias, bool):
             raise ValueError(f"conv_bias: must be true or false, got {self.conv_bias!r}")
-        shape = self.input_shape
-        if (
-            not isinstance(shape, (tuple, list))
-            or len(shape) != 3
-            or not all(isinstance(x, int) and not isinstance(x, bool) and x >= 1 for x in shape)
-        ):
-            raise ValueError(f"input_shape: must be (channels, height, width) of positive integers, got {shape!r}")
-        self.input_shape = tuple(shape)
-        try:
-            HeadSpec.parse(self.head)
-        except ValueError as e:
-            raise ValueError(f"head: {e}") from None
+        self.input_shape = check_input_shape_and_head(self.input_shape, self.head)
 
 
 def layer_op(choice: str, params: NeatParams | None = None) -> tuple[str, dict[str, Any]]:
