@@ -121,6 +121,17 @@ class SearchState:
     in_flight: list = field(default_factory=list)
 
 
+def close_generation(state: SearchState, control: SearchControl, generation: int, nevals: int,
+                     population: list) -> None:
+    """End a generational loop's generation: the new population, hall of fame, one logbook
+    row (``gen``, ``nevals`` and :func:`fitness_record`), then the control's hooks."""
+    state.population = population
+    state.hall_of_fame.update(population)
+    state.logbook.record(gen=generation, nevals=nevals, **fitness_record(population))
+    state.generation = generation
+    control.generation_done(state)
+
+
 def evaluate_invalid(toolbox: Any, individuals: Sequence[Any], control: SearchControl | None = None,
                      generation: int = 0) -> int:
     """Evaluate the individuals whose fitness is invalid; returns how many there were."""

@@ -12,7 +12,7 @@ from typing import Any
 
 from deap import tools
 
-from .common import SearchControl, SearchState, evaluate_invalid, fitness_record
+from .common import SearchControl, SearchState, close_generation, evaluate_invalid
 from .registry import register_algorithm
 
 
@@ -46,9 +46,5 @@ def random_search(
         n = int(min(population_size, control.remaining_evaluations()))
         offspring = [toolbox.individual() for _ in range(n)]
         nevals = evaluate_invalid(toolbox, offspring, control, gen)
-        state.population = offspring
-        state.hall_of_fame.update(offspring)
-        state.logbook.record(gen=gen, nevals=nevals, **fitness_record(offspring))
-        state.generation = gen
-        control.generation_done(state)
+        close_generation(state, control, gen, nevals, offspring)
     return state

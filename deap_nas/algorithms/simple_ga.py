@@ -13,7 +13,7 @@ from typing import Any
 
 from deap import algorithms, tools
 
-from .common import SearchControl, SearchState, evaluate_invalid, fitness_record
+from .common import SearchControl, SearchState, close_generation, evaluate_invalid
 from .registry import register_algorithm
 
 
@@ -70,9 +70,5 @@ def simple_ga(
             parents = tools.selTournament(state.population, population_size - elites, tournsize=tournament_size)
             offspring = algorithms.varAnd([toolbox.clone(p) for p in parents], toolbox, cxpb, mutpb)
         nevals = evaluate_invalid(toolbox, offspring, control, gen)
-        state.population = [toolbox.clone(k) for k in kept] + offspring
-        state.hall_of_fame.update(state.population)
-        state.logbook.record(gen=gen, nevals=nevals, **fitness_record(state.population))
-        state.generation = gen
-        control.generation_done(state)
+        close_generation(state, control, gen, nevals, [toolbox.clone(k) for k in kept] + offspring)
     return state

@@ -9,7 +9,7 @@ Shapes are ``(channels, height, width)`` tuples of ints.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from .errors import ArchitectureError
@@ -184,5 +184,3 @@ def bn_params(c: int) -> int:
     """BatchNorm affine weight and bias (running statistics are buffers, not parameters)."""
     return 2 * c
 
-
-OutShapeFn = Callable[[Shape, dict], Shape]

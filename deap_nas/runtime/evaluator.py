@@ -32,7 +32,6 @@ journal as each evaluation finishes.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -61,11 +60,8 @@ class Pending:
     collected: bool = False
     finished: bool = False
 
-    def add_ready(self, eid: int, rec: dict[str, Any]) -> None:
-        self.ids.append(eid)
-        self.records[eid] = rec
-
-    def add_waiting(self, eid: int, rec: dict[str, Any]) -> None:
+    def add(self, eid: int, rec: dict[str, Any]) -> None:
+        """Record evaluation ``eid``: final, or a placeholder its training will complete."""
         self.ids.append(eid)
         self.records[eid] = rec
 
@@ -195,7 +191,7 @@ class Evaluator:
             base = self._base_record(ind, generation, None, None)
             rec = {**base, "eval_id": eid, "status": "invalid", "message": f"decode: {e}",
                    "accuracy": None, "repeat": 0, "seed": None, "cached": False}
-            pending.add_ready(eid, rec)
+            pending.add(eid, rec)
             self._journal_untrained(rec)
             return pending
         base = self._base_record(ind, generation, arch_hash, arch)
@@ -208,12 +204,12 @@ class Evaluator:
             first = {k: v for k, v in src[0].items() if k not in INHERIT_KEYS}
             rec = {**first, **base, "eval_id": eid, "cached": True, "cached_from": [r["eval_id"] for r in src],
                    "accuracy": _mean([r.get("accuracy") for r in src]) if ok else None}
-            pending.add_ready(eid, rec)
+            pending.add(eid, rec)
             self._journal_untrained(rec)
             return pending
         if self.use_cache and arch_hash in self._in_flight:
             pending.alias = self._in_flight[arch_hash]
-            pending.add_waiting(new_id(), base)
+            pending.add(new_id(), base)
             return pending
         init_weights, inherit = self._inheritance(ind)
         for _ in range(self.repeats):
@@ -225,7 +221,7 @@ class Evaluator:
             seed = derive_seed(self.run_seed, arch_hash, repeat)
             old = self.reuse.pop(eid, None)
             if old is not None and old.get("arch_hash") == arch_hash and not old.get("cached"):
-                pending.add_ready(eid, {**old, "reused": True})
+                pending.add(eid, {**old, "reused": True})
                 self._remember(old)
                 continue
             weights = str(self.weights_dir / f"{eid:06d}.pt") if self.weights_dir else None
@@ -233,7 +229,7 @@ class Evaluator:
             pending.tasks.append(EvalTask(eid, arch_hash, repeat, seed, arch.to_dict(), self.context_for(generation),
                                           weights,
                                           init_weights=init_weights, extra=extra))
-            pending.add_waiting(eid, {**base, "eval_id": eid, "repeat": repeat, "seed": seed, "cached": False,
+            pending.add(eid, {**base, "eval_id": eid, "repeat": repeat, "seed": seed, "cached": False,
                                       **inherit})
         self._in_flight[arch_hash] = pending
         return pending
@@ -432,6 +428,3 @@ def evaluate_genome(individual: Any, space: Any, context: dict[str, Any], run_se
     individual.result = rec
     return (rec["accuracy"] if rec["status"] == "ok" and rec["accuracy"] is not None else 0.0,)
 
-
-def clock() -> float:
-    return time.perf_counter()
