@@ -5,8 +5,20 @@
     ['augment', 'clone_population', 'cx_one_point']
 """
 
-from . import aging, immunecs, neat, sequential  # noqa: F401  (register their operators)
+from . import aging, eigen, immunecs, neat, sequential  # noqa: F401  (register their operators)
 from .aging import remove_oldest, sel_aging_tournament, set_birth
+from .eigen import (
+    mut_alter_channels,
+    mut_alter_filter_size,
+    mut_alter_stride,
+    mut_eigen,
+    mut_insert_concatenation,
+    mut_insert_convolution,
+    mut_insert_pooling,
+    mut_remove_concatenation,
+    mut_remove_convolution,
+    mut_remove_pooling,
+)
 from .immunecs import (
     SeenRegistry,
     augment,
@@ -25,6 +37,16 @@ from .sequential import cx_one_point, mut_delete, mut_insert, mut_layer, mut_seq
 
 __all__ = [
     "OPERATORS",
+    "mut_alter_channels",
+    "mut_alter_filter_size",
+    "mut_alter_stride",
+    "mut_eigen",
+    "mut_insert_concatenation",
+    "mut_insert_convolution",
+    "mut_insert_pooling",
+    "mut_remove_concatenation",
+    "mut_remove_convolution",
+    "mut_remove_pooling",
     "SeenRegistry",
     "augment",
     "clear_inheritance",

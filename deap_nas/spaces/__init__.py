@@ -1,7 +1,8 @@
 """Genome families (torch-free): DEAP individual types, random init, decode to Architecture."""
 
-from . import immunecs, neat, sequential  # noqa: F401  (register the spaces)
+from . import eigen, immunecs, neat, sequential  # noqa: F401  (register the spaces)
 from .base import SPACES, NoParams, SearchSpace, register_space
+from .eigen import EigenParams, EigenSpace
 from .immunecs import (
     ImmuneCifarParams,
     ImmuneCifarSpace,
@@ -12,10 +13,13 @@ from .immunecs import (
 )
 from .neat import NeatParams, NeatSpace
 from .sequential import SequentialParams, SequentialSpace
-from .types import FitnessMax, GraphIndividual, ImmuneIndividual, ListIndividual
+from .types import EigenIndividual, FitnessMax, GraphIndividual, ImmuneIndividual, ListIndividual
 
 __all__ = [
     "SPACES",
+    "EigenIndividual",
+    "EigenParams",
+    "EigenSpace",
     "FitnessMax",
     "GraphIndividual",
     "ImmuneCifarParams",

@@ -21,7 +21,12 @@ if not hasattr(creator, "ImmuneIndividual"):
     # A list of ImmuNeCS layer genes, each a dict of plain floats in [0, 1] (``immunecs`` spaces).
     creator.create("ImmuneIndividual", list, fitness=creator.FitnessMax)
 
+if not hasattr(creator, "EigenIndividual"):
+    # An EIGEN layer graph: a dict of plain values (layers, output, next_id; ``eigen`` space).
+    creator.create("EigenIndividual", dict, fitness=creator.FitnessMax)
+
 FitnessMax = creator.FitnessMax
 ListIndividual = creator.ListIndividual
 GraphIndividual = creator.GraphIndividual
 ImmuneIndividual = creator.ImmuneIndividual
+EigenIndividual = creator.EigenIndividual
