@@ -30,7 +30,9 @@ from .losses import classification_loss, distillation_loss
 from .optim import lr_at, make_optimizer
 from .result import TrainResult
 
-__all__ = ["evaluate", "predict_logits", "train"]
+__all__ = ["TRAIN_STATE_FORMAT", "evaluate", "predict_logits", "train"]
+
+TRAIN_STATE_FORMAT = "deap_nas.train_state/1"
 
 ModelLike = nn.Module | Callable[[], nn.Module]
 _OOM_ERRORS: tuple[type[BaseException], ...] = tuple(
@@ -213,12 +215,14 @@ class _Run:
         self.module: nn.Module | None = None
         self.optimizer: torch.optim.Optimizer | None = None
         self.snapshot: dict[str, torch.Tensor] | None = None
+        self.train_state: dict[str, Any] | None = None
         self.amp = _use_amp(config.amp, device)
         self.channels_last = _use_channels_last(config.channels_last, device)
 
     # -- build ----------------------------------------------------------------
     def build(self, model: ModelLike, seed: int, init_state: dict[str, Any] | None) -> bool:
-        """Build, count, check the size limit, load ``init_state`` and move to the device."""
+        """Build, count, check the size limit, load ``init_state`` (or a paused training's
+        weights) and move to the device."""
         t = time.perf_counter()
         try:
             return self._build(model, seed, init_state)
@@ -256,6 +260,9 @@ class _Run:
         seed: int,
         teacher: torch.Tensor | None,
         on_epoch: Callable[[dict[str, Any]], None] | None,
+        resume: dict[str, Any] | None = None,
+        stop_iteration: int | None = None,
+        keep_train_state: bool = False,
     ) -> None:
         cfg, dev, module = self.cfg, self.device, self.module
         assert module is not None
@@ -269,13 +276,20 @@ class _Run:
         if cfg.max_iterations is not None:
             total_steps = min(total_steps, cfg.max_iterations)
         total_epochs = total_steps / per_epoch
+        # the schedule spans total_steps; a staged training pauses earlier (stop_steps)
+        stop_steps = total_steps if stop_iteration is None else min(total_steps, stop_iteration)
         keep_snapshots = cfg.patience is not None or cfg.keep_best_state
         augment = cfg.augment if cfg.augment.enabled else None
         loss_sum = torch.zeros((), dtype=torch.float32, device=dev)
         lr = float("nan")
+        n_train = len(train_data)
+        batch_stop = (n_train // cfg.batch_size) * cfg.batch_size if drop_last else n_train
+        start_epoch, resumed = 1, None
+        if resume is not None:
+            start_epoch, resumed = self._resume(resume, opt, gen, total_steps, keep_snapshots)
 
-        for epoch in range(1, cfg.epochs + 1):
-            if self.iterations >= total_steps:
+        for epoch in range(start_epoch, cfg.epochs + 1):
+            if self.iterations >= stop_steps:
                 break
             self.phase = f"training epoch {epoch}"
             module.train()
@@ -283,7 +297,18 @@ class _Run:
             loss_sum.zero_()
             steps = 0
             timed_out = False
-            for idx in train_data.batches(cfg.batch_size, True, gen, drop_last):
+            if resumed is not None and epoch == start_epoch and resumed["order"] is not None:
+                order = resumed["order"].to(dev)  # the paused epoch's permutation, continued
+                first = int(resumed["step_in_epoch"])
+                loss_sum.copy_(resumed["loss_sum"].to(dev))
+                steps = int(resumed["steps"])
+            else:
+                order = torch.randperm(n_train, generator=gen, device=dev)  # as DeviceDataset.batches
+                first = 0
+            next_step = first
+            for start in range(first * cfg.batch_size, batch_stop, cfg.batch_size):
+                idx = order[start : start + cfg.batch_size]
+                next_step += 1
                 if self.deadline is not None and time.perf_counter() > self.deadline:
                     timed_out = True
                     break
@@ -318,8 +343,10 @@ class _Run:
                 steps += 1
                 self.images += idx.shape[0]
                 self.iterations += 1
-                if self.iterations >= total_steps:
+                if self.iterations >= stop_steps:
                     break
+            paused = self.iterations >= stop_steps and stop_steps < total_steps
+            partial = paused and next_step < per_epoch
             train_loss = (loss_sum / max(steps, 1)).item()  # the one sync per epoch
             t1 = time.perf_counter()
             self.time_train += t1 - t0
@@ -346,6 +373,8 @@ class _Run:
                 "lr": lr,
                 "seconds": t2 - t0,
             }
+            if partial:  # a pause inside an epoch: this entry covers only its first part
+                entry.update(partial=True, iteration=self.iterations)
             self.history.append(entry)
             if on_epoch is not None:
                 try:
@@ -359,8 +388,81 @@ class _Run:
             elif cfg.patience is not None and epoch - self.best_epoch >= cfg.patience:
                 self.message = f"early stop after epoch {epoch} (best epoch {self.best_epoch})"
                 return
+            if paused:
+                self.message = f"paused at iteration {self.iterations} of {total_steps} (stop_iteration)"
+                if keep_train_state:
+                    if partial:
+                        where = {"epoch": epoch, "step_in_epoch": next_step, "order": order, "steps": steps}
+                    else:
+                        where = {"epoch": epoch + 1, "step_in_epoch": 0, "order": None, "steps": 0}
+                    self.train_state = self._capture(where, loss_sum if partial else None, gen, total_steps)
+                return
         if cfg.max_iterations is not None and self.iterations >= cfg.max_iterations:
             self.message = f"max_iterations {cfg.max_iterations} reached"
+
+    def _capture(self, where: dict[str, Any], loss_sum: torch.Tensor | None, gen: torch.Generator,
+                 total_steps: int) -> dict[str, Any]:
+        """Everything a paused training needs to continue as if it had not stopped (CPU
+        tensors and plain values only: ``torch.load(weights_only=True)`` reads it)."""
+        assert self.module is not None and self.optimizer is not None
+
+        def cpu(x: Any) -> Any:
+            if isinstance(x, torch.Tensor):
+                return x.detach().to("cpu", copy=True)
+            if isinstance(x, dict):
+                return {k: cpu(v) for k, v in x.items()}
+            if isinstance(x, list):
+                return [cpu(v) for v in x]
+            return x
+
+        state = {
+            "format": TRAIN_STATE_FORMAT,
+            "total_steps": int(total_steps),
+            "iterations": int(self.iterations),
+            "images": int(self.images),
+            "epoch": int(where["epoch"]),
+            "step_in_epoch": int(where["step_in_epoch"]),
+            "order": cpu(where["order"]),
+            "steps": int(where["steps"]),
+            "loss_sum": cpu(loss_sum) if loss_sum is not None else torch.zeros(()),
+            "generator": gen.get_state().clone(),
+            "torch_rng": torch.get_rng_state(),
+            "model": cpu(self.module.state_dict()),
+            "optimizer": cpu(self.optimizer.state_dict()),
+            "history": [dict(h) for h in self.history],
+            "best_acc": self.best_acc,
+            "best_epoch": self.best_epoch,
+            "best_state": cpu(self.snapshot) if self.snapshot is not None else None,
+        }
+        if self.device.type == "cuda":
+            state["cuda_rng"] = torch.cuda.get_rng_state(self.device)
+        return state
+
+    def _resume(self, state: dict[str, Any], opt: torch.optim.Optimizer, gen: torch.Generator,
+                total_steps: int, keep_snapshots: bool) -> tuple[int, dict[str, Any]]:
+        """Restore a paused training's optimizer, RNGs, counters and best-epoch record
+        (the weights were loaded at build); returns (first epoch, the state)."""
+        if int(state["total_steps"]) != total_steps:
+            raise _CallerError(ValueError(
+                f"resume_state: paused in a run of {state['total_steps']} iterations, but this config "
+                f"runs {total_steps} (the learning-rate schedule would differ); give the same "
+                "epochs / max_iterations / batch_size"))
+        try:
+            opt.load_state_dict(state["optimizer"])
+        except (ValueError, KeyError) as e:
+            raise _CallerError(ValueError(f"resume_state: optimizer state does not fit: {e}")) from e
+        gen.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        if self.device.type == "cuda" and state.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state(state["cuda_rng"], self.device)
+        self.iterations = int(state["iterations"])
+        self.images = int(state["images"])
+        self.history = [dict(h) for h in state["history"]]
+        self.best_acc = state["best_acc"]
+        self.best_epoch = state["best_epoch"]
+        if keep_snapshots and state.get("best_state") is not None:
+            self.snapshot = {k: v.to(self.device) for k, v in state["best_state"].items()}
+        return int(state["epoch"]), state
 
     def finish(self) -> None:
         """Restore the best epoch's weights into the module when a snapshot was kept."""
@@ -397,6 +499,7 @@ class _Run:
             time_eval=self.time_eval,
             device=str(self.device),
             best_state=best_state,
+            train_state=self.train_state,
         )
 
 
@@ -450,6 +553,9 @@ def train(
     num_params: int | None = None,
     init_state: dict[str, Any] | None = None,
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    stop_iteration: int | None = None,
+    resume_state: dict[str, Any] | None = None,
+    keep_train_state: bool = False,
 ) -> TrainResult:
     """Train ``model`` (an nn.Module, or a zero-argument factory whose build time is
     measured) on ``train_data`` and validate on ``val_data`` every epoch.
@@ -464,6 +570,18 @@ def train(
 
     Early stopping (``patience``) and ``keep_best_state`` keep a device copy of the best
     epoch's weights, restored into the module at the end (also after "nan"/"timeout").
+    Staged training (EIGEN's extinction, sec. 3.1 Algorithm 1): ``stop_iteration`` pauses
+    after that many optimiser steps in total while the learning-rate schedule still spans
+    the whole run (``epochs`` / ``max_iterations``); the validation set is evaluated at the
+    pause (a history entry with ``partial: true`` when it falls inside an epoch). With
+    ``keep_train_state`` the result's ``train_state`` holds what is needed to continue:
+    weights, optimizer state, shuffling and torch RNG states, the paused epoch's
+    permutation and position, counters, history and best-epoch record. Passing it back as
+    ``resume_state`` (with the same model and config) continues the run; the weights and
+    optimizer trajectory are those of one uninterrupted run (exactly, with deterministic
+    kernels: the pause only adds a validation pass, which uses no randomness and leaves
+    BatchNorm statistics alone in eval mode). ``resume_state`` replaces ``init_state``.
+
     Returns a :class:`TrainResult`; failures of the candidate are statuses, not exceptions.
     """
     start = time.perf_counter()
@@ -477,13 +595,22 @@ def train(
             device=str(dev),
         )
     teacher = None if teacher_logits is None else teacher_logits.detach().to(dev, torch.float32)
+    if resume_state is not None:
+        if init_state is not None:
+            raise ValueError("give init_state or resume_state, not both")
+        if not isinstance(resume_state, dict) or resume_state.get("format") != TRAIN_STATE_FORMAT:
+            raise ValueError(f"resume_state: not a {TRAIN_STATE_FORMAT} dict")
+        init_state = resume_state["model"]
+    if stop_iteration is not None and (not isinstance(stop_iteration, int) or stop_iteration < 1):
+        raise ValueError(f"stop_iteration: must be an integer >= 1, got {stop_iteration!r}")
 
     run = _Run(config, dev, start)
     oom = False
     with _deterministic(config.deterministic), _fork_rng(dev):
         try:
             if run.build(model, seed, init_state):
-                run.fit(train_data, val_data, seed, teacher, on_epoch)
+                run.fit(train_data, val_data, seed, teacher, on_epoch, resume_state, stop_iteration,
+                        keep_train_state)
             run.finish()
         except _CallerError as e:
             raise e.error from e.error.__cause__

@@ -34,7 +34,9 @@ class TrainResult:
     ``best_epoch`` (1-based), or None when no epoch finished. ``history`` holds one dict per
     finished epoch (epoch, train_loss, val_acc, lr, seconds). ``images_per_sec`` is the
     training throughput; ``time_*`` are wall seconds. ``best_state`` (CPU state dict, only
-    with ``keep_best_state``) is left out of :meth:`to_dict`.
+    with ``keep_best_state``) is left out of :meth:`to_dict`, as is ``train_state`` (the
+    state to continue a paused training from, only with ``keep_train_state``; see
+    :func:`deap_nas.evaluation.train`).
     """
 
     status: str = "ok"
@@ -51,6 +53,7 @@ class TrainResult:
     time_eval: float = 0.0
     device: str = ""
     best_state: dict[str, torch.Tensor] | None = field(default=None, repr=False, compare=False)
+    train_state: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -72,13 +75,13 @@ class TrainResult:
         return {
             f.name: _json_safe(getattr(self, f.name))
             for f in fields(self)
-            if f.name != "best_state"
+            if f.name not in ("best_state", "train_state")
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainResult:
         """Inverse of :meth:`to_dict` (e.g. reading an evaluation journal)."""
-        known = {f.name for f in fields(cls)} - {"best_state"}
+        known = {f.name for f in fields(cls)} - {"best_state", "train_state"}
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"TrainResult: unknown key(s) {unknown}")

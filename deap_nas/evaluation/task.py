@@ -132,11 +132,15 @@ def train_architecture(
     init_state: Mapping[str, torch.Tensor] | None = None,
     teacher_logits: torch.Tensor | None = None,
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    stop_iteration: int | None = None,
+    resume_state: dict[str, Any] | None = None,
+    keep_train_state: bool = False,
 ) -> TrainResult:
     """Validate, size-check, build and train ``arch`` on ``data`` (validation accuracy).
 
     Invalid architectures get status ``invalid`` and over-budget ones ``too_large``,
-    both without building a module.
+    both without building a module. ``stop_iteration`` / ``resume_state`` /
+    ``keep_train_state``: staged training, see :func:`deap_nas.evaluation.train`.
     """
     try:
         n_params = arch.num_params(data.input_shape, data.num_classes, head)
@@ -153,4 +157,7 @@ def train_architecture(
         num_params=n_params,
         init_state=dict(init_state) if init_state is not None else None,
         on_epoch=on_epoch,
+        stop_iteration=stop_iteration,
+        resume_state=resume_state,
+        keep_train_state=keep_train_state,
     )

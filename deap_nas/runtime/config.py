@@ -72,11 +72,18 @@ class EvaluationConfig:
     penalty: float = 0.0  # fitness of a failed candidate (status recorded beside it)
     fail_fast: bool = False  # stop the search at the first crashed evaluation
     save_weights: bool = True  # keep each candidate's best-epoch weights in the run dir
+    #: mimicry (EIGEN sec. 3.2): train with the distillation loss against this teacher's
+    #: logits (``training.distill_alpha`` / ``distill_temperature``); see runtime/teacher.py
+    teacher: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.repeats < 1:
             raise ValueError(f"repeats: must be >= 1, got {self.repeats}")
         HeadSpec.parse(self.head) if self.head is not None else None
+        if self.teacher is not None:
+            from .teacher import teacher_kind
+
+            teacher_kind(self.teacher)
 
 
 @dataclass

@@ -25,6 +25,20 @@ when the child trained from scratch (parent without weights, file missing). Once
 evaluated, ``inherit_from`` / ``inherit_note`` are removed from the individual (the record
 and ``ind.result["inherit_from"]`` keep them), so a clone of it never inherits stale.
 
+Per-individual training requests (generic; EIGEN's extinction uses them): an individual
+with ``train_overrides`` (a dict of :class:`~deap_nas.evaluation.TrainConfig` fields, e.g.
+``{"max_iterations": 500}``) is trained with those fields replacing the run's
+``training`` values, and one with ``train_stage`` (``{"stop_iteration": N}`` and/or
+``{"resume_from": "weights/000003.state.pt"}``, the latter as in a previous
+``ind.result["train_state"]``) pauses after N iterations saving its training state
+(``weights/<eval_id>.state.pt``, recorded as ``train_state``) or continues a paused
+training from such a file (see :func:`deap_nas.evaluation.train`). Both apply to the
+next evaluation only (removed from the individual once evaluated, like
+``inherit_from``), are written to the journal record (``train_overrides``,
+``train_stage``) and are part of the fitness-cache key: a 500-iteration result is never
+reused for a 2000-iteration request. Without them the key is the architecture hash, as
+before.
+
 Fitness is the mean validation accuracy over repeats, or ``evaluation.penalty`` when any
 repeat failed; the record is kept on the individual as ``ind.result`` and appended to the
 journal as each evaluation finishes.
@@ -32,6 +46,7 @@ journal as each evaluation finishes.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -51,6 +66,7 @@ class Pending:
     ind: Any
     generation: int
     arch_hash: str | None = None
+    key: str | None = None  # fitness-cache key: arch_hash [+ training request]
     ids: list[int] = field(default_factory=list)
     records: dict[int, dict[str, Any]] = field(default_factory=dict)
     tasks: list[EvalTask] = field(default_factory=list)
@@ -73,6 +89,9 @@ class Pending:
 UNTRAINED = ("invalid", "too_large")  # statuses given before any training
 # record fields of one training's weight inheritance: not copied into cache-hit records
 INHERIT_KEYS = ("inherit_from", "changed_layers", "inherited", "inherit_note")
+# individual attributes of a training request (module doc), consumed by an evaluation
+REQUEST_ATTRS = ("train_overrides", "train_stage")
+STAGE_KEYS = ("stop_iteration", "resume_from")
 
 
 class EvaluationFailed(RuntimeError):
@@ -145,7 +164,7 @@ class Evaluator:
     def _remember(self, rec: dict[str, Any]) -> None:
         # invalid and too_large depend on the architecture alone: never worth repeating
         if (self.use_cache and rec.get("status") == "ok") or rec.get("status") in UNTRAINED:
-            entry = self.cache.setdefault(rec["arch_hash"], {"records": []})
+            entry = self.cache.setdefault(cache_key(rec["arch_hash"], rec), {"records": []})
             entry["records"].append(rec)
 
     # ------------------------------------------------------------------ evaluation
@@ -195,8 +214,12 @@ class Evaluator:
             self._journal_untrained(rec)
             return pending
         base = self._base_record(ind, generation, arch_hash, arch)
+        request = self._training_request(ind)
+        base.update(request)
+        key = cache_key(arch_hash, request)
         pending.arch_hash = arch_hash
-        hit = self.cache.get(arch_hash) if self.use_cache else None
+        pending.key = key
+        hit = self.cache.get(key) if self.use_cache else None
         if hit is not None:
             eid = new_id()
             src = hit["records"]
@@ -207,11 +230,12 @@ class Evaluator:
             pending.add(eid, rec)
             self._journal_untrained(rec)
             return pending
-        if self.use_cache and arch_hash in self._in_flight:
-            pending.alias = self._in_flight[arch_hash]
+        if self.use_cache and key in self._in_flight:
+            pending.alias = self._in_flight[key]
             pending.add(new_id(), base)
             return pending
         init_weights, inherit = self._inheritance(ind)
+        stage = self._stage_task_fields(request)
         for _ in range(self.repeats):
             eid = new_id()
             repeat = self.pending_repeats.get(eid)
@@ -228,11 +252,56 @@ class Evaluator:
             extra = {"exclude": list(inherit["changed_layers"])} if init_weights else {}
             pending.tasks.append(EvalTask(eid, arch_hash, repeat, seed, arch.to_dict(), self.context_for(generation),
                                           weights,
-                                          init_weights=init_weights, extra=extra))
+                                          init_weights=init_weights, extra=extra, **stage))
             pending.add(eid, {**base, "eval_id": eid, "repeat": repeat, "seed": seed, "cached": False,
                                       **inherit})
-        self._in_flight[arch_hash] = pending
+        self._in_flight[key] = pending
         return pending
+
+    # ------------------------------------------------------------------ training requests
+    def _training_request(self, ind: Any) -> dict[str, Any]:
+        """The record fields of an individual's ``train_overrides`` / ``train_stage``
+        (module doc); ValueError naming the field for a bad request."""
+        out: dict[str, Any] = {}
+        overrides = getattr(ind, "train_overrides", None)
+        if overrides:
+            if not isinstance(overrides, dict):
+                raise ValueError(f"train_overrides: must be a dict of training fields, got {overrides!r}")
+            from ..evaluation.config import TrainConfig
+
+            try:
+                TrainConfig.from_dict({**self.context["training"], **overrides})
+            except (ValueError, TypeError) as e:
+                raise ValueError(f"train_overrides: {e}") from None
+            out["train_overrides"] = dict(overrides)
+        stage = getattr(ind, "train_stage", None)
+        if stage:
+            unknown = sorted(set(stage) - set(STAGE_KEYS)) if isinstance(stage, dict) else None
+            if unknown is None or unknown:
+                raise ValueError(f"train_stage: a dict with keys {list(STAGE_KEYS)}, got {stage!r}")
+            stop = stage.get("stop_iteration")
+            if stop is not None and (isinstance(stop, bool) or not isinstance(stop, int) or stop < 1):
+                raise ValueError(f"train_stage.stop_iteration: must be an integer >= 1, got {stop!r}")
+            if self.repeats != 1:
+                raise ValueError("train_stage: staged training needs evaluation.repeats = 1")
+            out["train_stage"] = {k: stage[k] for k in STAGE_KEYS if stage.get(k) is not None}
+        return out
+
+    def _stage_task_fields(self, request: dict[str, Any]) -> dict[str, Any]:
+        """EvalTask keyword arguments of a training request (absolute resume path)."""
+        fields: dict[str, Any] = {}
+        if request.get("train_overrides"):
+            fields["train_overrides"] = dict(request["train_overrides"])
+        stage = request.get("train_stage") or {}
+        if stage.get("stop_iteration") is not None:
+            fields["stop_iteration"] = int(stage["stop_iteration"])
+        if stage.get("resume_from"):
+            path = Path(stage["resume_from"])
+            root = self.run_dir()
+            if not path.is_absolute() and root is not None:
+                path = root / path
+            fields["resume_from"] = str(path.absolute())
+        return fields
 
     def run_dir(self) -> Path | None:
         """Where relative weight paths are rooted: the journal's directory (else the
@@ -265,6 +334,8 @@ class Evaluator:
         rec = {**pending.records[out["eval_id"]], **out, "finished": _now()}
         if rec.get("weights") and self.journal_path is not None:
             rec["weights"] = _relative(rec["weights"], self.journal_path.parent)
+        if rec.get("train_state") and self.journal_path is not None:
+            rec["train_state"] = _relative(rec["train_state"], self.journal_path.parent)
         pending.records[out["eval_id"]] = rec
         pending.device_seconds += float(out.get("time_total") or 0.0)
         self._journal(rec)
@@ -284,12 +355,13 @@ class Evaluator:
             first = {k: v for k, v in src[0].items() if k not in INHERIT_KEYS}
             rec = {**first, **pending.records[eid], "eval_id": eid, "cached": True, "cached_from": source.ids,
                    "accuracy": _mean([r.get("accuracy") for r in src]) if ok else None}
-            for key in ("generation", "genome", "architecture", "arch_hash"):
-                rec[key] = pending.records[eid][key]
+            for key in ("generation", "genome", "architecture", "arch_hash", *REQUEST_ATTRS):
+                if key in pending.records[eid]:
+                    rec[key] = pending.records[eid][key]
             pending.records[eid] = rec
             self._journal_untrained(rec)
-        if pending.arch_hash is not None and self._in_flight.get(pending.arch_hash) is pending:
-            del self._in_flight[pending.arch_hash]
+        if pending.key is not None and self._in_flight.get(pending.key) is pending:
+            del self._in_flight[pending.key]
         for eid in pending.ids:
             self.pending_repeats.pop(eid, None)
         recs = [pending.records[i] for i in pending.ids]
@@ -373,7 +445,11 @@ class Evaluator:
         }
         if any(k in first for k in INHERIT_KEYS):
             ind.result.update({k: first.get(k) for k in INHERIT_KEYS})
-        for attr in ("inherit_from", "inherit_note"):  # consumed: a clone must not inherit stale
+        if any(k in first for k in REQUEST_ATTRS):  # a training request: what was asked, where it paused
+            ind.result.update({k: first.get(k) for k in REQUEST_ATTRS if k in first})
+            ind.result["iterations"] = first.get("iterations")
+            ind.result["train_state"] = first.get("train_state")
+        for attr in ("inherit_from", "inherit_note", *REQUEST_ATTRS):  # consumed: a clone must not inherit stale
             if attr in getattr(ind, "__dict__", {}):
                 delattr(ind, attr)
 
@@ -394,6 +470,15 @@ class Evaluator:
             ok = out.get("status") == "ok" and out.get("accuracy") is not None
             out["fitness"] = [float(out["accuracy"]) if ok else self.penalty]  # docs/run_directory.md
             append_journal(self.journal_path, out)
+
+
+def cache_key(arch_hash: str, request: dict[str, Any]) -> str:
+    """Fitness-cache key: the architecture hash, plus the training request (overrides and
+    stage, as in a journal record) when there is one."""
+    req = {k: request[k] for k in REQUEST_ATTRS if request.get(k)}
+    if not req:
+        return arch_hash
+    return f"{arch_hash}|{json.dumps(req, sort_keys=True, separators=(',', ':'))}"
 
 
 def _mean(values: list[Any]) -> float | None:

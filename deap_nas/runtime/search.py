@@ -48,8 +48,9 @@ def seed_everything(seed: int) -> None:
 
 
 def evaluation_context(config: RunConfig, space: Any) -> dict[str, Any]:
-    """What every worker needs to train a candidate (plain data, sent with each task)."""
-    return {
+    """What every worker needs to train a candidate (plain data, sent with each task);
+    ``teacher`` (absolute paths) only when ``evaluation.teacher`` is set."""
+    context = {
         "data": to_plain(config.data),
         "training": config.training.to_dict(),
         "head": config.evaluation.head if config.evaluation.head is not None else space.default_head,
@@ -57,6 +58,11 @@ def evaluation_context(config: RunConfig, space: Any) -> dict[str, Any]:
         "threads": config.parallel.threads,
         "data_seed": config.seed,
     }
+    if config.evaluation.teacher is not None:
+        from .teacher import resolve_teacher
+
+        context["teacher"] = resolve_teacher(config.evaluation.teacher)
+    return context
 
 
 def make_space(config: RunConfig) -> Any:

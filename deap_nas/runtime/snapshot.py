@@ -18,9 +18,10 @@ from ..algorithms import SearchState, Usage
 FORMAT = "deap_nas.snapshot/1"
 
 
-# plain attributes loops set on individuals: aging (birth, eval_ids) and weight
-# inheritance (inherit_from, inherit_note, changed_layers; deap_nas.ops.immunecs)
-TRACKED = ("birth", "eval_ids", "inherit_from", "inherit_note", "changed_layers")
+# plain attributes loops set on individuals: aging (birth, eval_ids), weight
+# inheritance (inherit_from, inherit_note, changed_layers; deap_nas.ops.immunecs) and
+# training requests (train_overrides, train_stage; runtime/evaluator.py)
+TRACKED = ("birth", "eval_ids", "inherit_from", "inherit_note", "changed_layers", "train_overrides", "train_stage")
 
 
 def individual_to_dict(ind: Any, space: Any) -> dict[str, Any]:

@@ -15,6 +15,15 @@ He initialisation a from-scratch run with that seed gets, and copies every other
 :func:`deap_nas.nn.transfer.transfer_weights`. The record gets ``inherited`` (the transfer
 report); a missing or unreadable file trains from scratch with ``inherited: null`` and an
 ``inherit_note``.
+
+Training requests (see :mod:`deap_nas.runtime.evaluator`): ``train_overrides`` replace
+fields of the context's training config for this task only (the prepared data are
+shared); ``stop_iteration`` pauses the training and saves its state next to the weights
+(``<weights stem>.state.pt``, recorded as ``train_state``); ``resume_from`` continues a
+paused training from such a file. Mimicry (EIGEN sec. 3.2): a context with a
+``teacher`` spec (:mod:`deap_nas.runtime.teacher`) trains with the distillation loss
+against the teacher's logits, computed once per prepared data set and teacher and kept
+on the device (:func:`teacher_logits_for`).
 """
 
 from __future__ import annotations
@@ -64,6 +73,9 @@ class EvalTask:
     weights_path: str | None = None
     init_weights: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    train_overrides: dict[str, Any] = field(default_factory=dict)  # TrainConfig fields, this task only
+    stop_iteration: int | None = None  # staged training: pause here and save the training state
+    resume_from: str | None = None  # staged training: continue from this saved training state
 
 
 def set_worker_index(index: int) -> None:
@@ -132,7 +144,8 @@ class _Context:
 
 
 def context_for(spec: dict[str, Any]) -> _Context:
-    key = json.dumps(spec, sort_keys=True, default=str)
+    # the teacher is not part of the data: its logits are cached inside the context
+    key = json.dumps({k: v for k, v in spec.items() if k != "teacher"}, sort_keys=True, default=str)
     if key in _CONTEXTS:
         _CONTEXTS.move_to_end(key)
         return _CONTEXTS[key]
@@ -219,7 +232,13 @@ def run_task(task: EvalTask) -> dict[str, Any]:
                 detail = "".join(traceback.format_exception_only(type(e), e)).strip()
                 init = None
                 inherit = {"inherited": None, "inherit_note": f"trained from scratch: {detail}"}
-        result = train_architecture(arch, ctx.data, config, head=ctx.head, seed=task.seed, init_state=init)
+        config = with_overrides(config, task.train_overrides)
+        staged = staged_arguments(task)
+        if staged.get("resume_state") is not None:
+            init, inherit = None, {}
+        teacher = teacher_logits_for(ctx, task.context.get("teacher"))
+        result = train_architecture(arch, ctx.data, config, head=ctx.head, seed=task.seed, init_state=init,
+                                    teacher_logits=teacher, **staged)
     except Exception as e:  # a broken candidate or worker must not stop the search
         detail = "".join(traceback.format_exception_only(type(e), e)).strip()
         return _failure(task, "crashed", detail, started)
@@ -232,6 +251,7 @@ def run_task(task: EvalTask) -> dict[str, Any]:
         os.replace(tmp, path)
         weights = str(path)
     record = result.to_dict()
+    stage = save_train_state(task, result)
     return {
         "eval_id": task.eval_id,
         "status": result.status,
@@ -251,4 +271,68 @@ def run_task(task: EvalTask) -> dict[str, Any]:
         "weights": weights,
         "history": record.get("history", []),
         **inherit,
+        **stage,
     }
+
+
+# ---------------------------------------------------------------------- training requests
+def with_overrides(config: Any, overrides: dict[str, Any]) -> Any:
+    """``config`` (a TrainConfig) with ``overrides`` applied (validated again)."""
+    if not overrides:
+        return config
+    from ..evaluation.config import TrainConfig
+
+    return TrainConfig.from_dict({**config.to_dict(), **overrides})
+
+
+def staged_arguments(task: EvalTask) -> dict[str, Any]:
+    """``train_architecture`` keywords of a staged task: where to pause, the state to
+    continue from (read with ``weights_only=True``), and whether to keep the state."""
+    if task.stop_iteration is None and task.resume_from is None:
+        return {}
+    import torch
+
+    resume = None
+    if task.resume_from is not None:
+        resume = torch.load(task.resume_from, map_location="cpu", weights_only=True)
+    return {"stop_iteration": task.stop_iteration, "resume_state": resume,
+            "keep_train_state": task.stop_iteration is not None}
+
+
+def train_state_path(weights_path: str) -> Path:
+    """Where a paused training's state goes: ``weights/000012.pt`` -> ``weights/000012.state.pt``."""
+    p = Path(weights_path)
+    return p.with_name(p.stem + ".state.pt")
+
+
+def save_train_state(task: EvalTask, result: Any) -> dict[str, Any]:
+    """Save a paused training's state (atomically) and return the record fields."""
+    if task.stop_iteration is None and task.resume_from is None:
+        return {}
+    fields: dict[str, Any] = {"train_state": None}
+    if result.train_state is not None and task.weights_path is not None:
+        import torch
+
+        path = train_state_path(task.weights_path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        torch.save(result.train_state, tmp)
+        os.replace(tmp, path)
+        fields["train_state"] = str(path)
+    return fields
+
+
+def teacher_logits_for(ctx: Any, spec: dict[str, Any] | None) -> Any:
+    """The teacher's logits on ``ctx``'s training rows (N, K) on its device, computed once
+    per (prepared data, teacher) and cached in the context; None without a teacher."""
+    if not spec:
+        return None
+    cache = ctx.__dict__.setdefault("teachers", {})
+    key = json.dumps(spec, sort_keys=True, default=str)
+    if key not in cache:
+        from .teacher import load_teacher, teacher_logits
+
+        model = load_teacher(spec, ctx.data.input_shape, ctx.data.num_classes)
+        cache.clear()  # one teacher at a time on the device
+        cache[key] = teacher_logits(model, ctx.data.train)
+    return cache[key]
