@@ -1,6 +1,7 @@
 """Search loops in DEAP style (torch-free), sharing one budget model and control hooks."""
 
 from . import aging as _aging  # noqa: F401
+from . import eigen as _eigen  # noqa: F401
 from . import immunecs as _immunecs  # noqa: F401
 from . import random_search as _random_search  # noqa: F401  (registers the loops)
 from . import simple_ga as _simple_ga  # noqa: F401
@@ -17,6 +18,7 @@ from .common import (
     submit_evaluation,
     wait_first,
 )
+from .eigen import EigenSearchParams, eigen
 from .immunecs import ImmuneSearchParams, immunecs
 from .random_search import RandomSearchParams, random_search
 from .registry import ALGORITHMS, AlgorithmEntry, register_algorithm
@@ -24,6 +26,8 @@ from .simple_ga import SimpleGAParams, simple_ga
 
 __all__ = [
     "ALGORITHMS",
+    "EigenSearchParams",
+    "eigen",
     "AlgorithmEntry",
     "Budget",
     "RandomSearchParams",

@@ -36,8 +36,9 @@ training from such a file (see :func:`deap_nas.evaluation.train`). Both apply to
 next evaluation only (removed from the individual once evaluated, like
 ``inherit_from``), are written to the journal record (``train_overrides``,
 ``train_stage``) and are part of the fitness-cache key: a 500-iteration result is never
-reused for a 2000-iteration request. Without them the key is the architecture hash, as
-before.
+reused for a 2000-iteration request. So is the mimicry teacher (context ``teacher``,
+recorded as ``teacher``; a loop may change it with :meth:`Evaluator.set_teacher`).
+Without any of them the key is the architecture hash, as before.
 
 Fitness is the mean validation accuracy over repeats, or ``evaluation.penalty`` when any
 repeat failed; the record is kept on the individual as ``ind.result`` and appended to the
@@ -92,6 +93,8 @@ INHERIT_KEYS = ("inherit_from", "changed_layers", "inherited", "inherit_note")
 # individual attributes of a training request (module doc), consumed by an evaluation
 REQUEST_ATTRS = ("train_overrides", "train_stage")
 STAGE_KEYS = ("stop_iteration", "resume_from")
+# record fields that change what a training computes besides the architecture: cache key
+KEY_FIELDS = (*REQUEST_ATTRS, "teacher")
 
 
 class EvaluationFailed(RuntimeError):
@@ -215,6 +218,8 @@ class Evaluator:
             return pending
         base = self._base_record(ind, generation, arch_hash, arch)
         request = self._training_request(ind)
+        if self.context.get("teacher"):
+            request["teacher"] = self.context["teacher"]
         base.update(request)
         key = cache_key(arch_hash, request)
         pending.arch_hash = arch_hash
@@ -259,6 +264,21 @@ class Evaluator:
         return pending
 
     # ------------------------------------------------------------------ training requests
+    def set_teacher(self, spec: dict[str, Any] | None) -> None:
+        """Use ``spec`` (runtime/teacher.py; None: none) as the mimicry teacher of the
+        evaluations asked for from now on. Relative weight paths are resolved against the
+        run directory (where ``ind.result["weights"]`` paths are rooted); the spec is
+        recorded in each journal record (``teacher``) and is part of the cache key."""
+        from .teacher import resolve_teacher
+
+        if spec is None:
+            self.context.pop("teacher", None)
+            return
+        spec = dict(spec)
+        if "architecture" in spec and spec.get("head") is None:
+            spec["head"] = self.context.get("head")  # a network of this run: this run's head
+        self.context["teacher"] = resolve_teacher(spec, self.run_dir())
+
     def _training_request(self, ind: Any) -> dict[str, Any]:
         """The record fields of an individual's ``train_overrides`` / ``train_stage``
         (module doc); ValueError naming the field for a bad request."""
@@ -355,7 +375,7 @@ class Evaluator:
             first = {k: v for k, v in src[0].items() if k not in INHERIT_KEYS}
             rec = {**first, **pending.records[eid], "eval_id": eid, "cached": True, "cached_from": source.ids,
                    "accuracy": _mean([r.get("accuracy") for r in src]) if ok else None}
-            for key in ("generation", "genome", "architecture", "arch_hash", *REQUEST_ATTRS):
+            for key in ("generation", "genome", "architecture", "arch_hash", *KEY_FIELDS):
                 if key in pending.records[eid]:
                     rec[key] = pending.records[eid][key]
             pending.records[eid] = rec
@@ -473,9 +493,9 @@ class Evaluator:
 
 
 def cache_key(arch_hash: str, request: dict[str, Any]) -> str:
-    """Fitness-cache key: the architecture hash, plus the training request (overrides and
-    stage, as in a journal record) when there is one."""
-    req = {k: request[k] for k in REQUEST_ATTRS if request.get(k)}
+    """Fitness-cache key: the architecture hash, plus the training request (overrides,
+    stage and teacher, as in a journal record) when there is one."""
+    req = {k: request[k] for k in KEY_FIELDS if request.get(k)}
     if not req:
         return arch_hash
     return f"{arch_hash}|{json.dumps(req, sort_keys=True, separators=(',', ':'))}"

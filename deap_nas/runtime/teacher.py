@@ -6,6 +6,7 @@ A teacher spec is a small dict (config ``evaluation.teacher``), one of::
     {"export": "runs/x/export"}                    # a directory written by `deap-nas export`
     {"run": "runs/x", "rank": 1}                   # a run directory's best model (best/, rank 1)
     {"architecture": "net.json", "weights": "net.pt", "head": "linear"}   # a saved network
+    {"architecture": {<Architecture.to_dict()>}, "weights": ...}           # (inline, as in a record)
 
 The paper's teacher is an ensemble of four Wide-DenseNets trained beforehand; here any
 network or committee this library trained can serve (the best network of an earlier
@@ -50,7 +51,8 @@ def teacher_kind(spec: Mapping[str, Any]) -> str:
     if unknown:
         raise ValueError(f"teacher.{unknown[0]}: unknown key for a '{kind}' teacher; known: {sorted(ALLOWED[kind])}")
     for key in PATH_KEYS:
-        if key in spec and not isinstance(spec[key], str):
+        inline = key == "architecture" and isinstance(spec.get(key), Mapping)
+        if key in spec and not isinstance(spec[key], str) and not inline:
             raise ValueError(f"teacher.{key}: must be a path, got {spec[key]!r}")
     if kind == "architecture" and "weights" not in spec:
         raise ValueError("teacher.weights: an 'architecture' teacher needs its weights file")
@@ -69,19 +71,20 @@ def resolve_teacher(spec: Mapping[str, Any] | None, base: str | Path | None = No
     root = Path(base) if base is not None else Path.cwd()
     out = dict(spec)
     for key in PATH_KEYS:
-        if key in out:
+        if key in out and isinstance(out[key], str):
             p = Path(out[key])
             out[key] = str(p if p.is_absolute() else (root / p).absolute())
     return out
 
 
-def _network(arch_json: str, weights: Path, input_shape: Any, num_classes: int, head: Any) -> Any:
+def _network(arch_json: Any, weights: Path, input_shape: Any, num_classes: int, head: Any) -> Any:
     import torch
 
     from ..arch import Architecture
     from ..nn import build
 
-    net = build(Architecture.from_json(arch_json), tuple(input_shape), int(num_classes), head)
+    arch = Architecture.from_dict(arch_json) if isinstance(arch_json, Mapping) else Architecture.from_json(arch_json)
+    net = build(arch, tuple(input_shape), int(num_classes), head)
     net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
     return net.eval()
 
@@ -126,8 +129,9 @@ def load_teacher(spec: Mapping[str, Any], input_shape: Any, num_classes: int) ->
         head = search_head(run_config(root))
         return _network((root / "best" / files["architecture"]).read_text(), root / "best" / files["weights"],
                         input_shape, num_classes, head)
-    return _network(Path(spec["architecture"]).read_text(), Path(spec["weights"]), input_shape, num_classes,
-                    spec.get("head"))
+    arch = spec["architecture"]
+    return _network(arch if isinstance(arch, Mapping) else Path(arch).read_text(), Path(spec["weights"]),
+                    input_shape, num_classes, spec.get("head"))
 
 
 def teacher_logits(model: Any, data: Any, batch_size: int = 1024) -> Any:

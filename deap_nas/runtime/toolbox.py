@@ -43,5 +43,6 @@ def build_toolbox(config: RunConfig, space: Any, evaluator: Evaluator, map_fn: A
     tb.register("submit_evaluation", evaluator.submit)
     tb.register("wait_first", evaluator.wait_first)
     tb.register("decode", space.decode)
+    tb.register("set_teacher", evaluator.set_teacher)  # mimicry teacher of later evaluations (EIGEN)
     tb.space = space  # loops that need the space itself (immunecs) read it here
     return tb

@@ -1,0 +1,355 @@
+"""EIGEN search loop: rapid succession with extinction, then gene duplication. Torch-free.
+
+Ren et al., "EIGEN: Ecologically-Inspired GENetic Approach for Neural Network Structure
+Searching from Scratch" (CVPR 2019), sec. 3.1 (succession, Algorithm 1), 3.3 and 4.1.
+Mimicry (sec. 3.2) is a property of the training: with ``evaluation.teacher`` every
+candidate trains with the distillation loss of eq. 3 against that fixed teacher; with
+``mimic_parent: true`` the teacher of each generation's children (and of the duplication
+variants) is the current parent, the best network found so far (its saved weights), set
+through ``toolbox.set_teacher`` (the runtime's :meth:`~deap_nas.runtime.evaluator.Evaluator.set_teacher`).
+
+- **Generation 0**: the poorly initialised network (global pooling only,
+  ``toolbox.individual``) is trained for ``t1 + t2 + t3`` iterations; it is the first parent.
+- **Each generation** (succession): ``population_size`` children of the parent, each with
+  a uniform number of steps in [1, m] of the nine operations (``toolbox.mutate`` called
+  with ``step_size=m``; default :func:`~deap_nas.ops.eigen.mut_eigen`), m =
+  ``step_size_primary`` in the primary succession and ``step_size_secondary`` in the
+  secondary one. **Extinction** (Algorithm 1): all children train ``t1`` iterations;
+  ``v_g,T1 = max(S(F_g,T1)_p, v_g-1,T1)`` (eq. 1) and the children below it are extinct;
+  the rest continue to ``t1 + t2``; ``v_g,T2 = max(S(F_g,T2)_q, v_g-1,T2)`` (eq. 2); the
+  rest continue to ``t1 + t2 + t3`` and the best becomes the parent. Each continuation
+  resumes the paused training (same weights, optimizer and learning-rate schedule as one
+  uninterrupted run: ``ind.train_stage``, see :mod:`deap_nas.runtime.evaluator`); the
+  schedule spans ``t1 + t2 + t3`` (``ind.train_overrides = {"max_iterations": ...}``).
+  The logbook records the iterations trained and those extinction saved
+  (``population_size * (t1 + t2 + t3)`` minus the trained ones).
+- **Succession switch** (our criterion; the paper says "when the fitness score
+  saturates"): the parent's fitness saturates when it has not risen by more than
+  ``saturation_delta`` for ``saturation_patience`` generations in a row. Then the
+  primary succession ends and the secondary begins (``secondary: false``: the search
+  ends); when the secondary succession saturates too, it ends.
+- **Gene duplication** (sec. 3.3, ``duplication: true``): the final parent is split into
+  blocks of equal feature-map size (:func:`~deap_nas.spaces.eigen.blocks`); each
+  single-exit block gives variants repeating it 1..``duplication_repeats`` extra times
+  (:func:`~deap_nas.spaces.eigen.duplicate_block`); the valid variants are trained for
+  ``t1 + t2 + t3`` iterations (logged as the last generation, ``phase: duplication``) and
+  the best of them and the parent is the result.
+
+Departures and choices (ours): the parent competes with its children for the next
+generation (``elitism``; the paper keeps "the best individual", without saying whether
+the parent counts); fitness at T1 / T2 is the engine's best validation accuracy so far;
+``S(F)_p`` with fewer than p successful children is their lowest value; failed children
+are extinct at once; extinction thresholds start at ``v0_t1`` / ``v0_t2`` (0: the paper
+gives no value) and carry over from primary to secondary succession.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+from deap import tools
+
+from ..ops.eigen import mut_eigen
+from ..spaces.eigen import block_exits, blocks, duplicate_block
+from .common import SearchControl, SearchState, evaluate_invalid, fitness_record, is_ok
+from .registry import register_algorithm
+
+PHASES = ("primary", "secondary", "duplication", "done")
+
+
+def _check_int(name: str, v: Any, lo: int) -> None:
+    if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+        raise ValueError(f"{name}: must be an integer >= {lo}, got {v!r}")
+
+
+@dataclass
+class EigenSearchParams:
+    """``algorithm:`` section for ``name: eigen`` (sec. 4.1 values as defaults)."""
+
+    population_size: int = 10
+    step_size_primary: int = 100
+    step_size_secondary: int = 10
+    secondary: bool = True  # ablation (Table 2): false ends the search after the primary succession
+    t1: int = 5000
+    t2: int = 15000
+    t3: int = 5000
+    p: int = 5
+    q: int = 2
+    v0_t1: float = 0.0
+    v0_t2: float = 0.0
+    extinction: bool = True  # false: every child trains t1 + t2 + t3 iterations
+    saturation_patience: int = 3
+    saturation_delta: float = 0.001
+    elitism: bool = True
+    duplication: bool = True  # ablation (Table 4)
+    duplication_repeats: int = 2
+    mimic_parent: bool = False  # the parent (best so far) is the teacher from generation 1 on
+    max_generations: int | None = None
+    hall_of_fame: int = 10
+
+    def __post_init__(self) -> None:
+        for name, lo in (("population_size", 1), ("step_size_primary", 1), ("step_size_secondary", 1),
+                         ("t1", 1), ("t2", 1), ("t3", 1), ("p", 1), ("q", 1), ("saturation_patience", 1),
+                         ("duplication_repeats", 1), ("hall_of_fame", 1)):
+            _check_int(name, getattr(self, name), lo)
+        if self.max_generations is not None:
+            _check_int("max_generations", self.max_generations, 1)
+        for name in ("secondary", "extinction", "elitism", "duplication", "mimic_parent"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name}: must be true or false, got {getattr(self, name)!r}")
+        for name in ("v0_t1", "v0_t2", "saturation_delta"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise ValueError(f"{name}: must be a number, got {v!r}")
+        if self.saturation_delta < 0:
+            raise ValueError(f"saturation_delta: must be >= 0, got {self.saturation_delta}")
+
+
+def extinction_threshold(fitnesses: list[float], k: int, previous: float) -> float:
+    """``max(S(F)_k, previous)`` (eq. 1 and 2): the k-th best of ``fitnesses`` (sorted in
+    decreasing order, 1-based; the lowest when there are fewer than k) or the previous
+    generation's threshold, whichever is higher. With no fitness, ``previous``."""
+    if k < 1:
+        raise ValueError(f"k: must be >= 1, got {k}")
+    if not fitnesses:
+        return previous
+    ranked = sorted(fitnesses, reverse=True)
+    return max(ranked[min(k, len(ranked)) - 1], previous)
+
+
+def survivors(individuals: list, threshold: float) -> list:
+    """Those not extinct: successfully evaluated with fitness >= ``threshold``."""
+    return [ind for ind in individuals if is_ok(ind) and ind.fitness.values[0] >= threshold]
+
+
+def _fit(ind: Any) -> float:
+    return ind.fitness.values[0]
+
+
+def _fresh(ind: Any) -> Any:
+    """Forget an individual's evaluation (a clone to mutate, or a training to continue)."""
+    if ind.fitness.valid:
+        del ind.fitness.values
+    for attr in ("result", "eval_ids", "mutations"):
+        if attr in getattr(ind, "__dict__", {}):
+            delattr(ind, attr)
+    return ind
+
+
+def request_training(ind: Any, total: int, stop: int | None = None, resume_from: str | None = None) -> None:
+    """Ask the runtime for a training of ``total`` iterations, paused at ``stop`` and/or
+    continued from ``resume_from`` (``train_overrides`` / ``train_stage``)."""
+    ind.train_overrides = {"max_iterations": int(total)}
+    stage = {}
+    if stop is not None:
+        stage["stop_iteration"] = int(stop)
+    if resume_from:
+        stage["resume_from"] = resume_from
+    if stage:
+        ind.train_stage = stage
+    elif "train_stage" in getattr(ind, "__dict__", {}):
+        delattr(ind, "train_stage")
+
+
+def _continue(toolbox: Any, inds: list, total: int, stop: int | None, control: SearchControl, gen: int) -> None:
+    """Continue the paused trainings of ``inds`` to ``stop`` (None: to the end). An
+    individual whose training already ended (no saved state) keeps its fitness."""
+    todo = []
+    for ind in inds:
+        state = (getattr(ind, "result", None) or {}).get("train_state")
+        if state:
+            _fresh(ind)
+            request_training(ind, total, stop, state)
+            todo.append(ind)
+    evaluate_invalid(toolbox, todo, control, gen)
+
+
+def extinction_generation(toolbox: Any, children: list, *, t1: int, t2: int, t3: int, p: int, q: int,
+                          thresholds: dict[str, float], extinction: bool, control: SearchControl,
+                          generation: int) -> tuple[list, dict[str, Any]]:
+    """Algorithm 1 for one generation: returns (children trained to the end, log fields);
+    ``thresholds`` (keys ``v1``, ``v2``) is updated in place."""
+    total = t1 + t2 + t3
+    if not extinction:
+        for c in children:
+            request_training(c, total)
+        evaluate_invalid(toolbox, children, control, generation)
+        done = [c for c in children if is_ok(c)]
+        return done, {"survivors_t1": len(done), "survivors_t2": len(done)}
+    for c in children:
+        request_training(c, total, stop=t1)
+    evaluate_invalid(toolbox, children, control, generation)
+    thresholds["v1"] = extinction_threshold([_fit(c) for c in children if is_ok(c)], p, thresholds["v1"])
+    alive = survivors(children, thresholds["v1"])
+    _continue(toolbox, alive, total, t1 + t2, control, generation)
+    thresholds["v2"] = extinction_threshold([_fit(c) for c in alive if is_ok(c)], q, thresholds["v2"])
+    alive2 = survivors(alive, thresholds["v2"])
+    _continue(toolbox, alive2, total, None, control, generation)
+    done = [c for c in alive2 if is_ok(c)]
+    return done, {"survivors_t1": len(alive), "survivors_t2": len(alive2)}
+
+
+def parent_as_teacher(toolbox: Any, parent: Any) -> None:
+    """Make ``parent`` (its architecture and saved weights) the mimicry teacher."""
+    result = getattr(parent, "result", None) or {}
+    if not result.get("weights") or not result.get("architecture"):
+        raise ValueError("eigen: mimic_parent needs the parent's saved weights (evaluation.save_weights: true)")
+    if not hasattr(toolbox, "set_teacher"):
+        raise ValueError("eigen: mimic_parent needs toolbox.set_teacher (the deap_nas runtime's toolbox)")
+    toolbox.set_teacher({"architecture": result["architecture"], "weights": result["weights"]})
+
+
+def _iterations(ind: Any) -> int:
+    return int((getattr(ind, "result", None) or {}).get("iterations") or 0)
+
+
+def duplication_variants(parent: Any, space: Any, repeats: int, clone: Any) -> list:
+    """Variants of ``parent`` repeating one single-exit block 1..``repeats`` extra times
+    (sec. 3.3, Fig. 1), valid ones only, in block order; each has ``duplicated`` =
+    [block index, times]."""
+    out = []
+    for b, block in enumerate(blocks(parent, space.params.input_shape)):
+        if len(block_exits(parent, block)) != 1:
+            continue
+        for times in range(1, repeats + 1):
+            v = _fresh(clone(parent))
+            duplicate_block(v, block, times)
+            if space.is_valid(v):
+                v.duplicated = [b, times]
+                out.append(v)
+    return out
+
+
+@register_algorithm("eigen", EigenSearchParams, roles=())
+def eigen(
+    toolbox: Any,
+    control: SearchControl,
+    population_size: int = 10,
+    step_size_primary: int = 100,
+    step_size_secondary: int = 10,
+    secondary: bool = True,
+    t1: int = 5000,
+    t2: int = 15000,
+    t3: int = 5000,
+    p: int = 5,
+    q: int = 2,
+    v0_t1: float = 0.0,
+    v0_t2: float = 0.0,
+    extinction: bool = True,
+    saturation_patience: int = 3,
+    saturation_delta: float = 0.001,
+    elitism: bool = True,
+    duplication: bool = True,
+    duplication_repeats: int = 2,
+    mimic_parent: bool = False,
+    max_generations: int | None = None,
+    hall_of_fame: int = 10,
+    state: SearchState | None = None,
+) -> SearchState:
+    """Run EIGEN (module docstring) until duplication is done, ``max_generations`` or the budget."""
+    space = getattr(toolbox, "space", None)
+    if space is None:
+        raise ValueError("eigen: the toolbox needs the search space as toolbox.space")
+    mutate = getattr(toolbox, "mutate", None) or functools.partial(mut_eigen, space=space)
+    total = t1 + t2 + t3
+    if state is None:
+        state = SearchState(hall_of_fame=tools.HallOfFame(hall_of_fame))
+    extra = state.extra
+
+    def close(gen: int, phase: str, trained: list, nevals: int, **fields: Any) -> None:
+        state.hall_of_fame.update(trained)
+        state.generation = gen
+        state.logbook.record(gen=gen, phase=phase, nevals=nevals, parent=_fit(state.population[0]),
+                             v1=extra["v1"], v2=extra["v2"], **fields, **fitness_record(trained))
+        control.generation_done(state)
+
+    if not state.population:
+        if control.stop_reason() is not None:
+            return state
+        first = toolbox.individual()
+        request_training(first, total)
+        evaluate_invalid(toolbox, [first], control, 0)
+        state.population = [first]
+        extra.update(phase="primary", v1=float(v0_t1), v2=float(v0_t2), best=_fit(first), stall=0,
+                     primary_end=None, iterations=_iterations(first), iterations_saved=0)
+        close(0, "start", [first], 1, step_size=0, survivors_t1=1, survivors_t2=1,
+              iterations=_iterations(first), iterations_saved=0)
+
+    while extra["phase"] != "done":
+        if control.stop_reason() is not None:
+            break
+        if max_generations is not None and state.generation >= max_generations:
+            control.reason = f"EIGEN max_generations reached ({max_generations})"
+            break
+        gen = state.generation + 1
+        parent = state.population[0]
+        phase = extra["phase"]
+        if mimic_parent:
+            parent_as_teacher(toolbox, parent)
+        if phase == "duplication":
+            variants = duplication_variants(parent, space, duplication_repeats, toolbox.clone)
+            for v in variants:
+                request_training(v, total)
+            evaluate_invalid(toolbox, variants, control, gen)
+            done = [v for v in variants if is_ok(v)]
+            best = max([parent, *done], key=_fit)
+            state.population = [best]
+            extra["phase"] = "done"
+            extra["duplicated"] = getattr(best, "duplicated", None)
+            close(gen, "duplication", done, len(variants), step_size=0, survivors_t1=len(done),
+                  survivors_t2=len(done), iterations=sum(_iterations(v) for v in variants), iterations_saved=0)
+            control.reason = (f"EIGEN finished: duplication tried {len(variants)} variants; best "
+                              f"{'variant ' + str(extra['duplicated']) if best is not parent else 'the parent'}"
+                              f" ({_fit(best):.4f})")
+            break
+        m = step_size_primary if phase == "primary" else step_size_secondary
+        children = []
+        for _ in range(population_size):
+            child = _fresh(toolbox.clone(parent))
+            for attr in ("train_overrides", "train_stage", "duplicated"):
+                if attr in child.__dict__:
+                    delattr(child, attr)
+            (child,) = mutate(child, step_size=m)
+            children.append(child)
+        thresholds = {"v1": extra["v1"], "v2": extra["v2"]}
+        done, log = extinction_generation(toolbox, children, t1=t1, t2=t2, t3=t3, p=p, q=q,
+                                          thresholds=thresholds, extinction=extinction, control=control,
+                                          generation=gen)
+        extra.update(thresholds)
+        trained = sum(_iterations(c) for c in children)
+        saved = population_size * total - trained
+        extra["iterations"] += trained
+        extra["iterations_saved"] += saved
+        candidates = done + ([parent] if elitism else [])
+        if candidates:
+            state.population = [max(candidates, key=_fit)]
+        best = _fit(state.population[0])
+        if best > extra["best"] + saturation_delta:
+            extra["best"], extra["stall"] = best, 0
+        else:
+            extra["stall"] += 1
+        if extra["stall"] >= saturation_patience:  # (decided before the snapshot of this generation)
+            extra["stall"] = 0
+            if phase == "primary" and secondary:
+                extra["phase"] = "secondary"
+                extra["primary_end"] = gen
+            else:
+                extra["phase"] = "duplication" if duplication else "done"
+        close(gen, phase, done, population_size, step_size=m, iterations=trained, iterations_saved=saved, **log)
+        if extra["phase"] == "done":
+            control.reason = f"EIGEN finished: the {phase} succession saturated (fitness {best:.4f})"
+    return state
+
+
+__all__ = [
+    "PHASES",
+    "EigenSearchParams",
+    "duplication_variants",
+    "eigen",
+    "extinction_generation",
+    "extinction_threshold",
+    "request_training",
+    "survivors",
+]
