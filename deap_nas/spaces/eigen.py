@@ -260,6 +260,8 @@ def duplicate_block(genome: dict[str, Any], block: list[int], times: int = 1) ->
     previous exit directly). What read ``e`` now reads the last copy's exit. Returns the
     new ids of each copy. The paper does not say how a repeated block is fed or how its
     reductions are treated; this is our reading of Fig. 1 (a block repeated in sequence).
+    With one exit every block layer leads to ``e``, so ``e`` is the block's last layer in
+    gene order and the copies, listed right after it, precede every reader of ``e``.
     """
     if times < 1:
         raise ValueError(f"times: must be >= 1, got {times}")
