@@ -190,6 +190,51 @@ def test_teacher_logits_are_computed_once_and_change_the_training(tmp_path, data
     assert rx["history"][0]["train_loss"] != ry["history"][0]["train_loss"]  # the eq. 3 loss was used
 
 
+def test_committee_and_export_teachers(tmp_path, data):
+    from deap_nas.evaluation.committee import Committee
+    from deap_nas.runtime.teacher import load_teacher, teacher_logits
+
+    arch = SPACE.decode(small_genome())
+    nets = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        nets.append(build(arch, data.input_shape, data.num_classes, "linear").eval())
+    committee = Committee(nets, [0.6, 0.3])
+    committee.save(tmp_path / "committee.pt")
+    teacher = load_teacher(resolve_teacher({"committee": "committee.pt"}, tmp_path), data.input_shape, 10)
+    logits = teacher_logits(teacher, data.train)
+    x = data.train.normalize(data.train.images)
+    with torch.no_grad():
+        assert torch.allclose(torch.softmax(logits, 1), committee(x), atol=1e-5)  # log of the vote
+
+    export = tmp_path / "export"
+    export.mkdir()
+    (export / "architecture.json").write_text(arch.to_json())
+    torch.save(nets[1].state_dict(), export / "model.pt")
+    (export / "meta.json").write_text(json.dumps({"head": "linear"}))
+    teacher = load_teacher(resolve_teacher({"export": "export"}, tmp_path), data.input_shape, 10)
+    with torch.no_grad():
+        assert torch.allclose(teacher_logits(teacher, data.train), nets[1](x), atol=1e-5)
+
+
+def test_configs_parse():
+    from deap_nas.runtime.config import load_config
+
+    root = Path(__file__).resolve().parents[1] / "experiments" / "configs"
+    paper = load_config(root / "eigen_cifar10.yaml")
+    p = paper.algorithm.params
+    assert (p.population_size, p.step_size_primary, p.step_size_secondary, p.t1, p.t2, p.t3, p.p, p.q) == (
+        10, 100, 10, 5000, 15000, 5000, 5, 2)
+    t = paper.training
+    assert (t.optimizer, t.lr, t.momentum, t.weight_decay, t.batch_size) == ("sgd", 0.1, 0.9, 5e-4, 128)
+    assert (t.distill_alpha, t.distill_temperature) == (0.9, 5.0)
+    quick = load_config(root / "eigen_cifar10_quick.yaml")
+    assert quick.algorithm.params.mimic_parent and quick.space.name == "eigen"
+    off = load_config(root / "eigen_cifar10.yaml", ["algorithm.secondary=false", "algorithm.duplication=false",
+                                                     "algorithm.mimic_parent=false"])
+    assert not (off.algorithm.params.secondary or off.algorithm.params.duplication)
+
+
 CONFIG = {
     "seed": 0,
     "data": {"name": "fashion_mnist_mini", "train_subset": 10, "val_per_class": 5},
@@ -225,3 +270,8 @@ def test_eigen_run_with_mimicry_resumes_exactly(tmp_path):
     assert any(r.get("teacher") for r in records)  # mimicry: the parent taught its children
     assert any((r.get("train_stage") or {}).get("resume_from") for r in records)  # extinction stages
     assert full["logbook"][0]["phase"] == "start"
+    # a finished run's best model can teach another run
+    from deap_nas.runtime.teacher import load_teacher
+
+    net = load_teacher(resolve_teacher({"run": "full"}, tmp_path), (1, 28, 28), 10)
+    assert net(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
