@@ -186,7 +186,7 @@ class RunConfig:
                 for role, op in self.operators.items()
             },
             "training": to_plain(self.training),
-            "evaluation": to_plain(self.evaluation),
+            "evaluation": _evaluation_plain(self.evaluation),
             "final_training": to_plain(self.final_training),
             "budget": to_plain(self.budget),
             "parallel": to_plain(self.parallel),
@@ -204,6 +204,15 @@ class RunConfig:
             d.pop(key)
         d["budget"] = {}  # a resumed run may be given a larger budget
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _evaluation_plain(ev: EvaluationConfig) -> dict[str, Any]:
+    """``evaluation`` as plain data; ``teacher`` only when set, so the configs (and the
+    fingerprints) of runs without mimicry are what they were before it existed."""
+    d = to_plain(ev)
+    if d.get("teacher") is None:
+        d.pop("teacher", None)
+    return d
 
 
 SECTIONS = (
