@@ -280,3 +280,9 @@ def test_eigen_run_with_mimicry_resumes_exactly(tmp_path):
 
     net = load_teacher(resolve_teacher({"run": "full"}, tmp_path), (1, 28, 28), 10)
     assert net(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+    # final training with mimicry (Table 5): the run's best model teaches the retraining
+    r = cli("train-final", "full", "--epochs", "1", "--device", "cpu", "--set", "final_training.teacher.run=full",
+            "--set", "final_training.train_subset=10", cwd=tmp_path, timeout=600)
+    check(r)
+    (model,) = json.loads((tmp_path / "full" / "final" / "results.json").read_text())["models"]
+    assert model["status"] == "ok" and model["teacher"]["run"] == str(tmp_path / "full")

@@ -99,8 +99,14 @@ class FinalTrainingConfig:
     training: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=20))
     head: str | dict[str, Any] | None = None
     channels: int | None = None  # widen the stem (macro-NAS trains with more channels)
+    #: mimicry in final training (EIGEN Table 5): a teacher spec as for ``evaluation.teacher``
+    teacher: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
+        if self.teacher is not None:
+            from .teacher import teacher_kind
+
+            teacher_kind(self.teacher)
         if self.top_k < 1:
             raise ValueError(f"top_k: must be >= 1, got {self.top_k}")
         if self.min_evaluations < 1:
@@ -186,8 +192,8 @@ class RunConfig:
                 for role, op in self.operators.items()
             },
             "training": to_plain(self.training),
-            "evaluation": _evaluation_plain(self.evaluation),
-            "final_training": to_plain(self.final_training),
+            "evaluation": _without_unset_teacher(self.evaluation),
+            "final_training": _without_unset_teacher(self.final_training),
             "budget": to_plain(self.budget),
             "parallel": to_plain(self.parallel),
             "output": to_plain(self.output),
@@ -206,10 +212,10 @@ class RunConfig:
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _evaluation_plain(ev: EvaluationConfig) -> dict[str, Any]:
-    """``evaluation`` as plain data; ``teacher`` only when set, so the configs (and the
-    fingerprints) of runs without mimicry are what they were before it existed."""
-    d = to_plain(ev)
+def _without_unset_teacher(section: Any) -> dict[str, Any]:
+    """``evaluation`` / ``final_training`` as plain data; ``teacher`` only when set, so the
+    configs (and fingerprints) of runs without mimicry are what they were before it existed."""
+    d = to_plain(section)
     if d.get("teacher") is None:
         d.pop("teacher", None)
     return d

@@ -151,6 +151,11 @@ def train_final(
             arch = widen(arch, width_factor(arch, ft.channels))
         archs.append(arch)
 
+    teacher_spec = None
+    if ft.teacher is not None:  # mimicry (EIGEN sec. 3.2, Table 5): relative paths from the cwd
+        from .teacher import resolve_teacher
+
+        teacher_spec = resolve_teacher(ft.teacher)
     results: list[dict[str, Any]] = []
     for seed in ft.seeds:  # seeds outside: each split is loaded once
         data = prepare_data(
@@ -163,13 +168,20 @@ def train_final(
             device=dev,
             download=config.data.download,
         )
+        teacher = None
+        if teacher_spec is not None:
+            from .teacher import load_teacher, teacher_logits
+
+            log(f"teacher {teacher_spec}: logits of {len(data.train)} training images")
+            teacher = teacher_logits(load_teacher(teacher_spec, data.input_shape, data.num_classes), data.train)
         for entry, arch in zip(ranked, archs, strict=True):
             h = entry["arch_hash"]
             tag = f"rank {entry['rank']} {h[:8]} seed {seed}"
             log(f"[{tag}] training {_count(arch, data, head)} parameters on {dev}")
             start = time.perf_counter()
             res = train_architecture(
-                arch, data, tcfg, head=head, seed=seed, on_epoch=_printer(tag, tcfg.epochs, log)
+                arch, data, tcfg, head=head, seed=seed, on_epoch=_printer(tag, tcfg.epochs, log),
+                teacher_logits=teacher,
             )
             record: dict[str, Any] = {
                 "rank": entry["rank"],
@@ -188,6 +200,8 @@ def train_final(
                 "device": res.device or dev,
                 "weights": None,
             }
+            if teacher_spec is not None:
+                record["teacher"] = teacher_spec
             if res.ok and res.best_state is not None:
                 net = build(arch, data.input_shape, data.num_classes, head)
                 net.load_state_dict(res.best_state)
