@@ -1,6 +1,6 @@
 """Genome families (torch-free): DEAP individual types, random init, decode to Architecture."""
 
-from . import immunecs, neat, sequential  # noqa: F401  (register the spaces)
+from . import immunecs, minigen, neat, sequential  # noqa: F401  (register the spaces)
 from .base import SPACES, NoParams, SearchSpace, register_space
 from .immunecs import (
     ImmuneCifarParams,
@@ -10,9 +10,10 @@ from .immunecs import (
     ImmuneParams,
     ImmuneSpace,
 )
+from .minigen import MiniGenParams, MiniGenSpace
 from .neat import NeatParams, NeatSpace
 from .sequential import SequentialParams, SequentialSpace
-from .types import FitnessMax, GraphIndividual, ImmuneIndividual, ListIndividual
+from .types import FitnessMax, GraphIndividual, ImmuneIndividual, ListIndividual, MiniGenIndividual
 
 __all__ = [
     "SPACES",
@@ -26,6 +27,9 @@ __all__ = [
     "ImmuneParams",
     "ImmuneSpace",
     "ListIndividual",
+    "MiniGenIndividual",
+    "MiniGenParams",
+    "MiniGenSpace",
     "NeatParams",
     "NeatSpace",
     "NoParams",

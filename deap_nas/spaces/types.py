@@ -20,8 +20,12 @@ if not hasattr(creator, "GraphIndividual"):
 if not hasattr(creator, "ImmuneIndividual"):
     # A list of ImmuNeCS layer genes, each a dict of plain floats in [0, 1] (``immunecs`` spaces).
     creator.create("ImmuneIndividual", list, fitness=creator.FitnessMax)
+if not hasattr(creator, "MiniGenIndividual"):
+    # MiniGen's five cells [channels, blocks, action list] (``minigen`` space).
+    creator.create("MiniGenIndividual", list, fitness=creator.FitnessMax)
 
 FitnessMax = creator.FitnessMax
 ListIndividual = creator.ListIndividual
 GraphIndividual = creator.GraphIndividual
 ImmuneIndividual = creator.ImmuneIndividual
+MiniGenIndividual = creator.MiniGenIndividual
