@@ -19,8 +19,7 @@ from .common import (
     wait_first,
 )
 from .immunecs import ImmuneSearchParams, immunecs
-from .minigen import MiniGenParams as MiniGenSearchParams
-from .minigen import minigen
+from .minigen import MiniGenSearchParams, minigen
 from .random_search import RandomSearchParams, random_search
 from .registry import ALGORITHMS, AlgorithmEntry, register_algorithm
 from .simple_ga import SimpleGAParams, simple_ga

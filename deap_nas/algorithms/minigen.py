@@ -62,7 +62,7 @@ def _check_num(name: str, v: Any, lo: float, hi: float = float("inf")) -> None:
 
 
 @dataclass
-class MiniGenParams:
+class MiniGenSearchParams:
     """``algorithm:`` section for ``name: minigen`` (sec. IV-D values as defaults)."""
 
     population_size: int = 15  # n
@@ -125,7 +125,7 @@ def _arch_hash(ind: Any) -> str | None:
     return result.get("arch_hash")
 
 
-@register_algorithm("minigen", MiniGenParams, roles=("mate", "mutate"))
+@register_algorithm("minigen", MiniGenSearchParams, roles=("mate", "mutate"))
 def minigen(
     toolbox: Any,
     control: SearchControl,
