@@ -37,7 +37,8 @@ class TrainConfig:
     restore the best epoch's weights. ``max_iterations``: cap on optimiser steps (EIGEN
     counts training in iterations). ``distill_alpha``/``distill_temperature``: alpha and T
     of EIGEN eq. 3, used when teacher logits are given. ``amp``: "auto" = bf16 autocast on
-    CUDA only, "bf16" = always, "off". ``channels_last``: "auto" = on CUDA, or a bool.
+    CUDA only, "bf16" = always, "off". ``channels_last``: "auto" = on (CUDA and CPU: on
+    CPU it makes oneDNN convolutions 1.3-10x faster, depthwise ones most), or a bool.
     ``time_limit``: wall-clock seconds for the whole call. ``max_params``: larger models get
     status "too_large" without training. ``score``: "best" = the result is the best epoch's
     validation accuracy (and weights); "last" = the last epoch's (MiniGen tests each
