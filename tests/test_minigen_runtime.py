@@ -64,6 +64,16 @@ def test_in_process_run_freezes_the_mini_set_and_logs_birth_generations(tmp_path
     assert len(journal) == 5 and all(r["status"] == "ok" for r in journal)
 
 
+def test_fig_3_plot_of_the_best_networks_birth_generation(tmp_path: Path):
+    from deap_nas.runtime.plots import plot_best_generation
+
+    rows = [{"gen": g, "best": 0.2 + 0.01 * g, "best_birth": g // 2} for g in range(6)]
+    plot_best_generation(rows, tmp_path / "a.png")
+    plot_best_generation([{"gen": 0, "best": 0.1}], tmp_path / "empty.png")  # no best_birth: a note
+    for name in ("a.png", "empty.png"):
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 @pytest.mark.slow
 def test_resume_equals_an_uninterrupted_run(tmp_path: Path):
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(CONFIG))
