@@ -29,6 +29,8 @@ CASES = {
     ],
     "identity": [{}],
     "global_pool": [{}, {"type": "max"}, {"type": "avgmax"}],
+    "zero_pad": [{}, {"pad": 0}, {"pad": 3}],
+    "bn_act": [{}, {"bn": False}, {"act": "relu6"}, {"bn": False, "act": None}],
     "resnet_block": [{}, {"kernel": 5, "downsample": True}],
     "resnet_bottleneck": [{}, {"kernel": 5, "downsample": True}, {"channels": 20}],
     "dense_block": [{}, {"growth": 24, "layers": 2, "transition": True}],

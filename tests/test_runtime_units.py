@@ -71,6 +71,23 @@ def test_fingerprint_ignores_budget_parallel_and_output_only():
     assert a.fingerprint() == b.fingerprint() != c.fingerprint()
 
 
+@pytest.mark.parametrize("section,key,value,extra", [
+    ("data", "mini_file", "mini.npz", {"train_subset": 10, "val_per_class": 5}), ("training", "score", "last", {}),
+    ("final_training", "sort", "ratio", {}), ("final_training", "source", "found", {}),
+])
+def test_later_fields_appear_only_when_set(section, key, value, extra):
+    """Fields added after runs existed stay out of config.yaml / the fingerprint at their
+    default (an older run directory still resumes), and count once set."""
+    from deap_nas.runtime.config import LATER_FIELDS
+
+    plain = parse_config({"budget": {"evaluations": 10}})
+    assert key in LATER_FIELDS[section] and key not in plain.to_dict()[section]
+    changed = parse_config({"budget": {"evaluations": 10}, section: {key: value, **extra}})
+    assert changed.to_dict()[section][key] == value
+    assert changed.fingerprint() != plain.fingerprint()
+    assert parse_config(changed.to_dict()).to_dict() == changed.to_dict()
+
+
 def test_set_overrides_parse_yaml_values(tmp_path):
     data = apply_overrides({"training": {"epochs": 1}}, ["training.epochs=4", "data.train_subset=0.5", "space.name=sequential"])
     assert data == {"training": {"epochs": 4}, "data": {"train_subset": 0.5}, "space": {"name": "sequential"}}

@@ -40,7 +40,9 @@ class TrainConfig:
     CUDA only, "bf16" = always, "off". ``channels_last``: "auto" = on (CUDA and CPU: on
     CPU it makes oneDNN convolutions 1.3-10x faster, depthwise ones most), or a bool.
     ``time_limit``: wall-clock seconds for the whole call. ``max_params``: larger models get
-    status "too_large" without training.
+    status "too_large" without training. ``score``: "best" = the result is the best epoch's
+    validation accuracy (and weights); "last" = the last epoch's (MiniGen tests each
+    network once, after its 20 epochs).
     """
 
     epochs: int = 10
@@ -73,6 +75,7 @@ class TrainConfig:
     time_limit: float | None = None
     keep_best_state: bool = False
     drop_last: bool = True
+    score: str = "best"
 
     def __post_init__(self) -> None:
         def bad(name: str, why: str) -> ValueError:
@@ -162,6 +165,8 @@ class TrainConfig:
         need_num("time_limit", 0.0, strict_low=True, optional=True)
         need_bool("keep_best_state")
         need_bool("drop_last")
+        if self.score not in ("best", "last"):
+            raise bad("score", "must be 'best' or 'last'")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:

@@ -383,7 +383,7 @@ class _Run:
                     on_epoch(dict(entry))
                 except Exception as e:
                     raise _CallerError(e) from e
-            if self.best_acc is None or acc > self.best_acc + cfg.min_delta:
+            if cfg.score == "last" or self.best_acc is None or acc > self.best_acc + cfg.min_delta:
                 self.best_acc, self.best_epoch = acc, epoch
                 if keep_snapshots:
                     self.snapshot = {k: v.detach().clone() for k, v in module.state_dict().items()}

@@ -72,13 +72,24 @@ def prepare_data(
     seed: int = 0,
     device: torch.device | str = "cpu",
     download: bool | None = None,
+    mini_file: str | Path | None = None,
+    mini_test_source: str = "heldout",
 ) -> PreparedData:
     """Load ``name`` and split it; every index used is kept in ``record`` (JSON-safe).
 
     ``train_subset`` / ``val_subset``: a fraction (float) or a per-class count (int) of
     the training / validation part. ``with_test`` also loads the test split; use it only
     for final training.
+
+    ``mini_file``: train on ``train_subset`` (a per-class count) images and validate on
+    ``val_per_class`` per class, frozen in that file (created on first use, reloaded after:
+    :func:`deap_nas.evaluation.mini_data.mini_dataset`); ``mini_test_source="test"`` draws
+    the validation images from the test split (MiniGen's paper) instead of holding them
+    out of the training split.
     """
+    if mini_file is not None:
+        return _prepare_mini(name, root, download, mini_file, mini_test_source, train_subset, val_per_class,
+                             val_subset, with_test, seed, device)
     full = load_dataset(name, split="train", root=root, download=download)
     train_idx, val_idx = stratified_split(
         full.labels,
@@ -119,6 +130,33 @@ def prepare_data(
         classes=list(full.classes),
         record=record,
     )
+
+
+def _prepare_mini(name: str, root: Any, download: Any, mini_file: str | Path, test_source: str,
+                  train_subset: Any, val_per_class: Any, val_subset: Any, with_test: bool, seed: int,
+                  device: Any) -> PreparedData:
+    from .mini_data import mini_dataset
+
+    if val_subset is not None:
+        raise ValueError("val_subset: not used with mini_file (val_per_class gives the mini test set)")
+    mini = mini_dataset(mini_file, name, root=root, download=download, per_class=train_subset,
+                        test_per_class=val_per_class, test_source=test_source, seed=seed)
+    mean, std = normalization_stats(mini.train_images)
+    k = len(mini.classes)
+
+    def on_device(images: np.ndarray, labels: np.ndarray) -> DeviceDataset:
+        return DeviceDataset.from_numpy(images, labels, mean, std, device=device, num_classes=k)
+
+    test = None
+    if with_test:
+        t = load_dataset(name, split="test", root=root, download=download)
+        test = on_device(t.images, t.labels)
+    record = {**{k_: v for k_, v in mini.meta.items() if not k_.endswith("_indices")},
+              "mini_file": str(mini_file), "train_indices": mini.meta["train_indices"],
+              "val_indices": mini.meta["test_indices"], "mean": list(mean), "std": list(std)}
+    return PreparedData(name=name, train=on_device(mini.train_images, mini.train_labels),
+                        val=on_device(mini.test_images, mini.test_labels), test=test,
+                        classes=list(mini.classes), record=record)
 
 
 def train_architecture(

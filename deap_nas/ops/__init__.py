@@ -5,7 +5,7 @@
     ['augment', 'clone_population', 'cx_one_point']
 """
 
-from . import aging, eigen, immunecs, neat, sequential  # noqa: F401  (register their operators)
+from . import aging, eigen, immunecs, minigen, neat, sequential  # noqa: F401  (register their operators)
 from .aging import remove_oldest, sel_aging_tournament, set_birth
 from .eigen import (
     mut_alter_channels,
@@ -30,6 +30,16 @@ from .immunecs import (
     mutation_rate,
     random_insertion,
     sel_best_n,
+)
+from .minigen import (
+    cx_cells,
+    mean_accuracy,
+    mut_minigen,
+    performance_score,
+    sel_softmax,
+    sel_top_k,
+    softmax_probabilities,
+    stamp_birth,
 )
 from .neat import mut_add_node, mut_identity, mut_layer_gene, mut_neat, mut_toggle_connection
 from .registry import OPERATORS, operator_parameters, register_operator
@@ -58,6 +68,14 @@ __all__ = [
     "random_insertion",
     "sel_best_n",
     "cx_one_point",
+    "cx_cells",
+    "mean_accuracy",
+    "mut_minigen",
+    "performance_score",
+    "sel_softmax",
+    "sel_top_k",
+    "softmax_probabilities",
+    "stamp_birth",
     "remove_oldest",
     "sel_aging_tournament",
     "set_birth",

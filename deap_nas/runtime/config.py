@@ -46,10 +46,31 @@ class DataConfig:
     #: "Make training and validation datasets"): the data seed of generation g is a
     #: deterministic function of (run seed, g), see ``worker.generation_data_seed``
     resample: bool = False
+    #: freeze the stratified training subset (``train_subset`` per class) and validation
+    #: set (``val_per_class`` per class) in this .npz file, created on first use and
+    #: reloaded by later runs (MiniGen's Mini CIFAR-10, sec. IV-A/B); relative to the
+    #: working directory. None: the usual split (see ``prepare_data``)
+    mini_file: str | None = None
+    #: where a mini file's validation images come from: "heldout" (held out of the
+    #: training split: selection never sees the test set) or "test" (the paper's variant)
+    mini_test_source: str = "heldout"
 
     def __post_init__(self) -> None:
         if not isinstance(self.resample, bool):
             raise ValueError(f"resample: must be true or false, got {self.resample!r}")
+        if self.mini_test_source not in ("heldout", "test"):
+            raise ValueError(f"mini_test_source: must be 'heldout' or 'test', got {self.mini_test_source!r}")
+        if self.mini_file is not None:
+            if not isinstance(self.mini_file, str) or not self.mini_file:
+                raise ValueError(f"mini_file: must be a file path, got {self.mini_file!r}")
+            for name in ("train_subset", "val_per_class"):
+                v = getattr(self, name)
+                if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                    raise ValueError(f"{name}: a mini_file needs a per-class count (an integer >= 1), got {v!r}")
+            if self.resample or self.val_subset is not None:
+                raise ValueError("mini_file: a frozen mini data set cannot be combined with resample or val_subset")
+        elif self.mini_test_source != "heldout":
+            raise ValueError("mini_test_source: 'test' needs a mini_file")
         if self.val_per_class is None and (self.val_fraction is None or not 0 < self.val_fraction < 1):
             raise ValueError(f"val_fraction: must be in (0, 1) unless val_per_class is set, got {self.val_fraction}")
         if self.val_per_class is not None and self.val_per_class < 1:
@@ -99,10 +120,20 @@ class FinalTrainingConfig:
     training: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=20))
     head: str | dict[str, Any] | None = None
     channels: int | None = None  # widen the stem (macro-NAS trains with more channels)
+    #: which architectures: "ranking" (best mean search accuracy first) or "found" (those
+    #: the search reported as found, in that order: MiniGen's networks above its target)
+    source: str = "ranking"
+    #: order of the printed / written table (final/table.csv): "rank" or "ratio" (accuracy
+    #: per million parameters, descending: MiniGen's Table III)
+    sort: str = "rank"
     #: mimicry in final training (EIGEN Table 5): a teacher spec as for ``evaluation.teacher``
     teacher: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
+        if self.source not in ("ranking", "found"):
+            raise ValueError(f"source: must be 'ranking' or 'found', got {self.source!r}")
+        if self.sort not in ("rank", "ratio"):
+            raise ValueError(f"sort: must be 'rank' or 'ratio', got {self.sort!r}")
         if self.teacher is not None:
             from .teacher import teacher_kind
 
@@ -181,7 +212,9 @@ class RunConfig:
     source: str = ""  # the file it was read from
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data that :func:`parse_config` turns back into an equal config."""
+        """Plain data that :func:`parse_config` turns back into an equal config. Fields
+        added after the first release (:data:`LATER_FIELDS`) appear only when not at their
+        default, so the configs and fingerprints of earlier runs stay what they were."""
         d = {
             "seed": self.seed,
             "data": to_plain(self.data),
@@ -192,12 +225,20 @@ class RunConfig:
                 for role, op in self.operators.items()
             },
             "training": to_plain(self.training),
-            "evaluation": _without_unset_teacher(self.evaluation),
-            "final_training": _without_unset_teacher(self.final_training),
+            "evaluation": to_plain(self.evaluation),
+            "final_training": to_plain(self.final_training),
             "budget": to_plain(self.budget),
             "parallel": to_plain(self.parallel),
             "output": to_plain(self.output),
         }
+        for section, defaults in LATER_FIELDS.items():
+            for key, default in defaults.items():
+                if key in d[section] and d[section][key] == default:
+                    del d[section][key]
+        if isinstance(d["final_training"].get("training"), dict):
+            for key, default in LATER_FIELDS["training"].items():
+                if d["final_training"]["training"].get(key, default) == default:
+                    d["final_training"]["training"].pop(key, None)
         return d
 
     def to_yaml(self) -> str:
@@ -212,13 +253,15 @@ class RunConfig:
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _without_unset_teacher(section: Any) -> dict[str, Any]:
-    """``evaluation`` / ``final_training`` as plain data; ``teacher`` only when set, so the
-    configs (and fingerprints) of runs without mimicry are what they were before it existed."""
-    d = to_plain(section)
-    if d.get("teacher") is None:
-        d.pop("teacher", None)
-    return d
+#: section -> {field: default} of the fields added after runs existed (mimicry: EIGEN;
+#: mini data sets, last-epoch score, found-list final training: MiniGen): left out of
+#: :meth:`RunConfig.to_dict` at their default, so older runs keep their fingerprint
+LATER_FIELDS: dict[str, dict[str, Any]] = {
+    "data": {"mini_file": None, "mini_test_source": "heldout"},
+    "training": {"score": "best"},
+    "evaluation": {"teacher": None},
+    "final_training": {"teacher": None, "source": "ranking", "sort": "rank"},
+}
 
 
 SECTIONS = (

@@ -1,9 +1,12 @@
 """``deap-nas train-final``: full training of a run's best architectures, test set used once.
 
-For each of the ``top_k`` ranked architectures and each seed of ``final_training.seeds``:
+For each of the ``top_k`` ranked architectures (``final_training.source: found``: the
+architectures the search reported as found, in that order) and each seed of ``final_training.seeds``:
 hold a validation split out of the full training split (it picks the best epoch), train
 with ``final_training.training``, reload the best epoch and measure test accuracy once.
-Results go to ``final/results.json`` and ``final/results.csv``, weights to
+Results go to ``final/results.json`` and ``final/results.csv``, one row per architecture
+(accuracy, parameters, accuracy-to-parameter ratio; sorted by ``final_training.sort``) to
+``final/table.csv``, weights to
 ``final/<hash>_seed<k>.pt`` (``<hash>`` is the searched architecture's hash, also when
 ``final_training.channels`` widens it; ``trained_hash`` and ``architecture`` in the
 results describe the network actually trained).
@@ -127,7 +130,11 @@ def train_final(
     k = ft.top_k if top_k is None else top_k
     if k < 1:
         raise ValueError(f"top_k must be >= 1, got {k}")
-    if ft.min_evaluations > 1:  # the macro-NAS paper's selection: best mean over >= k evaluations
+    if ft.source == "found":  # the search's own list (MiniGen: networks above its target accuracy)
+        from .tables import found_architectures
+
+        ranked = found_architectures(run.path, run.journal)[:k]
+    elif ft.min_evaluations > 1:  # the macro-NAS paper's selection: best mean over >= k evaluations
         from .selection import reevaluate_candidates
 
         ranked = reevaluate_candidates(run.path, ft.min_evaluations, max(ft.candidates, k), log=log)[:k]
@@ -222,7 +229,11 @@ def train_final(
             _write(out, run.path, head, tcfg, results)
     results.sort(key=lambda r: (r["rank"], ft.seeds.index(r["seed"])))
     _write(out, run.path, head, tcfg, results)
-    log(_table(results))
+    from .tables import format_ratio_table, ratio_rows
+
+    rows = ratio_rows(results, ft.sort)
+    write_csv(out / "table.csv", rows)
+    log(format_ratio_table(rows) if ft.sort == "ratio" else _table(results))
     return results
 
 

@@ -39,6 +39,7 @@ __all__ = [
     "neat_frequencies",
     "pareto_front",
     "plot_accuracy_vs_params",
+    "plot_best_generation",
     "plot_best_so_far",
     "plot_fitness",
     "plot_neat_genomes",
@@ -126,6 +127,34 @@ def plot_fitness(logbook: Sequence[Mapping[str, Any]], path: str | Path) -> None
     ax.set_title(title)
     ax.set_xlabel("generation")
     ax.set_ylabel("fitness")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+    _save(fig, path)
+
+
+def plot_best_generation(logbook: Sequence[Mapping[str, Any]], path: str | Path) -> None:
+    """MiniGen's Fig. 3 / 4: per generation, the birth generation of the highest-accuracy
+    network (``best_birth``, left axis) and its accuracy (``best``, right axis)."""
+    title = "Best network's birth generation and accuracy"
+    rows = sorted((r for r in logbook if math.isfinite(_num(r.get("gen"))) and math.isfinite(_num(r.get("best_birth")))),
+                  key=lambda r: _num(r.get("gen")))
+    fig, ax = _figure()
+    if not rows:
+        _no_data(ax, title, "no data: the logbook has no best_birth")
+        _save(fig, path)
+        return
+    gens = [_num(r.get("gen")) for r in rows]
+    ax.step(gens, [_num(r.get("best_birth")) for r in rows], where="mid", color="tab:red", label="birth generation")
+    ax.set_ylabel("birth generation of the best network", color="tab:red")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax2 = ax.twinx()
+    ax2.plot(gens, [_num(r.get("best")) for r in rows], color="tab:green", marker=".", label="accuracy")
+    ax2.set_ylabel("best accuracy", color="tab:green")
+    handles = ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]
+    labels = ax.get_legend_handles_labels()[1] + ax2.get_legend_handles_labels()[1]
+    fig.legend(handles, labels, loc="outside lower center", ncols=2, frameon=False)
+    ax.set_title(title)
+    ax.set_xlabel("generation")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
     _save(fig, path)
@@ -563,7 +592,8 @@ def plot_neat_genomes(journal: Sequence[Mapping[str, Any]], path: str | Path) ->
 def write_plots(run_dir: str | Path) -> list[Path]:
     """Draw ``plots/fitness.png`` and ``plots/accuracy_vs_params.png`` from the run's
     ``logbook.csv`` (or newest snapshot) and ``journal.jsonl``, ``plots/best_so_far.png``
-    (this run alone) and, for the ``neat`` space, ``plots/genomes.png``; returns the paths."""
+    (this run alone), for the ``neat`` space ``plots/genomes.png`` and, when the logbook has
+    ``best_birth`` (MiniGen), ``plots/best_generation.png``; returns the paths."""
     run = load_run(run_dir)
     out = run.path / "plots"
     paths = [out / "fitness.png", out / "accuracy_vs_params.png", out / "best_so_far.png"]
@@ -574,4 +604,7 @@ def write_plots(run_dir: str | Path) -> list[Path]:
     if isinstance(space, Mapping) and space.get("name") == "neat":
         paths.append(out / "genomes.png")
         plot_neat_genomes(run.journal, paths[-1])
+    if any("best_birth" in r for r in run.logbook):  # MiniGen's Fig. 3
+        paths.append(out / "best_generation.png")
+        plot_best_generation(run.logbook, paths[-1])
     return paths

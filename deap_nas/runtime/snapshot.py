@@ -19,9 +19,11 @@ FORMAT = "deap_nas.snapshot/1"
 
 
 # plain attributes loops set on individuals: aging (birth, eval_ids), weight
-# inheritance (inherit_from, inherit_note, changed_layers; deap_nas.ops.immunecs) and
-# training requests (train_overrides, train_stage; runtime/evaluator.py)
-TRACKED = ("birth", "eval_ids", "inherit_from", "inherit_note", "changed_layers", "train_overrides", "train_stage")
+# inheritance (inherit_from, inherit_note, changed_layers; deap_nas.ops.immunecs),
+# training requests (train_overrides, train_stage; runtime/evaluator.py) and MiniGen's
+# accuracy history (acc_history; deap_nas.ops.minigen)
+TRACKED = ("birth", "eval_ids", "inherit_from", "inherit_note", "changed_layers", "train_overrides", "train_stage",
+           "acc_history")
 
 
 def individual_to_dict(ind: Any, space: Any) -> dict[str, Any]:

@@ -138,6 +138,8 @@ class _Context:
             seed=spec.get("data_seed", 0),
             device=self.device,
             download=d.get("download", False),
+            mini_file=d.get("mini_file"),
+            mini_test_source=d.get("mini_test_source", "heldout"),
         )
         self.training = TrainConfig.from_dict(spec["training"])
         self.head = spec.get("head")

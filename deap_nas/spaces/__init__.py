@@ -1,6 +1,6 @@
 """Genome families (torch-free): DEAP individual types, random init, decode to Architecture."""
 
-from . import eigen, immunecs, neat, sequential  # noqa: F401  (register the spaces)
+from . import eigen, immunecs, minigen, neat, sequential  # noqa: F401  (register the spaces)
 from .base import SPACES, NoParams, SearchSpace, register_space
 from .eigen import EigenParams, EigenSpace
 from .immunecs import (
@@ -11,9 +11,17 @@ from .immunecs import (
     ImmuneParams,
     ImmuneSpace,
 )
+from .minigen import MiniGenParams, MiniGenSpace
 from .neat import NeatParams, NeatSpace
 from .sequential import SequentialParams, SequentialSpace
-from .types import EigenIndividual, FitnessMax, GraphIndividual, ImmuneIndividual, ListIndividual
+from .types import (
+    EigenIndividual,
+    FitnessMax,
+    GraphIndividual,
+    ImmuneIndividual,
+    ListIndividual,
+    MiniGenIndividual,
+)
 
 __all__ = [
     "SPACES",
@@ -30,6 +38,9 @@ __all__ = [
     "ImmuneParams",
     "ImmuneSpace",
     "ListIndividual",
+    "MiniGenIndividual",
+    "MiniGenParams",
+    "MiniGenSpace",
     "NeatParams",
     "NeatSpace",
     "NoParams",

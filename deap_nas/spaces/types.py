@@ -20,6 +20,9 @@ if not hasattr(creator, "GraphIndividual"):
 if not hasattr(creator, "ImmuneIndividual"):
     # A list of ImmuNeCS layer genes, each a dict of plain floats in [0, 1] (``immunecs`` spaces).
     creator.create("ImmuneIndividual", list, fitness=creator.FitnessMax)
+if not hasattr(creator, "MiniGenIndividual"):
+    # MiniGen's five cells [channels, blocks, action list] (``minigen`` space).
+    creator.create("MiniGenIndividual", list, fitness=creator.FitnessMax)
 
 if not hasattr(creator, "EigenIndividual"):
     # An EIGEN layer graph: a dict of plain values (layers, output, next_id; ``eigen`` space).
@@ -30,3 +33,4 @@ ListIndividual = creator.ListIndividual
 GraphIndividual = creator.GraphIndividual
 ImmuneIndividual = creator.ImmuneIndividual
 EigenIndividual = creator.EigenIndividual
+MiniGenIndividual = creator.MiniGenIndividual
