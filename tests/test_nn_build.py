@@ -28,6 +28,7 @@ CASES = {
         {"type": "avg", "kernel": 3, "stride": 1, "padding": "valid"},
     ],
     "identity": [{}],
+    "bn_act": [{}, {"act": None}],
     "global_pool": [{}, {"type": "max"}, {"type": "avgmax"}],
     "resnet_block": [{}, {"kernel": 5, "downsample": True}],
     "resnet_bottleneck": [{}, {"kernel": 5, "downsample": True}, {"channels": 20}],

@@ -159,3 +159,21 @@ class FactConv(ConvUnitSpec):
         first = conv_params(c_in, c_out, 1, k, bias=False)
         second = conv_params(c_out, c_out, k, 1, bias=unit_bias(p))
         return first + second + self.extra(c_out, p)
+
+
+@register_op
+class BnAct(OpSpec):
+    """BatchNorm then an activation, no convolution: NASGEP's "BatchNorm & ReLU" after the
+    last cell (Fig. 3)."""
+
+    name = "bn_act"
+    defaults: dict[str, Any] = {"act": "relu"}
+
+    def check(self, p: dict[str, Any]) -> None:
+        check_choice(p, "act", ACTIVATIONS)
+
+    def out_shape(self, s: Shape, p: dict[str, Any]) -> Shape:
+        return s
+
+    def num_params(self, s: Shape, p: dict[str, Any]) -> int:
+        return bn_params(s[0])

@@ -170,3 +170,12 @@ class GlobalPool(nn.Module):
 @register_module("global_pool")
 def make_global_pool(s: Shape, p: dict[str, Any]) -> nn.Module:
     return GlobalPool(p["type"])
+
+
+@register_module("bn_act")
+def make_bn_act(s: Shape, p: dict[str, Any]) -> nn.Module:
+    layers: dict[str, nn.Module] = {"bn": nn.BatchNorm2d(s[0])}
+    act = activation(p["act"])
+    if act is not None:
+        layers["act"] = act
+    return named(layers)

@@ -5,8 +5,17 @@
     ['augment', 'clone_population', 'cx_one_point']
 """
 
-from . import aging, immunecs, neat, sequential  # noqa: F401  (register their operators)
+from . import aging, gep, immunecs, neat, sequential  # noqa: F401  (register their operators)
 from .aging import remove_oldest, sel_aging_tournament, set_birth
+from .gep import (
+    cx_one_point as cx_gep_one_point,
+    cx_two_point as cx_gep_two_point,
+    mut_gene_transpose,
+    mut_is_transpose,
+    mut_point,
+    mut_ris_transpose,
+    reproduce_pair,
+)
 from .immunecs import (
     SeenRegistry,
     augment,
@@ -36,6 +45,13 @@ __all__ = [
     "random_insertion",
     "sel_best_n",
     "cx_one_point",
+    "cx_gep_one_point",
+    "cx_gep_two_point",
+    "mut_gene_transpose",
+    "mut_is_transpose",
+    "mut_point",
+    "mut_ris_transpose",
+    "reproduce_pair",
     "remove_oldest",
     "sel_aging_tournament",
     "set_birth",

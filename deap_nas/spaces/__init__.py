@@ -1,6 +1,6 @@
 """Genome families (torch-free): DEAP individual types, random init, decode to Architecture."""
 
-from . import immunecs, neat, sequential  # noqa: F401  (register the spaces)
+from . import immunecs, nasgep, neat, sequential  # noqa: F401  (register the spaces)
 from .base import SPACES, NoParams, SearchSpace, register_space
 from .immunecs import (
     ImmuneCifarParams,
@@ -10,13 +10,22 @@ from .immunecs import (
     ImmuneParams,
     ImmuneSpace,
 )
+from .gep import GepSpec, Tree, karva_decode, tail_length
+from .nasgep import NasgepParams, NasgepSpace
 from .neat import NeatParams, NeatSpace
 from .sequential import SequentialParams, SequentialSpace
-from .types import FitnessMax, GraphIndividual, ImmuneIndividual, ListIndividual
+from .types import FitnessMax, GepIndividual, GraphIndividual, ImmuneIndividual, ListIndividual
 
 __all__ = [
     "SPACES",
     "FitnessMax",
+    "GepIndividual",
+    "GepSpec",
+    "NasgepParams",
+    "NasgepSpace",
+    "Tree",
+    "karva_decode",
+    "tail_length",
     "GraphIndividual",
     "ImmuneCifarParams",
     "ImmuneCifarSpace",

@@ -21,7 +21,12 @@ if not hasattr(creator, "ImmuneIndividual"):
     # A list of ImmuNeCS layer genes, each a dict of plain floats in [0, 1] (``immunecs`` spaces).
     creator.create("ImmuneIndividual", list, fitness=creator.FitnessMax)
 
+if not hasattr(creator, "GepIndividual"):
+    # A NASGEP genome: two Karva cell chromosomes and the ADF genes they use (``nasgep`` space).
+    creator.create("GepIndividual", dict, fitness=creator.FitnessMax)
+
 FitnessMax = creator.FitnessMax
 ListIndividual = creator.ListIndividual
 GraphIndividual = creator.GraphIndividual
 ImmuneIndividual = creator.ImmuneIndividual
+GepIndividual = creator.GepIndividual
