@@ -2,6 +2,7 @@
 
 from . import aging as _aging  # noqa: F401
 from . import immunecs as _immunecs  # noqa: F401
+from . import nasgep as _nasgep  # noqa: F401
 from . import random_search as _random_search  # noqa: F401  (registers the loops)
 from . import simple_ga as _simple_ga  # noqa: F401
 from .aging import AgingParams, aging_evolution
@@ -18,6 +19,7 @@ from .common import (
     wait_first,
 )
 from .immunecs import ImmuneSearchParams, immunecs
+from .nasgep import NasgepSearchParams, nasgep
 from .random_search import RandomSearchParams, random_search
 from .registry import ALGORITHMS, AlgorithmEntry, register_algorithm
 from .simple_ga import SimpleGAParams, simple_ga
@@ -39,6 +41,8 @@ __all__ = [
     "AgingParams",
     "ImmuneSearchParams",
     "immunecs",
+    "NasgepSearchParams",
+    "nasgep",
     "aging_evolution",
     "is_ok",
     "random_search",

@@ -72,6 +72,9 @@ class EvaluationConfig:
     penalty: float = 0.0  # fitness of a failed candidate (status recorded beside it)
     fail_fast: bool = False  # stop the search at the first crashed evaluation
     save_weights: bool = True  # keep each candidate's best-epoch weights in the run dir
+    #: share the best weights of reusable blocks across candidates (NASGEP sec. III-D) in
+    #: <run>/weight_store; needs a space with ``weight_store_keys`` (nasgep)
+    weight_store: bool = False
 
     def __post_init__(self) -> None:
         if self.repeats < 1:

@@ -19,8 +19,9 @@ FORMAT = "deap_nas.snapshot/1"
 
 
 # plain attributes loops set on individuals: aging (birth, eval_ids) and weight
-# inheritance (inherit_from, inherit_note, changed_layers; deap_nas.ops.immunecs)
-TRACKED = ("birth", "eval_ids", "inherit_from", "inherit_note", "changed_layers")
+# inheritance (inherit_from, inherit_note, changed_layers; deap_nas.ops.immunecs); loop_state:
+# a loop's own per-individual plain-JSON state (nasgep: epochs trained, reduction cell, dead)
+TRACKED = ("birth", "eval_ids", "inherit_from", "inherit_note", "changed_layers", "loop_state")
 
 
 def individual_to_dict(ind: Any, space: Any) -> dict[str, Any]:

@@ -105,7 +105,8 @@ class GepSpec:
         if len(chromosome) != self.length:
             raise ValueError(f"{where}: length {len(chromosome)}, expected {self.length}")
         for i, s in enumerate(chromosome):
-            self.arity(s)
+            if s not in self._arity:
+                raise ValueError(f"{where}: unknown symbol {s!r} at position {i}")
             if not self.is_head(i) and self.is_function(s):
                 raise ValueError(f"{where}: function {s!r} in the tail (position {i})")
 
@@ -149,12 +150,15 @@ def karva_decode(gene: Sequence[str], arity: Any) -> Tree:
     """The expression tree of one gene in Karva notation (breadth-first, sec. 3.1).
 
     ``arity`` maps a symbol to its arity: a :class:`GepSpec` (its ``arity`` method), a
-    mapping or a callable. Raises ValueError when the gene ends before every function
+    mapping of the functions (other symbols are terminals) or a callable. Raises ValueError when the gene ends before every function
     has its arguments (a layout that violates the head/tail rule)."""
     if isinstance(arity, GepSpec):
         ar = arity.arity
     elif isinstance(arity, Mapping):
-        ar = arity.__getitem__
+        functions = arity
+        def ar(s: str) -> int:
+            return int(functions.get(s, 0))
+
     else:
         ar = arity
     if not gene:
