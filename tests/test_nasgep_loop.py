@@ -128,13 +128,13 @@ def test_loop_keeps_the_papers_rules():
     control = SearchControl(Budget(generations=6), callbacks=[watch])
     state = nasgep(tb, control, **SMALL)
     assert state.generation == 6 and len(seen) == 7
-    for (g0, pools0, tg, tc, _), (g1, pools1, *_rest) in zip(seen, seen[1:], strict=False):
+    for (_g0, pools0, tg, tc, _), (g1, pools1, *_rest) in zip(seen, seen[1:], strict=False):
         for kind in ("normal", "reduction"):
             new = pools1[kind] - pools0[kind]
             assert SMALL["genes_min"] <= len(new) <= SMALL["genes_max"], (g1, kind, len(new))
             assert len(pools1[kind]) <= SMALL["gene_pool_max"]
         assert tc == pytest.approx(0.75 * tg)
-    for gen, _, _, _, pop in seen:
+    for _gen, _, _, _, pop in seen:
         assert len(pop) <= SMALL["population_size"]
         for _, epochs, dead in pop:
             assert epochs <= SMALL["max_epochs"]

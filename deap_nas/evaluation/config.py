@@ -72,6 +72,8 @@ class TrainConfig:
     time_limit: float | None = None
     keep_best_state: bool = False
     drop_last: bool = True
+    #: drop-path probability on merged branches (NASGEP / DARTS final training; 0 = off)
+    drop_path: float = 0.0
 
     def __post_init__(self) -> None:
         def bad(name: str, why: str) -> ValueError:
@@ -161,6 +163,9 @@ class TrainConfig:
         need_num("time_limit", 0.0, strict_low=True, optional=True)
         need_bool("keep_best_state")
         need_bool("drop_last")
+        need_num("drop_path", 0.0, 1.0)
+        if self.drop_path >= 1.0:
+            raise bad("drop_path", "must be < 1")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
@@ -186,4 +191,6 @@ class TrainConfig:
         d["augment"] = self.augment.to_dict()
         d["betas"] = list(self.betas)
         d["milestones"] = list(self.milestones)
+        if not d["drop_path"]:  # off: left out, so configs written before it keep their form
+            del d["drop_path"]
         return d

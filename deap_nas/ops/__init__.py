@@ -9,7 +9,11 @@ from . import aging, gep, immunecs, neat, sequential  # noqa: F401  (register th
 from .aging import remove_oldest, sel_aging_tournament, set_birth
 from .gep import (
     cx_one_point as cx_gep_one_point,
+)
+from .gep import (
     cx_two_point as cx_gep_two_point,
+)
+from .gep import (
     mut_gene_transpose,
     mut_is_transpose,
     mut_point,

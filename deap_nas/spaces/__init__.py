@@ -2,6 +2,7 @@
 
 from . import immunecs, nasgep, neat, sequential  # noqa: F401  (register the spaces)
 from .base import SPACES, NoParams, SearchSpace, register_space
+from .gep import GepSpec, Tree, karva_decode, tail_length
 from .immunecs import (
     ImmuneCifarParams,
     ImmuneCifarSpace,
@@ -10,7 +11,6 @@ from .immunecs import (
     ImmuneParams,
     ImmuneSpace,
 )
-from .gep import GepSpec, Tree, karva_decode, tail_length
 from .nasgep import NasgepParams, NasgepSpace
 from .neat import NeatParams, NeatSpace
 from .sequential import SequentialParams, SequentialSpace
