@@ -106,6 +106,28 @@ def test_reduction_cells_in_use_survive():
     assert sorted(kept) == ["R0", "R1", "R2", "R4"]  # more than size: all in use
 
 
+def test_hall_of_fame_keeps_the_latest_fitness_of_an_individual():
+    from deap import tools
+
+    from deap_nas.algorithms.nasgep import refresh_hall_of_fame
+
+    hof = tools.HallOfFame(2)
+    a = GepIndividual(normal=["x"], reduction=[], genes={})
+    a.fitness.values = (0.3,)
+    b = GepIndividual(normal=["y"], reduction=[], genes={})
+    b.fitness.values = (0.5,)
+    refresh_hall_of_fame(hof, [a, b])
+    a.fitness.values = (0.9,)  # trained one more epoch
+    refresh_hall_of_fame(hof, [a, b])
+    assert [h.fitness.values[0] for h in hof] == [0.9, 0.5]
+    plain = tools.HallOfFame(2)
+    a.fitness.values = (0.3,)
+    plain.update([a, b])
+    a.fitness.values = (0.9,)
+    plain.update([a, b])
+    assert [h.fitness.values[0] for h in plain] == [0.5, 0.3]  # what DEAP alone would keep
+
+
 def test_threshold_is_the_pi_th_best():
     assert threshold([0.1, 0.5, 0.3, 0.9], 2) == 0.5
     assert threshold([0.1, 0.5], 5) == 0.1

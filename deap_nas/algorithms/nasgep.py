@@ -187,6 +187,19 @@ def threshold(fitnesses: list[float], rank: int) -> float | None:
     return vals[min(rank, len(vals)) - 1]
 
 
+def refresh_hall_of_fame(hof: Any, population: list) -> None:
+    """``hof.update(population)``, after dropping members whose genome reappears in the
+    population with a better fitness (an individual trained further): DEAP's hall of fame
+    would otherwise keep the stale entry and skip the better one as a duplicate."""
+    for ind in population:
+        if not ind.fitness.valid:
+            continue
+        for k in reversed(range(len(hof))):
+            if hof[k] == ind and ind.fitness > hof[k].fitness:
+                hof.remove(k)
+    hof.update(population)
+
+
 # ---------------------------------------------------------------------------- the loop
 class _Nasgep:
     def __init__(self, toolbox: Any, control: SearchControl, p: NasgepSearchParams, state: SearchState,
@@ -373,7 +386,7 @@ class _Nasgep:
     def close(self, gen: int, nevals: int, pop: list) -> None:
         st = self.state
         st.population = pop
-        st.hall_of_fame.update(pop)
+        refresh_hall_of_fame(st.hall_of_fame, pop)
         st.generation = gen
         st.logbook.record(gen=gen, nevals=nevals, **fitness_record(pop),
                           T_g=self.x["T_g"], T_c=self.x["T_c"],
