@@ -151,3 +151,20 @@ def test_autoaugment_on_uint8_batches():
     assert "autoaugment" not in AugmentConfig(cutout=16).to_dict()
     with pytest.raises(ValueError, match="autoaugment"):
         AugmentConfig(autoaugment="yes")
+
+
+def test_final_training_can_rank_by_the_best_accuracy():
+    from deap_nas.runtime.config import FinalTrainingConfig
+    from deap_nas.runtime.final import rank_by_best
+    from deap_nas.runtime.report import rank_architectures
+
+    def rec(i, h, acc):
+        return {"eval_id": i, "arch_hash": h, "status": "ok", "accuracy": acc, "params": 10}
+
+    # "a" trained 3 epochs (0.2, 0.5, 0.8): mean 0.5; "b" once at 0.6
+    journal = [rec(0, "a", 0.2), rec(1, "b", 0.6), rec(2, "a", 0.5), rec(3, "a", 0.8)]
+    assert [r["arch_hash"] for r in rank_architectures(journal)] == ["b", "a"]
+    best = rank_by_best(rank_architectures(journal))
+    assert [(r["rank"], r["arch_hash"]) for r in best] == [(1, "a"), (2, "b")]
+    with pytest.raises(ValueError, match="rank_by"):
+        FinalTrainingConfig(rank_by="median")

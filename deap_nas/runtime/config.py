@@ -95,6 +95,9 @@ class FinalTrainingConfig:
     training: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=20))
     head: str | dict[str, Any] | None = None
     channels: int | None = None  # widen the stem (macro-NAS trains with more channels)
+    #: how the journal ranks architectures: "mean" accuracy over their trainings, or their
+    #: "best" one (NASGEP: an individual's fitness is its latest, best-trained accuracy)
+    rank_by: str = "mean"
 
     def __post_init__(self) -> None:
         if self.top_k < 1:
@@ -107,6 +110,8 @@ class FinalTrainingConfig:
             raise ValueError(f"val_fraction: must be in (0, 1), got {self.val_fraction}")
         if not self.seeds:
             raise ValueError("seeds: give at least one seed")
+        if self.rank_by not in ("mean", "best"):
+            raise ValueError(f"rank_by: must be 'mean' or 'best', got {self.rank_by!r}")
         if isinstance(self.train_subset, float) and not 0 < self.train_subset <= 1:
             raise ValueError(f"train_subset: a fraction must be in (0, 1], got {self.train_subset}")
         if isinstance(self.train_subset, int) and self.train_subset < 1:
