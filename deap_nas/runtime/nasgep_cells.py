@@ -118,7 +118,7 @@ def draw_best_cells(run_dir: str | Path, rank: int = 1) -> list[Path]:
         dot = out / f"{kind}_cell_{tag}.dot"
         dot.write_text(space.cell_dot(genome, kind, f"{kind} cell"), encoding="utf-8")
         png = out / f"{kind}_cell_{tag}.png"
-        note = " (convolutions reading an input have stride 2)" if kind == "reduction" else ""
+        note = "\n(convolutions reading an input have stride 2)" if kind == "reduction" else ""
         draw_tree_png(cell_tree(space, genome, kind), png, f"{kind.capitalize()} cell, rank {rank}{note}")
         written += [dot, png]
     txt = out / f"cells_{tag}.txt"
