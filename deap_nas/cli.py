@@ -342,6 +342,19 @@ def cmd_train_final(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_draw_cells(args: argparse.Namespace) -> int:
+    from .runtime.nasgep_cells import draw_best_cells
+
+    try:
+        paths = draw_best_cells(args.run_dir, args.rank)
+    except (FileNotFoundError, ValueError) as e:
+        raise UsageError(str(e)) from None
+    print(paths[0].read_text(), end="")
+    for p in paths:
+        print(f"wrote {p}")
+    return 0
+
+
 def cmd_committee(args: argparse.Namespace) -> int:
     from .runtime.committee import build_committee
 
@@ -405,6 +418,11 @@ def parser() -> argparse.ArgumentParser:
     tf.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="override final-training settings for this call, e.g. --set final_training.channels=128")
     tf.set_defaults(func=cmd_train_final)
+
+    dc = sub.add_parser("draw-cells", help="NASGEP: draw the best normal and reduction cells (paper Figs. 4-5)")
+    dc.add_argument("run_dir")
+    dc.add_argument("--rank", type=int, default=1, help="hall-of-fame rank (1 = best)")
+    dc.set_defaults(func=cmd_draw_cells)
 
     cm = sub.add_parser("committee", help="ImmuNeCS: train the final population further and vote as a committee")
     cm.add_argument("run_dir")

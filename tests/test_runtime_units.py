@@ -74,6 +74,7 @@ def test_fingerprint_ignores_budget_parallel_and_output_only():
 @pytest.mark.parametrize("section,key,value,extra", [
     ("data", "mini_file", "mini.npz", {"train_subset": 10, "val_per_class": 5}), ("training", "score", "last", {}),
     ("final_training", "sort", "ratio", {}), ("final_training", "source", "found", {}),
+    ("training", "drop_path", 0.1, {}), ("final_training", "rank_by", "best", {}),
 ])
 def test_later_fields_appear_only_when_set(section, key, value, extra):
     """Fields added after runs existed stay out of config.yaml / the fingerprint at their

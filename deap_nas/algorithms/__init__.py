@@ -4,6 +4,7 @@ from . import aging as _aging  # noqa: F401
 from . import eigen as _eigen  # noqa: F401
 from . import immunecs as _immunecs  # noqa: F401
 from . import minigen as _minigen  # noqa: F401
+from . import nasgep as _nasgep  # noqa: F401
 from . import random_search as _random_search  # noqa: F401  (registers the loops)
 from . import simple_ga as _simple_ga  # noqa: F401
 from .aging import AgingParams, aging_evolution
@@ -22,6 +23,7 @@ from .common import (
 from .eigen import EigenSearchParams, eigen
 from .immunecs import ImmuneSearchParams, immunecs
 from .minigen import MiniGenSearchParams, minigen
+from .nasgep import NasgepSearchParams, nasgep
 from .random_search import RandomSearchParams, random_search
 from .registry import ALGORITHMS, AlgorithmEntry, register_algorithm
 from .simple_ga import SimpleGAParams, simple_ga
@@ -47,6 +49,8 @@ __all__ = [
     "immunecs",
     "MiniGenSearchParams",
     "minigen",
+    "NasgepSearchParams",
+    "nasgep",
     "aging_evolution",
     "is_ok",
     "random_search",

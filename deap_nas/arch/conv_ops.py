@@ -159,3 +159,4 @@ class FactConv(ConvUnitSpec):
         first = conv_params(c_in, c_out, 1, k, bias=False)
         second = conv_params(c_out, c_out, k, 1, bias=unit_bias(p))
         return first + second + self.extra(c_out, p)
+

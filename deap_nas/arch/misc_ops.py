@@ -6,7 +6,8 @@ an activation on their own.
   stays 32x32; a ``zero_pad`` node followed by a ``valid`` convolution expresses that.
 - ``bn_act``: BatchNorm and/or an activation on their own: MiniGen puts BN and ReLU after
   its pooling operations (Table I), and its identity skip connection is
-  ``relu(body(x) + skip(x))`` (a ``bn_act`` without BN after an ``add`` merge).
+  ``relu(body(x) + skip(x))`` (a ``bn_act`` without BN after an ``add`` merge); NASGEP
+  ends its last cell with BN -> ReLU (Fig. 3).
 """
 
 from __future__ import annotations

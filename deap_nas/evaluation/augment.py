@@ -24,7 +24,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-__all__ = ["AugmentConfig", "cutout", "hflip", "pad_crop", "random_erasing"]
+__all__ = ["AugmentConfig", "auto_augment", "cutout", "hflip", "pad_crop", "random_erasing"]
 
 _ERASE_TRIES = 10
 
@@ -136,6 +136,27 @@ def random_erasing(
     return x.masked_fill(mask, 0.0)
 
 
+_AUTOAUGMENT: Any = None
+
+
+def auto_augment(x: torch.Tensor) -> torch.Tensor:
+    """AutoAugment (Cubuk et al. 2019), torchvision's CIFAR-10 policy
+    (``torchvision.transforms.v2.AutoAugment``) on a uint8 batch ``(B, C, H, W)``.
+
+    Each sample draws its own sub-policy, as the paper's policy is defined per image, so
+    this is the one transform with a Python loop over samples; torchvision draws from the
+    global torch RNG (seeded per training by the engine), not from the batch generator.
+    Runs before normalisation and the other transforms (NASGEP final training, Table I)."""
+    global _AUTOAUGMENT
+    if x.dtype != torch.uint8:
+        raise ValueError(f"auto_augment: expects a uint8 batch, got {x.dtype}")
+    if _AUTOAUGMENT is None:
+        from torchvision.transforms import v2
+
+        _AUTOAUGMENT = v2.AutoAugment(v2.AutoAugmentPolicy.CIFAR10)
+    return torch.stack([_AUTOAUGMENT(img) for img in x])
+
+
 @dataclass
 class AugmentConfig:
     """Batched training augmentation, applied in the order pad-crop, flip, cutout, erasing.
@@ -155,6 +176,8 @@ class AugmentConfig:
     erasing_scale: tuple[float, float] = (0.02, 0.33)
     erasing_ratio: tuple[float, float] = (0.3, 3.3)
     erasing_fill: str = "zero"
+    #: AutoAugment's CIFAR-10 policy on the raw uint8 images first (see :func:`auto_augment`)
+    autoaugment: bool = False
 
     def __post_init__(self) -> None:
         name = type(self).__name__
@@ -168,6 +191,8 @@ class AugmentConfig:
                 raise bad(f, "must be an integer >= 0", v)
         if self.pad_mode not in ("zero", "reflect"):
             raise bad("pad_mode", "must be 'zero' or 'reflect'", self.pad_mode)
+        if not isinstance(self.autoaugment, bool):
+            raise bad("autoaugment", "must be a bool", self.autoaugment)
         if not isinstance(self.flip, bool):
             raise bad("flip", "must be a bool", self.flip)
         if (
@@ -192,7 +217,7 @@ class AugmentConfig:
     @property
     def enabled(self) -> bool:
         """True when at least one transform is on."""
-        return bool(self.pad or self.flip or self.cutout or self.erasing)
+        return bool(self.pad or self.flip or self.cutout or self.erasing or self.autoaugment)
 
     def check_input(self, shape: tuple[int, ...]) -> None:
         """Raise ValueError when these settings cannot apply to images of ``(C, H, W)``."""
@@ -240,4 +265,6 @@ class AugmentConfig:
         d = asdict(self)
         d["erasing_scale"] = list(self.erasing_scale)
         d["erasing_ratio"] = list(self.erasing_ratio)
+        if not d["autoaugment"]:  # off: left out, so configs written before it keep their form
+            del d["autoaugment"]
         return d

@@ -76,6 +76,8 @@ class TrainConfig:
     keep_best_state: bool = False
     drop_last: bool = True
     score: str = "best"
+    #: drop-path probability on merged branches (NASGEP / DARTS final training; 0 = off)
+    drop_path: float = 0.0
 
     def __post_init__(self) -> None:
         def bad(name: str, why: str) -> ValueError:
@@ -167,6 +169,9 @@ class TrainConfig:
         need_bool("drop_last")
         if self.score not in ("best", "last"):
             raise bad("score", "must be 'best' or 'last'")
+        need_num("drop_path", 0.0, 1.0)
+        if self.drop_path >= 1.0:
+            raise bad("drop_path", "must be < 1")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
@@ -192,4 +197,6 @@ class TrainConfig:
         d["augment"] = self.augment.to_dict()
         d["betas"] = list(self.betas)
         d["milestones"] = list(self.milestones)
+        if not d["drop_path"]:  # off: left out, so configs written before it keep their form
+            del d["drop_path"]
         return d

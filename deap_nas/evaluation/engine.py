@@ -24,6 +24,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .augment import auto_augment
 from .config import TrainConfig
 from .device_data import DeviceDataset, same_device
 from .losses import classification_loss, distillation_loss
@@ -237,6 +238,8 @@ class _Run:
         if not isinstance(module, nn.Module):
             raise TypeError(f"model factory returned {type(module).__name__}, not nn.Module")
         self.module = module
+        if self.cfg.drop_path and hasattr(module, "set_drop_path"):
+            module.set_drop_path(self.cfg.drop_path)
         self.num_params = _count_params(module)
         limit = self.cfg.max_params
         if limit is not None and self.num_params > limit:
@@ -319,7 +322,10 @@ class _Run:
                     lr = new_lr
                     for group in opt.param_groups:
                         group["lr"] = lr
-                x = train_data.normalize(train_data.images.index_select(0, idx))
+                raw = train_data.images.index_select(0, idx)
+                if augment is not None and augment.autoaugment:
+                    raw = auto_augment(raw)
+                x = train_data.normalize(raw)
                 y = train_data.labels.index_select(0, idx)
                 if augment is not None:
                     x = augment.apply(x, gen, train_data.black)

@@ -170,3 +170,4 @@ class GlobalPool(nn.Module):
 @register_module("global_pool")
 def make_global_pool(s: Shape, p: dict[str, Any]) -> nn.Module:
     return GlobalPool(p["type"])
+

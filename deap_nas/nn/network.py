@@ -32,6 +32,7 @@ class NodeModule(nn.Module):
     def __init__(self, merge: str, plan: MergePlan, op: nn.Module) -> None:
         super().__init__()
         self.merge = merge
+        self.drop_prob = 0.0  # drop-path on merged branches (training only); see Network.set_drop_path
         self.size = plan.out_shape[1:]
         self.resize = plan.resize
         self.align = nn.ModuleDict(
@@ -52,6 +53,8 @@ class NodeModule(nn.Module):
                 x = F.interpolate(x, size=self.size, mode="bilinear", align_corners=False)
             if str(i) in self.align:
                 x = self.align[str(i)](x)
+            if self.drop_prob > 0 and self.training:
+                x = drop_path(x, self.drop_prob)
             xs.append(x)
         if self.merge == "concat":
             return self.op(torch.cat(xs, 1))
@@ -59,6 +62,14 @@ class NodeModule(nn.Module):
         for x in xs[1:]:
             merged = merged + x
         return self.op(merged)
+
+
+def drop_path(x: torch.Tensor, p: float) -> torch.Tensor:
+    """Zero whole samples of a branch with probability ``p`` and scale the kept ones by
+    ``1 / (1 - p)`` (FractalNet's drop-path, Larsson et al. 2016, as DARTS applies it)."""
+    keep = 1.0 - p
+    mask = torch.empty(x.shape[0], 1, 1, 1, device=x.device, dtype=x.dtype).bernoulli_(keep)
+    return x * mask / keep
 
 
 class Network(nn.Module):
@@ -89,6 +100,14 @@ class Network(nn.Module):
             self.nodes[self.keys[i]] = NodeModule(by_id[i].merge, plan, op)
         self.head = make_head(self.head_spec, info[arch.output][1], num_classes)
         self._last_use = _last_use(self.order, self.inputs)
+
+    def set_drop_path(self, p: float) -> None:
+        """Drop-path with probability ``p`` on every input branch of a node that merges
+        several inputs (add or concat), in training mode only; 0 turns it off."""
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"drop-path probability must be in [0, 1), got {p}")
+        for m in self.nodes.values():
+            m.drop_prob = float(p)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The output node's feature map (before the head)."""

@@ -5,7 +5,7 @@
     ['augment', 'clone_population', 'cx_one_point']
 """
 
-from . import aging, eigen, immunecs, minigen, neat, sequential  # noqa: F401  (register their operators)
+from . import aging, eigen, gep, immunecs, minigen, neat, sequential  # noqa: F401  (register their operators)
 from .aging import remove_oldest, sel_aging_tournament, set_birth
 from .eigen import (
     mut_alter_channels,
@@ -18,6 +18,19 @@ from .eigen import (
     mut_remove_concatenation,
     mut_remove_convolution,
     mut_remove_pooling,
+)
+from .gep import (
+    cx_one_point as cx_gep_one_point,
+)
+from .gep import (
+    cx_two_point as cx_gep_two_point,
+)
+from .gep import (
+    mut_gene_transpose,
+    mut_is_transpose,
+    mut_point,
+    mut_ris_transpose,
+    reproduce_pair,
 )
 from .immunecs import (
     SeenRegistry,
@@ -76,6 +89,13 @@ __all__ = [
     "sel_top_k",
     "softmax_probabilities",
     "stamp_birth",
+    "cx_gep_one_point",
+    "cx_gep_two_point",
+    "mut_gene_transpose",
+    "mut_is_transpose",
+    "mut_point",
+    "mut_ris_transpose",
+    "reproduce_pair",
     "remove_oldest",
     "sel_aging_tournament",
     "set_birth",

@@ -96,6 +96,9 @@ class EvaluationConfig:
     #: mimicry (EIGEN sec. 3.2): train with the distillation loss against this teacher's
     #: logits (``training.distill_alpha`` / ``distill_temperature``); see runtime/teacher.py
     teacher: dict[str, Any] | None = None
+    #: share the best weights of reusable blocks across candidates (NASGEP sec. III-D) in
+    #: <run>/weight_store; needs a space with ``weight_store_keys`` (nasgep)
+    weight_store: bool = False
 
     def __post_init__(self) -> None:
         if self.repeats < 1:
@@ -128,6 +131,9 @@ class FinalTrainingConfig:
     sort: str = "rank"
     #: mimicry in final training (EIGEN Table 5): a teacher spec as for ``evaluation.teacher``
     teacher: dict[str, Any] | None = None
+    #: how the journal ranks architectures: "mean" accuracy over their trainings, or their
+    #: "best" one (NASGEP: an individual's fitness is its latest, best-trained accuracy)
+    rank_by: str = "mean"
 
     def __post_init__(self) -> None:
         if self.source not in ("ranking", "found"):
@@ -148,6 +154,8 @@ class FinalTrainingConfig:
             raise ValueError(f"val_fraction: must be in (0, 1), got {self.val_fraction}")
         if not self.seeds:
             raise ValueError("seeds: give at least one seed")
+        if self.rank_by not in ("mean", "best"):
+            raise ValueError(f"rank_by: must be 'mean' or 'best', got {self.rank_by!r}")
         if isinstance(self.train_subset, float) and not 0 < self.train_subset <= 1:
             raise ValueError(f"train_subset: a fraction must be in (0, 1], got {self.train_subset}")
         if isinstance(self.train_subset, int) and self.train_subset < 1:
@@ -235,10 +243,17 @@ class RunConfig:
             for key, default in defaults.items():
                 if key in d[section] and d[section][key] == default:
                     del d[section][key]
-        if isinstance(d["final_training"].get("training"), dict):
-            for key, default in LATER_FIELDS["training"].items():
-                if d["final_training"]["training"].get(key, default) == default:
-                    d["final_training"]["training"].pop(key, None)
+        trainings = [d["training"], d["final_training"].get("training")]
+        for i, training in enumerate(t for t in trainings if isinstance(t, dict)):
+            if i:  # final_training.training: the training section's later fields
+                for key, default in LATER_FIELDS["training"].items():
+                    if training.get(key, default) == default:
+                        training.pop(key, None)
+            augment = training.get("augment")
+            if isinstance(augment, dict):
+                for key, default in LATER_AUGMENT_FIELDS.items():
+                    if augment.get(key, default) == default:
+                        augment.pop(key, None)
         return d
 
     def to_yaml(self) -> str:
@@ -258,10 +273,12 @@ class RunConfig:
 #: :meth:`RunConfig.to_dict` at their default, so older runs keep their fingerprint
 LATER_FIELDS: dict[str, dict[str, Any]] = {
     "data": {"mini_file": None, "mini_test_source": "heldout"},
-    "training": {"score": "best"},
-    "evaluation": {"teacher": None},
-    "final_training": {"teacher": None, "source": "ranking", "sort": "rank"},
+    "training": {"score": "best", "drop_path": 0.0},
+    "evaluation": {"teacher": None, "weight_store": False},
+    "final_training": {"teacher": None, "source": "ranking", "sort": "rank", "rank_by": "mean"},
 }
+#: the same for ``training.augment`` (and ``final_training.training.augment``): NASGEP
+LATER_AUGMENT_FIELDS: dict[str, Any] = {"autoaugment": False}
 
 
 SECTIONS = (

@@ -40,6 +40,12 @@ reused for a 2000-iteration request. So is the mimicry teacher (context ``teache
 recorded as ``teacher``; a loop may change it with :meth:`Evaluator.set_teacher`).
 Without any of them the key is the architecture hash, as before.
 
+Weight store (``weight_store_dir``, off by default; NASGEP sec. III-D): for a space with
+``weight_store_keys(genome)``, each task carries the store directory and the node keys in
+``extra["weight_store"]``; the worker loads stored blocks into a network that inherits
+nothing and offers every trained network's best weights back
+(:mod:`deap_nas.evaluation.weight_store`). Results then depend on the order of training.
+
 Fitness is the mean validation accuracy over repeats, or ``evaluation.penalty`` when any
 repeat failed; the record is kept on the individual as ``ind.result`` and appended to the
 journal as each evaluation finishes.
@@ -122,6 +128,7 @@ class Evaluator:
         penalty: float = 0.0,
         fail_fast: bool = False,
         log: Callable[[str], None] | None = None,
+        weight_store_dir: str | Path | None = None,
     ) -> None:
         self.space = space
         self.context = context
@@ -134,6 +141,8 @@ class Evaluator:
         self.penalty = penalty
         self.fail_fast = fail_fast
         self.log = log
+        # weight store (NASGEP sec. III-D): off unless given; see runtime.worker
+        self.weight_store_dir = Path(weight_store_dir) if weight_store_dir else None
         self.next_eval_id = 0
         self.cache: dict[str, dict[str, Any]] = {}
         self.repeat_counts: dict[str, int] = {}
@@ -255,6 +264,9 @@ class Evaluator:
                 continue
             weights = str(self.weights_dir / f"{eid:06d}.pt") if self.weights_dir else None
             extra = {"exclude": list(inherit["changed_layers"])} if init_weights else {}
+            if self.weight_store_dir is not None and hasattr(self.space, "weight_store_keys"):
+                extra["weight_store"] = {"dir": str(self.weight_store_dir.absolute()), "load": not init_weights,
+                                         "keys": {str(k): v for k, v in self.space.weight_store_keys(ind).items()}}
             pending.tasks.append(EvalTask(eid, arch_hash, repeat, seed, arch.to_dict(), self.context_for(generation),
                                           weights,
                                           init_weights=init_weights, extra=extra, **stage))

@@ -104,6 +104,13 @@ def _table(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def rank_by_best(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rank_architectures`` rows re-ranked by their best accuracy (ties: fewer
+    parameters, then hash), ``rank`` renumbered (``final_training.rank_by: best``)."""
+    out = sorted(rows, key=lambda r: (-r["best_accuracy"], r.get("params") or 0, r["arch_hash"]))
+    return [{**r, "rank": i} for i, r in enumerate(out, start=1)]
+
+
 def train_final(
     run_dir: str | Path,
     top_k: int | None = None,
@@ -138,6 +145,8 @@ def train_final(
         from .selection import reevaluate_candidates
 
         ranked = reevaluate_candidates(run.path, ft.min_evaluations, max(ft.candidates, k), log=log)[:k]
+    elif ft.rank_by == "best":
+        ranked = rank_by_best(rank_architectures(run.journal))[:k]
     else:
         ranked = rank_architectures(run.journal)[:k]
     if not ranked:

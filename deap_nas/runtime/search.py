@@ -151,6 +151,7 @@ def _execute(config: RunConfig, run: RunDir, snapshot: dict[str, Any] | None, jo
         penalty=ev.penalty,
         fail_fast=ev.fail_fast,
         log=progress.line,
+        weight_store_dir=run.path / "weight_store" if ev.weight_store else None,
     )
     state: SearchState | None = None
     if snapshot is not None:

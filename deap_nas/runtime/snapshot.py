@@ -20,10 +20,11 @@ FORMAT = "deap_nas.snapshot/1"
 
 # plain attributes loops set on individuals: aging (birth, eval_ids), weight
 # inheritance (inherit_from, inherit_note, changed_layers; deap_nas.ops.immunecs),
-# training requests (train_overrides, train_stage; runtime/evaluator.py) and MiniGen's
-# accuracy history (acc_history; deap_nas.ops.minigen)
+# training requests (train_overrides, train_stage; runtime/evaluator.py), MiniGen's
+# accuracy history (acc_history; deap_nas.ops.minigen) and loop_state: a loop's own
+# per-individual plain-JSON state (nasgep: epochs trained, reduction cell, dead)
 TRACKED = ("birth", "eval_ids", "inherit_from", "inherit_note", "changed_layers", "train_overrides", "train_stage",
-           "acc_history")
+           "acc_history", "loop_state")
 
 
 def individual_to_dict(ind: Any, space: Any) -> dict[str, Any]:

@@ -207,6 +207,39 @@ def inherited_init_state(
     return net.state_dict(), report
 
 
+# ----------------------------------------------------------------------------------------
+# Weight store hook (NASGEP sec. III-D; deap_nas.evaluation.weight_store). Off unless a task
+# carries ``extra["weight_store"] = {"dir": ..., "keys": {node id: [key, ...]}, "load": bool}``
+# (the evaluator adds it with ``evaluation.weight_store: true`` for spaces that define
+# ``weight_store_keys``). A task that inherits weights (``init_weights``) does not load from
+# the store; every successful training offers its best-epoch weights to the store.
+
+
+def weight_store_init_state(arch: Any, data: Any, head: Any, seed: int, spec: dict[str, Any]) -> tuple[Any, int]:
+    """``(initial state dict, number of nodes loaded)``: the network built as the engine
+    builds it (``torch.manual_seed(seed)``), then stored tensors copied in. Keeps the
+    caller's global torch RNG state."""
+    import torch
+
+    from ..evaluation.weight_store import WeightStore, load_best
+    from ..nn import build
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        net = build(arch, data.input_shape, data.num_classes, head)
+    keys = {int(k): list(v) for k, v in spec.get("keys", {}).items()}
+    loaded = load_best(WeightStore(spec["dir"]), arch, net, keys)
+    return net.state_dict(), len(loaded)
+
+
+def weight_store_save(arch: Any, state: dict[str, Any], accuracy: float, spec: dict[str, Any]) -> int:
+    """Offer a trained network's weights to the store; returns how many keys improved."""
+    from ..evaluation.weight_store import WeightStore, save_best
+
+    keys = {int(k): list(v) for k, v in spec.get("keys", {}).items()}
+    return len(save_best(WeightStore(spec["dir"]), arch, state, keys, float(accuracy)))
+
+
 def run_task(task: EvalTask) -> dict[str, Any]:
     """Train one candidate and return its record (see docs/run_directory.md, journal)."""
     started = time.perf_counter()
@@ -238,9 +271,18 @@ def run_task(task: EvalTask) -> dict[str, Any]:
         staged = staged_arguments(task)
         if staged.get("resume_state") is not None:
             init, inherit = None, {}
+        store_spec = task.extra.get("weight_store")
+        if store_spec:
+            if not config.keep_best_state:
+                config = dataclasses.replace(config, keep_best_state=True)
+            if init is None and staged.get("resume_state") is None and store_spec.get("load", True):
+                init, store_loaded = weight_store_init_state(arch, ctx.data, ctx.head, task.seed, store_spec)
+                inherit["store_loaded"] = store_loaded
         teacher = teacher_logits_for(ctx, task.context.get("teacher"))
         result = train_architecture(arch, ctx.data, config, head=ctx.head, seed=task.seed, init_state=init,
                                     teacher_logits=teacher, **staged)
+        if store_spec and result.ok and result.best_state is not None and result.best_acc is not None:
+            inherit["store_saved"] = weight_store_save(arch, result.best_state, result.best_acc, store_spec)
     except Exception as e:  # a broken candidate or worker must not stop the search
         detail = "".join(traceback.format_exception_only(type(e), e)).strip()
         return _failure(task, "crashed", detail, started)

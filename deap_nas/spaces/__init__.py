@@ -1,8 +1,9 @@
 """Genome families (torch-free): DEAP individual types, random init, decode to Architecture."""
 
-from . import eigen, immunecs, minigen, neat, sequential  # noqa: F401  (register the spaces)
+from . import eigen, immunecs, minigen, nasgep, neat, sequential  # noqa: F401  (register the spaces)
 from .base import SPACES, NoParams, SearchSpace, register_space
 from .eigen import EigenParams, EigenSpace
+from .gep import GepSpec, Tree, karva_decode, tail_length
 from .immunecs import (
     ImmuneCifarParams,
     ImmuneCifarSpace,
@@ -12,11 +13,13 @@ from .immunecs import (
     ImmuneSpace,
 )
 from .minigen import MiniGenParams, MiniGenSpace
+from .nasgep import NasgepParams, NasgepSpace
 from .neat import NeatParams, NeatSpace
 from .sequential import SequentialParams, SequentialSpace
 from .types import (
     EigenIndividual,
     FitnessMax,
+    GepIndividual,
     GraphIndividual,
     ImmuneIndividual,
     ListIndividual,
@@ -29,6 +32,13 @@ __all__ = [
     "EigenParams",
     "EigenSpace",
     "FitnessMax",
+    "GepIndividual",
+    "GepSpec",
+    "NasgepParams",
+    "NasgepSpace",
+    "Tree",
+    "karva_decode",
+    "tail_length",
     "GraphIndividual",
     "ImmuneCifarParams",
     "ImmuneCifarSpace",

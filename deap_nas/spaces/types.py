@@ -28,9 +28,14 @@ if not hasattr(creator, "EigenIndividual"):
     # An EIGEN layer graph: a dict of plain values (layers, output, next_id; ``eigen`` space).
     creator.create("EigenIndividual", dict, fitness=creator.FitnessMax)
 
+if not hasattr(creator, "GepIndividual"):
+    # A NASGEP genome: two Karva cell chromosomes and the ADF genes they use (``nasgep`` space).
+    creator.create("GepIndividual", dict, fitness=creator.FitnessMax)
+
 FitnessMax = creator.FitnessMax
 ListIndividual = creator.ListIndividual
 GraphIndividual = creator.GraphIndividual
 ImmuneIndividual = creator.ImmuneIndividual
 EigenIndividual = creator.EigenIndividual
 MiniGenIndividual = creator.MiniGenIndividual
+GepIndividual = creator.GepIndividual
