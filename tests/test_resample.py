@@ -51,3 +51,36 @@ def test_generations_get_different_reproducible_subsets():
     assert again["train_indices"] == d1["train_indices"] and again["val_indices"] == d1["val_indices"]
     assert d3["train_indices"] != d1["train_indices"]
     worker._CONTEXTS.clear()
+
+
+def test_fitness_cache_is_per_generation_subset_with_resample():
+    """With resample, an accuracy belongs to one generation's subsets: the same
+    architecture requested in another generation is trained again (in the same
+    generation it is a cache hit); without resample it is trained once."""
+    import random
+
+    from deap_nas.runtime.worker import EvalTask
+
+    space = ImmuneFashionSpace()
+    genome = space.random_individual(random.Random(3))
+    for resample, trained_expected in ((True, [1, 0, 1]), (False, [1, 0, 0])):
+        calls: list[EvalTask] = []
+
+        def fake_map(fn, tasks, calls=calls):
+            out = []
+            for t in tasks:
+                calls.append(t)
+                out.append({"eval_id": t.eval_id, "status": "ok", "message": "", "accuracy": 0.5, "history": []})
+            return out
+
+        ev = Evaluator(space, _context(resample), run_seed=7, map_fn=fake_map)
+        trained = []
+        for generation in (1, 1, 2):
+            before = len(calls)
+            ind = space.from_json(space.to_json(genome))
+            ev.evaluate_population([ind], generation=generation)
+            trained.append(len(calls) - before)
+            assert ind.fitness.values == (0.5,)
+        assert trained == trained_expected
+        seeds = {t.context["data_seed"] for t in calls}
+        assert len(seeds) == (2 if resample else 1)

@@ -38,7 +38,8 @@ augmented). ``state.extra`` keeps plain JSON (seen encodings, counters, referenc
 serial resume from any snapshot continues exactly.
 
 The paper has no rule for the fitness cache or for clones of failed parents: a failed
-evaluation's penalty fitness is its affinity here.
+evaluation's penalty fitness is its affinity here; with ``data.resample`` the runtime's
+cache reuses an accuracy only within the generation (subsets) it was measured on.
 """
 
 from __future__ import annotations

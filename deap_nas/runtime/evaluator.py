@@ -100,7 +100,8 @@ INHERIT_KEYS = ("inherit_from", "changed_layers", "inherited", "inherit_note")
 REQUEST_ATTRS = ("train_overrides", "train_stage")
 STAGE_KEYS = ("stop_iteration", "resume_from")
 # record fields that change what a training computes besides the architecture: cache key
-KEY_FIELDS = (*REQUEST_ATTRS, "teacher")
+# (data_seed: only with data.resample, where each generation has its own subsets)
+KEY_FIELDS = (*REQUEST_ATTRS, "teacher", "data_seed")
 
 
 class EvaluationFailed(RuntimeError):
@@ -229,6 +230,9 @@ class Evaluator:
         request = self._training_request(ind)
         if self.context.get("teacher"):
             request["teacher"] = self.context["teacher"]
+        context = self.context_for(generation)
+        if context is not self.context:  # data.resample: an accuracy on this generation's subsets
+            request["data_seed"] = context["data_seed"]
         base.update(request)
         key = cache_key(arch_hash, request)
         pending.arch_hash = arch_hash
