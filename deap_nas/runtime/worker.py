@@ -15,6 +15,11 @@ He initialisation a from-scratch run with that seed gets, and copies every other
 :func:`deap_nas.nn.transfer.transfer_weights`. The record gets ``inherited`` (the transfer
 report); a missing or unreadable file trains from scratch with ``inherited: null`` and an
 ``inherit_note``.
+
+Test accuracy (for the validation studies, :mod:`deap_nas.studies`): a context with
+``with_test: true`` also loads the test split, and the record of a successful training
+gets ``test_accuracy``, the best epoch's weights measured once on it. Search contexts
+never set it (a search never sees the test set).
 """
 
 from __future__ import annotations
@@ -126,6 +131,7 @@ class _Context:
             seed=spec.get("data_seed", 0),
             device=self.device,
             download=d.get("download", False),
+            with_test=bool(spec.get("with_test", False)),
         )
         self.training = TrainConfig.from_dict(spec["training"])
         self.head = spec.get("head")
@@ -192,6 +198,18 @@ def inherited_init_state(
     return net.state_dict(), report
 
 
+def _test_accuracy(arch: Any, ctx: _Context, state: dict[str, Any]) -> float:
+    """Accuracy of ``arch`` with weights ``state`` on the context's test split."""
+    from ..evaluation import evaluate
+    from ..nn import build
+
+    t = ctx.training
+    net = build(arch, ctx.data.input_shape, ctx.data.num_classes, ctx.head)
+    net.load_state_dict(state)
+    net.to(ctx.data.test.device)
+    return float(evaluate(net, ctx.data.test, t.eval_batch_size, amp=t.amp, channels_last=t.channels_last))
+
+
 def run_task(task: EvalTask) -> dict[str, Any]:
     """Train one candidate and return its record (see docs/run_directory.md, journal)."""
     started = time.perf_counter()
@@ -206,7 +224,8 @@ def run_task(task: EvalTask) -> dict[str, Any]:
         ctx = context_for(task.context)
         arch = Architecture.from_dict(task.architecture)
         config = ctx.training
-        if task.weights_path is not None and not config.keep_best_state:
+        with_test = ctx.data.test is not None
+        if (task.weights_path is not None or with_test) and not config.keep_best_state:
             config = dataclasses.replace(config, keep_best_state=True)
         init = None
         inherit: dict[str, Any] = {}
@@ -220,6 +239,8 @@ def run_task(task: EvalTask) -> dict[str, Any]:
                 init = None
                 inherit = {"inherited": None, "inherit_note": f"trained from scratch: {detail}"}
         result = train_architecture(arch, ctx.data, config, head=ctx.head, seed=task.seed, init_state=init)
+        if with_test and result.ok and result.best_state is not None:
+            inherit["test_accuracy"] = _test_accuracy(arch, ctx, result.best_state)
     except Exception as e:  # a broken candidate or worker must not stop the search
         detail = "".join(traceback.format_exception_only(type(e), e)).strip()
         return _failure(task, "crashed", detail, started)
