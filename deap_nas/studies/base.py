@@ -151,6 +151,9 @@ class StudyConfig:
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+#: data fields a study may change in a final-training context
+DATA_KEYS = ("name", "root", "download", "val_fraction", "train_subset", "val_subset")
+
 STUDY_KEYS = ("study", "base", "run", "seed", "params", "output")
 
 
@@ -229,8 +232,8 @@ class Study:
 
     def final_context(self, data: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Training to convergence with ``final_training`` (its training settings, split
-        and head) on the run's data set (or ``data``: ``name`` / ``root`` / ``download``
-        replaced), with test accuracy (``with_test``)."""
+        and head) on the run's data set, with test accuracy (``with_test``). ``data``
+        replaces any of :data:`DATA_KEYS` (another data set, a smaller split)."""
         from ..runtime.report import search_head
 
         rc = self.run_config
@@ -239,7 +242,7 @@ class Study:
         d = {**ctx["data"], "val_fraction": ft.val_fraction, "val_per_class": None, "train_subset": ft.train_subset,
              "val_subset": None}  # fmt: skip
         if data:
-            d.update({k: v for k, v in data.items() if k in ("name", "root", "download")})
+            d.update({k: v for k, v in data.items() if k in DATA_KEYS})
         training = ft.training.to_dict()
         training["keep_best_state"] = True
         head = ft.head if ft.head is not None else search_head(rc)

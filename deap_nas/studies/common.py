@@ -91,6 +91,22 @@ def clone_for_mutation(parent: Any) -> Any:
     return c
 
 
+def inherit_across_phases(child: Any, parent: Any, parent_phase: Any, child_phase: Any) -> None:
+    """:func:`~deap_nas.ops.immunecs.mark_inheritance` for a child evaluated in another
+    phase than its parent: the parent's weights path (relative to the parent phase's
+    directory) is rewritten relative to the child phase's directory
+    (``../parents/weights/000003.pt``), so the child finds the file and the study
+    directory can still be moved."""
+    import os
+
+    from ..ops.immunecs import mark_inheritance
+
+    mark_inheritance(child, parent)
+    src = child.inherit_from
+    if src and not os.path.isabs(src):
+        child.inherit_from = os.path.relpath(parent_phase.run_dir() / src, child_phase.run_dir())
+
+
 def ok_value(ind: Any, key: str = "accuracy") -> float:
     """``ind.result[key]`` for a successful evaluation, else nan."""
     r = getattr(ind, "result", None) or {}

@@ -35,6 +35,7 @@ from .common import (
     correlation_lines,
     draw_architectures,
     grouped_correlations,
+    inherit_across_phases,
     ok_value,
     operator,
 )
@@ -77,7 +78,7 @@ def clone_statistics(parents: list[float], clones: list[list[float]]) -> tuple[l
 
 @register_study("locality", LocalityParams)
 def locality(study: Any, p: LocalityParams) -> dict[str, Any]:
-    from ..ops.immunecs import SeenRegistry, mark_inheritance
+    from ..ops.immunecs import SeenRegistry
 
     space = study.space
     drawn = draw_architectures(study, p.depths, p.parents_per_depth)
@@ -92,16 +93,16 @@ def locality(study: Any, p: LocalityParams) -> dict[str, Any]:
         for ind in parents:
             seen.add(ind)
     mutate = operator(p.mutation, space, "params.mutation", seen=seen)
+    ev_clones = study.phase("clones", cache=False)
     clones, owner = [], []
     for k, parent in enumerate(parents):
         for _ in range(p.clones):
             c = clone_for_mutation(parent)
             (c,) = mutate(c, study.rng)
             if p.inherit:
-                mark_inheritance(c, parent)
+                inherit_across_phases(c, parent, ev_parents, ev_clones)
             clones.append(c)
             owner.append(k)
-    ev_clones = study.phase("clones", cache=False)
     study.evaluate(ev_clones, clones, 1, "locality: clones")
 
     f_parent = [ok_value(ind) for ind in parents]

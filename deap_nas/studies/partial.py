@@ -30,6 +30,7 @@ from .common import (
     correlation_lines,
     draw_architectures,
     grouped_correlations,
+    inherit_across_phases,
     ok_value,
     record_value,
 )
@@ -55,16 +56,14 @@ class PartialParams:
         check_loess(self.loess_frac, self.bootstrap)
 
 
-def _copies(study: Any, individuals: list[Any], inherit: bool) -> list[Any]:
-    from ..ops.immunecs import mark_inheritance
-
+def _copies(study: Any, individuals: list[Any], phase: Any | None, target: Any) -> list[Any]:
+    """Fresh copies of ``individuals`` for phase ``target``; with ``phase`` (where they
+    were trained) each inherits all its weights from there."""
     out = []
     for ind in individuals:
         c = study.space.from_json(study.space.to_json(ind))
-        if inherit:
-            mark_inheritance(c, ind)  # the partial phase's weights file (absolute path below)
-            if c.inherit_from:
-                c.inherit_from = str((study.path / "partial" / c.inherit_from).absolute())
+        if phase is not None:
+            inherit_across_phases(c, ind, phase, target)
             c.changed_layers = []
         out.append(c)
     return out
@@ -82,8 +81,8 @@ def partial_evaluation(study: Any, p: PartialParams) -> dict[str, Any]:
     regimes = [name for name, on in (("inherit", p.inherit), ("scratch", p.scratch)) if on]
     full: dict[str, list[float]] = {}
     for regime in regimes:
-        copies = _copies(study, nets, regime == "inherit")
         ev_full = study.phase(f"full_{regime}", context=study.final_context(), cache=False)
+        copies = _copies(study, nets, ev if regime == "inherit" else None, ev_full)
         study.evaluate(ev_full, copies, 0, f"full training ({'inherited weights' if regime == 'inherit' else 'from scratch'})")
         attach_records(ev_full, copies)
         full[regime] = [record_value(c, "test_accuracy") for c in copies]

@@ -81,9 +81,8 @@ def plot_scatter_loess(panels: Sequence[Mapping[str, Any]], path: str | Path, fr
 
 def plot_metric_vs_evaluations(methods: Mapping[str, Sequence[tuple[float, float]]], path: str | Path,
                                metric: str, title: str = "Search against random search") -> None:  # fmt: skip
-    """Each run as a point (evaluations used, final metric), one colour per method, and a
-    line through the means of runs with equal evaluation counts' rank order (ImmuNeCS
-    Fig. 7)."""
+    """Each run as a point (evaluations used, final metric), one colour and marker per
+    method, and a line through the mean metric at each evaluation count (ImmuNeCS Fig. 7)."""
     fig = Figure(figsize=(7.5, 4.8), dpi=120, layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
@@ -92,11 +91,13 @@ def plot_metric_vs_evaluations(methods: Mapping[str, Sequence[tuple[float, float
         _no_data(ax, title, "no data: no finished run with a result")
         _save(fig, path)
         return
-    for (m, xy), color in zip(pts.items(), _colors(len(pts)), strict=True):
+    markers = ["o", "s", "^", "D", "v"]
+    for k, ((m, xy), color) in enumerate(zip(pts.items(), _colors(len(pts)), strict=True)):
         if not xy:
             continue
         xs, ys = zip(*xy, strict=True)
-        ax.scatter(xs, ys, color=color, s=28, alpha=0.8, label=f"{m} ({len(xy)} runs)")
+        ax.scatter(xs, ys, color=color, s=30, alpha=0.7, marker=markers[k % len(markers)],
+                   label=f"{m} ({len(xy)} runs)")
         by_x: dict[float, list[float]] = {}
         for x, y in xy:
             by_x.setdefault(x, []).append(y)

@@ -38,6 +38,7 @@ from .common import (
     check_loess,
     draw_architectures,
     grouped_correlations,
+    inherit_across_phases,
     ok_value,
 )
 from .plots import plot_scatter_loess
@@ -85,7 +86,7 @@ def stronger_half(before: list[float], idx: list[int]) -> list[int]:
 
 @register_study("progressive", ProgressiveParams)
 def progressive(study: Any, p: ProgressiveParams) -> dict[str, Any]:
-    from ..ops.immunecs import augment, mark_inheritance
+    from ..ops.immunecs import augment
 
     space = study.space
     if not hasattr(space, "random_gene"):
@@ -95,18 +96,16 @@ def progressive(study: Any, p: ProgressiveParams) -> dict[str, Any]:
     nets = [ind for _, ind in drawn]
     ev = study.phase("before")
     study.evaluate(ev, nets, 0, "progressive: before augmentation")
+    ev_after = study.phase("after", cache=False)
     copies, groups, before = [], [], []
     for (g, ind) in drawn:
         for _ in range(p.copies):
             c = augment(ind, space, rng=study.rng)
             if p.inherit:
-                mark_inheritance(c, ind)
-                if c.inherit_from:
-                    c.inherit_from = str((study.path / "before" / c.inherit_from).absolute())
+                inherit_across_phases(c, ind, ev, ev_after)
             copies.append(c)
             groups.append(g)
             before.append(ok_value(ind))
-    ev_after = study.phase("after", cache=False)
     study.evaluate(ev_after, copies, 1, "progressive: after appending one layer")
     after = [ok_value(c) for c in copies]
 

@@ -121,9 +121,10 @@ def tabulate_runs(rows: Sequence[Mapping[str, Any]], title: str = "") -> dict[st
         md.append("| " + " | ".join(cells) + " |")
     for stat in ("mean", "std", "best"):
         cells = [f"**{stat}**", "", _fmt(summary["evaluations"][stat], 1), *(_fmt(summary[m][stat]) for m in metrics),
-                 f"{total_device_h:.3f} (total)" if stat == "mean" else "",
-                 f"{total_wall_h:.3f} (total)" if stat == "mean" else ""]  # fmt: skip
+                 "", ""]  # fmt: skip
         md.append("| " + " | ".join(cells) + " |")
+    md.append("| " + " | ".join(["**total**", "", "", *("" for _ in metrics), f"{total_device_h:.3f}",
+                                 f"{total_wall_h:.3f}"]) + " |")  # fmt: skip
     line = "; ".join(
         f"{names[m]} {100 * summary[m]['mean']:.2f} ± {100 * summary[m]['std']:.2f} % "
         f"(best {100 * summary[m]['best']:.2f} %, n = {summary[m]['n']})" for m in metrics

@@ -9,8 +9,9 @@ Here: the architectures are a finished run's final population (``members: popula
 the committee's members) or its ``top_k`` best by mean validation accuracy (``members:
 top_k``); the run is ``source`` (a run directory) or, without one, the study's ``base``
 config searched first into ``<dir>/search``. Each architecture is trained on every data
-set of ``datasets`` with the run config's ``final_training`` settings (phase
-``train_<name>``) and its test accuracy measured once. Statistics: per data set the mean
+set of ``datasets`` (``name``, optionally ``label``, ``root`` and a smaller split:
+``val_fraction``, ``train_subset``, ``val_subset``) with the run config's
+``final_training`` settings (phase ``train_<label>``) and its test accuracy measured once. Statistics: per data set the mean
 and best test accuracy and which architecture is best; for every pair of data sets the
 Spearman correlation of the two accuracy rankings and the pairwise concordance.
 The papers' committee accuracy on each data set is left out (``deap-nas committee`` gives
@@ -45,12 +46,15 @@ class TransferParams:
         check_int("top_k", self.top_k, 2)
         if len(self.datasets) < 2:
             raise ValueError("datasets: give at least two data sets ({name: mnist}, {name: fashion_mnist})")
+        from .base import DATA_KEYS
+
         for i, d in enumerate(self.datasets):
-            if not isinstance(d, dict) or "name" not in d or not set(d) <= {"name", "root", "download"}:
-                raise ValueError(f"datasets[{i}]: a mapping with name (and optional root, download), got {d!r}")
-        names = [d["name"] for d in self.datasets]
+            if not isinstance(d, dict) or "name" not in d or not set(d) <= {"label", *DATA_KEYS}:
+                raise ValueError(f"datasets[{i}]: a mapping with name and optionally label, "
+                                 f"{', '.join(DATA_KEYS[1:])}; got {d!r}")  # fmt: skip
+        names = [d.get("label", d["name"]) for d in self.datasets]
         if len(set(names)) != len(names):
-            raise ValueError(f"datasets: repeated data set in {names}")
+            raise ValueError(f"datasets: repeated label {names} (give each entry its own label)")
 
     def resolve(self, where: Path, run: dict[str, Any]) -> dict[str, Any]:
         import yaml
@@ -93,11 +97,12 @@ def transfer(study: Any, p: TransferParams) -> dict[str, Any]:
     acc: dict[str, list[float]] = {}
     hashes: list[str] = []
     for ds in p.datasets:
+        label = ds.get("label", ds["name"])
         nets = [space.from_json(g) for g in genomes]
-        ev = study.phase(f"train_{ds['name']}", context=study.final_context(ds), cache=False, save_weights=False)
-        study.evaluate(ev, nets, 0, f"transfer: training on {ds['name']}")
+        ev = study.phase(f"train_{label}", context=study.final_context(ds), cache=False, save_weights=False)
+        study.evaluate(ev, nets, 0, f"transfer: training on {label}")
         attach_records(ev, nets)
-        acc[ds["name"]] = [record_value(n, "test_accuracy") for n in nets]
+        acc[label] = [record_value(n, "test_accuracy") for n in nets]
         hashes = [(n.result or {}).get("arch_hash") for n in nets]
     names = list(acc)
     lines = [f"transfer: {len(genomes)} architectures from {source}"]
