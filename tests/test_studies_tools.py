@@ -168,7 +168,36 @@ def test_config_errors_name_the_field(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "unknown study 'nonsense'" in capsys.readouterr().err
 
 
+def test_run_sections_merge_unless_renamed():
+    from deap_nas.studies.base import merge
+
+    base = {"algorithm": {"name": "immunecs", "tau": 0.01, "patience": 2}, "training": {"epochs": 15, "lr": 0.1}}
+    out = merge(base, {"algorithm": {"name": "random_search", "population_size": 4}, "training": {"epochs": 2}})
+    assert out["algorithm"] == {"name": "random_search", "population_size": 4}
+    assert out["training"] == {"epochs": 2, "lr": 0.1}
+    assert merge(base, {"algorithm": {"name": "immunecs", "tau": 0.0}})["algorithm"]["patience"] == 2
+    assert base["training"]["epochs"] == 15  # the base is not changed
+
+
 @pytest.mark.parametrize("path", sorted((REPO / "experiments" / "studies").glob("*.yaml")), ids=lambda p: p.name)
 def test_shipped_study_configs_are_valid(path: Path):
     cfg = load_study_config(path)
     assert cfg.study in path.name or cfg.study.replace("_", "") in path.name.replace("_", "")
+
+
+@pytest.mark.gpu
+def test_partial_evaluation_on_cuda_records_the_device_and_gpu_hours(tmp_path: Path):
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    run = {**RUN, "parallel": {"device": "cuda"}}
+    run_study(study("partial_evaluation", {"depths": [2], "per_depth": 3, "scratch": False, "bootstrap": 10},
+                    tmp_path, run=run), tmp_path / "s")  # fmt: skip
+    for phase in ("partial", "full_inherit"):
+        recs = journal(tmp_path / "s" / phase / "journal.jsonl")
+        assert all(r["status"] == "ok" and r["device"].startswith("cuda") for r in recs)
+    srun = {**run, "space": {"name": "sequential", "stem_channels": 8, "max_depth": 3},
+            "algorithm": {"name": "random_search", "population_size": 2}, "budget": {"evaluations": 2}}  # fmt: skip
+    res = run_study(study("seeds", {"n": 1}, tmp_path, run=srun), tmp_path / "g")
+    assert res["table"]["device"] == "GPU" and "GPU-hours" in res["table"]["markdown"]

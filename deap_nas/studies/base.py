@@ -86,10 +86,14 @@ def register_study(name: str, params: type, needs_base: bool = True):
 
 
 def merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
-    """``base`` with ``extra`` deep-merged into it (mappings merged, anything else replaced)."""
+    """``base`` with ``extra`` deep-merged into it: mappings are merged, anything else is
+    replaced, and so is a named section given another ``name`` (``algorithm: {name:
+    random_search}`` over an ``immunecs`` section drops the ImmuNeCS parameters)."""
     out = copy.deepcopy(dict(base))
     for k, v in extra.items():
-        if isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
+        old = out.get(k)
+        renamed = isinstance(old, Mapping) and isinstance(v, Mapping) and "name" in v and v["name"] != old.get("name")
+        if isinstance(v, Mapping) and isinstance(old, Mapping) and not renamed:
             out[k] = merge(out[k], v)
         else:
             out[k] = copy.deepcopy(v)
