@@ -87,6 +87,17 @@ def test_partial_evaluation_trains_fully_with_and_without_inheritance(tmp_path: 
         assert 0 <= i["test_accuracy"] <= 1 and 0 <= s["test_accuracy"] <= 1
         assert i["seed"] == s["seed"]  # the same seed: only the initial weights differ
     assert [a["full_test_acc_inherit"] for a in res["architectures"]] == [r["test_accuracy"] for r in inherit]
+    # test_accuracy is the saved best-epoch weights measured on the test split
+    import torch
+
+    from deap_nas.arch import Architecture
+    from deap_nas.evaluation import evaluate, prepare_data
+    from deap_nas.nn import build
+
+    data = prepare_data("fashion_mnist_mini", train_subset=12, with_test=True)
+    net = build(Architecture.from_dict(inherit[0]["architecture"]), (1, 28, 28), 10, "concat_pool")
+    net.load_state_dict(torch.load(tmp_path / "s" / "full_inherit" / inherit[0]["weights"], weights_only=True))
+    assert evaluate(net, data.test) == pytest.approx(inherit[0]["test_accuracy"])
     assert res["spearman"]["scratch"]["all"].r == pytest.approx(
         spearman([r["accuracy"] for r in partial], [r["test_accuracy"] for r in scratch]).r, nan_ok=True)
     assert (tmp_path / "s" / "plots" / "partial_evaluation.png").is_file()
