@@ -358,13 +358,13 @@ def run_study(config: StudyConfig, path: str | Path | None = None, force: bool =
     write_json(meta_path, meta)
     log = log or _progress_log(config.output.progress)
     log(f"study {config.study}: {p}")
+    start = time.perf_counter()
     if config.run:
         from ..runtime.search import preflight
 
         preflight(config.run_config())
     study = Study(p, config, log)
     entry = STUDIES[config.study]
-    start = time.perf_counter()
     try:
         results = entry.fn(study, config.params)
     except KeyboardInterrupt:

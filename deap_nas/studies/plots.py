@@ -64,8 +64,9 @@ def plot_scatter_loess(panels: Sequence[Mapping[str, Any]], path: str | Path, fr
             if len(x) >= 3 and np.ptp(x) > 0:
                 grid = np.linspace(x.min(), x.max(), 60)
                 fit, lo, hi = loess_band(x, y, grid, frac=frac, n_boot=n_boot, seed=seed)
-                if np.all(np.isfinite(lo)):
-                    ax.fill_between(grid, lo, hi, color="0.6", alpha=0.3, linewidth=0)
+                if np.any(np.isfinite(lo)):
+                    ax.fill_between(grid, lo, hi, where=np.isfinite(lo) & np.isfinite(hi), color="0.6", alpha=0.3,
+                                    linewidth=0)
                 ax.plot(grid, fit, linestyle="--", color=color, linewidth=1.8)
         if panel.get("identity") and math.isfinite(lo_all):
             ax.plot([lo_all, hi_all], [lo_all, hi_all], color="black", linewidth=1, label="identity")

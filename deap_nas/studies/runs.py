@@ -189,8 +189,9 @@ def seeds(study: Any, p: SeedsParams) -> dict[str, Any]:
     for d in dirs[: len(dirs) - len(p.runs)]:
         finish_run(d, p.final, p.final_epochs, study.log)
     rows = [run_metrics(d) for d in dirs]
-    algo = (study.config.run.get("algorithm") or {}).get("name") if study.config.run else None
-    table = tabulate_runs(rows, title=str(algo or ""))
+    from ..runtime.plots import run_label
+
+    table = tabulate_runs(rows, title=run_label(study.config.run) if study.config.run else "")
     write_table(study.path, table)
     summary = "\n".join([table["markdown"], "", table["line"], f"tables: {study.path / 'table.md'}, table.tex, table.csv"])
     return {"summary": summary, "table": table}

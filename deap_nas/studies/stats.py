@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import statistics
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -138,6 +139,8 @@ def concordance(x: Sequence[float], y: Sequence[float]) -> float:
 
 
 # ---------------------------------------------------------------------- LOESS
+MIN_NEIGHBOURS = 5  # fewest points of a local fit (local lines through 2-3 points swing wildly)
+
 def _tricube(d: np.ndarray) -> np.ndarray:
     d = np.clip(np.abs(d), 0.0, 1.0)
     return (1 - d**3) ** 3
@@ -146,9 +149,10 @@ def _tricube(d: np.ndarray) -> np.ndarray:
 def loess(x: Sequence[float], y: Sequence[float], at: Sequence[float], frac: float = 0.75) -> np.ndarray:
     """Local linear LOESS fit of ``y`` on ``x`` evaluated at ``at``.
 
-    At each point x0 the ``q = ceil(frac * n)`` nearest x (at least 2) get tricube weights
-    ``(1 - (|x - x0| / h)^3)^3``, ``h`` the distance to the q-th nearest (times 1.0001 so the
-    q-th point keeps a small weight), and a weighted least-squares line is evaluated at x0.
+    At each point x0 the ``q = ceil(frac * n)`` nearest x (at least :data:`MIN_NEIGHBOURS`,
+    so tiny samples give no spikes) get tricube weights ``(1 - (|x - x0| / h)^3)^3``, ``h``
+    the distance to the q-th nearest (times 1.0001 so the q-th point keeps a small weight),
+    and a weighted least-squares line is evaluated at x0.
     Where the weighted x do not vary, the weighted mean is used.
     """
     if not 0 < frac <= 1:
@@ -158,7 +162,7 @@ def loess(x: Sequence[float], y: Sequence[float], at: Sequence[float], frac: flo
     n = len(xs)
     if n == 0:
         return np.full(len(at_arr), math.nan)
-    q = min(n, max(2, math.ceil(frac * n)))
+    q = min(n, max(MIN_NEIGHBOURS, math.ceil(frac * n)))
     out = np.empty(len(at_arr))
     for k, x0 in enumerate(at_arr):
         dist = np.abs(xs - x0)
@@ -190,20 +194,26 @@ def loess_band(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(fit, lower, upper)`` at ``at``: the LOESS fit and the pointwise ``level``
     percentile band of ``n_boot`` fits to bootstrap resamples of the pairs (seeded, so a
-    study's plot is reproducible). Fewer than 3 pairs: the band is nan."""
+    study's plot is reproducible). A resample's fit counts only inside the x range it
+    covers (no extrapolation). Fewer than 3 pairs: the band is nan."""
     xs, ys = _finite_pairs(x, y)
     fit = loess(xs, ys, at, frac)
     if len(xs) < 3 or n_boot < 1:
         nan = np.full(len(fit), math.nan)
         return fit, nan, nan.copy()
     rng = np.random.default_rng(seed)
+    at_arr = np.asarray(at, dtype=float)
     boots = np.empty((n_boot, len(fit)))
     for b in range(n_boot):
         idx = rng.integers(0, len(xs), len(xs))
-        boots[b] = loess(xs[idx], ys[idx], at, frac)
+        fit_b = loess(xs[idx], ys[idx], at, frac)
+        fit_b[(at_arr < xs[idx].min()) | (at_arr > xs[idx].max())] = math.nan
+        boots[b] = fit_b
     alpha = (1 - level) / 2
-    lower = np.nanquantile(boots, alpha, axis=0)
-    upper = np.nanquantile(boots, 1 - alpha, axis=0)
+    with warnings.catch_warnings():  # a grid point no resample covers: nan
+        warnings.simplefilter("ignore", RuntimeWarning)
+        lower = np.nanquantile(boots, alpha, axis=0)
+        upper = np.nanquantile(boots, 1 - alpha, axis=0)
     return fit, lower, upper
 
 
