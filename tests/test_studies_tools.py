@@ -130,6 +130,15 @@ def test_seeds_search_vs_random_transfer_and_tabulate(tmp_path: Path, capsys: py
         accs = [e["accuracy"] for e in journal(Path(r["run"]) / "journal.jsonl")]
         assert r["best_val"] == max(accs)
     assert "| **mean** |" in (tmp_path / "seeds" / "table.md").read_text()
+    # a larger budget resumes the finished runs; another config in the same place is refused
+    more = run_study(study("seeds", {"n": 2}, tmp_path, run={**run, "budget": {"evaluations": 3}}), tmp_path / "seeds",
+                     force=True)  # fmt: skip
+    assert [r["evaluations"] for r in more["table"]["rows"]] == [3, 3]
+    assert len(journal(tmp_path / "seeds" / "seed_0" / "journal.jsonl")) == 3
+    other = {**run, "budget": {"evaluations": 3}, "training": {**RUN["training"], "lr": 0.01}}
+    with pytest.raises(ValueError, match="holds a run of another config"):
+        run_study(study("seeds", {"n": 2}, tmp_path, run=other), tmp_path / "seeds", force=True)
+    rows = more["table"]["rows"]
     # already-finished run directories only: read, never rerun
     res2 = run_study(parse_study_config({"study": "seeds", "params": {"n": 0, "runs": ["seeds/seed_1"]},
                                          "output": {"progress": False}}, where=tmp_path), tmp_path / "t")  # fmt: skip
@@ -158,7 +167,7 @@ def test_seeds_search_vs_random_transfer_and_tabulate(tmp_path: Path, capsys: py
     assert main(["tabulate", str(tmp_path / "seeds" / "seed_0"), str(tmp_path / "seeds" / "seed_1"),
                  "--title", "rs"]) == 0  # fmt: skip
     out = capsys.readouterr().out
-    assert "| seed_0 | 0 | 2 |" in out and "CPU-hours" in out
+    assert "| seed_0 | 0 | 3 |" in out and "CPU-hours" in out
 
 
 def test_config_errors_name_the_field(tmp_path: Path, capsys: pytest.CaptureFixture[str]):

@@ -295,14 +295,24 @@ class Study:
     # ------------------------------------------------------------------ whole runs
     def ensure_run(self, name: str, run_mapping: Mapping[str, Any]) -> Path:
         """The run directory ``<dir>/<name>`` of ``run_mapping``, searched to its end:
-        started when absent, resumed when unfinished, only read when finished."""
-        from ..runtime.rundir import RunDir
+        started when absent, resumed when unfinished, only read when finished. A run there
+        with another config is an error, unless only its budget differs: then it is
+        resumed with the new budget."""
+        from ..runtime.rundir import RunDir, RunDirError
         from ..runtime.search import resume_run, start_run
 
         path = self.path / name
         cfg = parse_config(dict(run_mapping), source=str(path / "config.yaml"))
         if (path / "run.json").is_file():
             meta = RunDir(path).read_meta()
+            if meta.get("fingerprint") != cfg.fingerprint():
+                raise RunDirError(f"{path} holds a run of another config; remove it or use another study directory")
+            old = parse_config(read_yaml(path / "config.yaml"))
+            budget = to_plain(cfg.budget)
+            if to_plain(old.budget) != budget:
+                self.log(f"run {name}: resuming with budget {budget}")
+                resume_run(path, [f"budget.{k}={json.dumps(v)}" for k, v in budget.items()])
+                return path
             if meta.get("status") == "finished":
                 self.log(f"run {name}: finished before, read")
                 return path
