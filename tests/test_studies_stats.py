@@ -35,9 +35,15 @@ def test_spearman_on_known_ranks_by_hand():
     c = spearman([1, 2, 3, 4, 5], [2, 1, 4, 3, 5])
     assert c.r == pytest.approx(0.8)
     assert c.n == 5
-    # t = 0.8 * sqrt(3 / 0.36) = 2.3094 with 3 df: two-sided p = 0.1041
-    assert c.p == pytest.approx(2 * sp.t.sf(0.8 * math.sqrt(3 / 0.36), 3))
-    assert c.p == pytest.approx(0.1041, abs=1e-4)
+    # exact p (n <= 8): of the 120 orderings, sum d^2 <= 4 (|rho| >= 0.8) for the identity,
+    # 4 adjacent swaps and 3 pairs of disjoint adjacent swaps, and as many reversed: 16 / 120
+    assert c.p == pytest.approx(16 / 120)
+    # above 8 pairs: Student's t, as scipy; 9 points, rho = 1 - 6 * 2 / (9 * 80)
+    c9 = spearman(list(range(9)), [1, 0, 2, 3, 4, 5, 6, 7, 8])
+    r9 = 1 - 12 / 720
+    assert c9.r == pytest.approx(r9)
+    assert c9.p == pytest.approx(2 * sp.t.sf(r9 * math.sqrt(7 / (1 - r9 * r9)), 7))
+    assert spearman([1, 2, 3, 4], [1, 2, 3, 4]).p == pytest.approx(2 / 24)  # only the two extreme orderings
 
 
 def test_spearman_with_ties_by_hand_and_against_scipy():

@@ -8,7 +8,8 @@ scipy (``t``, Mann-Whitney's and Wilcoxon's exact or normal laws).
 
 - :func:`rankdata`: 1-based ranks, ties get their mean rank ("average" method).
 - :func:`spearman`: rho = Pearson correlation of the ranks (so ties are handled), two-sided
-  p from Student's t with n - 2 degrees of freedom, as ``scipy.stats.spearmanr``.
+  p exact for up to 8 pairs (all orderings), else from Student's t with n - 2 degrees of
+  freedom, as ``scipy.stats.spearmanr``.
 - :func:`loess` / :func:`loess_band`: local linear regression with tricube weights over the
   nearest ``frac`` of the points (Cleveland 1979, without the robustness iterations), and
   a pointwise percentile band from bootstrap resamples of the (x, y) pairs. The papers'
@@ -98,10 +99,18 @@ def format_p(p: float) -> str:
     return f"p = {p:.4f}" if p >= 1e-3 else f"p = {p:.2g}"
 
 
+#: up to this many pairs, Spearman's p is exact (all n! orderings); above, Student's t
+EXACT_SPEARMAN_N = 8
+
+
 def spearman(x: Sequence[float], y: Sequence[float]) -> Correlation:
     """Spearman rank correlation of the finite pairs of ``x`` and ``y`` (module doc).
 
-    Fewer than 3 pairs, or a constant sample, give ``r`` = nan and ``p`` = nan.
+    The two-sided p-value is exact for n <= :data:`EXACT_SPEARMAN_N` (the share of the n!
+    orderings of y's ranks, ties averaged, with |rho| at least the observed one: the t
+    approximation is poor for the few points of a quick study), and from Student's t with
+    n - 2 degrees of freedom above, as ``scipy.stats.spearmanr``. Fewer than 3 pairs, or a
+    constant sample, give ``r`` = nan and ``p`` = nan.
     """
     a, b = _finite_pairs(x, y)
     n = len(a)
@@ -114,6 +123,12 @@ def spearman(x: Sequence[float], y: Sequence[float]) -> Correlation:
     if denom == 0:
         return Correlation(math.nan, math.nan, n)
     r = max(-1.0, min(1.0, float((ra * rb).sum()) / denom))
+    if n <= EXACT_SPEARMAN_N:
+        import itertools
+
+        perms = np.array(list(itertools.permutations(range(n))))
+        rhos = (rb[perms] * ra).sum(axis=1) / denom
+        return Correlation(r, float(np.mean(np.abs(rhos) >= abs(r) - 1e-12)), n)
     if abs(r) == 1.0:
         return Correlation(r, 0.0, n)
     from scipy.stats import t as student_t
