@@ -101,10 +101,14 @@ def test_wilcoxon_signed_rank_by_hand():
 def test_loess_is_local_and_reproduces_lines():
     x = np.linspace(0, 1, 12)
     assert loess(x, 2 * x + 1, [0.0, 0.33, 1.0], frac=0.5) == pytest.approx([1.0, 1.66, 3.0])
-    # x = [0, 1, 2], y = [0, 1, 0], frac 1 at x0 = 0: h = 2.0002, weights [1, 0.670, ~3e-11];
-    # the weighted line passes through (0, 0) and (1, 1) -> 0 (a global line would give 1/3)
-    assert loess([0, 1, 2], [0, 1, 0], [0.0], frac=1.0)[0] == pytest.approx(0.0, abs=1e-6)
-    assert loess([0, 1, 2], [0, 1, 0], [1.0], frac=1.0)[0] == pytest.approx(1.0, abs=1e-6)
+    # a hinge: y = 0 for x = 0..5, y = x - 6 for x = 6..11; frac 0.5 -> the 6 nearest points:
+    # at x0 = 0 they are x = 0..5 (all y = 0), at x0 = 11 x = 6..11 (on y = x - 6); a global
+    # least-squares line would give -1.15 and 3.65 there
+    xh = list(range(12))
+    yh = [0.0] * 6 + [float(v - 6) for v in range(6, 12)]
+    assert loess(xh, yh, [0.0, 11.0], frac=0.5) == pytest.approx([0.0, 5.0], abs=1e-9)
+    # fewer than 10 points: one least-squares line; x = [0, 1, 2], y = [0, 1, 0]: slope 0, mean 1/3
+    assert loess([0, 1, 2], [0, 1, 0], [0.0, 2.0], frac=1.0) == pytest.approx([1 / 3, 1 / 3])
     with pytest.raises(ValueError, match="frac"):
         loess([0, 1], [0, 1], [0], frac=0)
 

@@ -11,8 +11,8 @@ scipy (``t``, Mann-Whitney's and Wilcoxon's exact or normal laws).
   p exact for up to 8 pairs (all orderings), else from Student's t with n - 2 degrees of
   freedom, as ``scipy.stats.spearmanr``.
 - :func:`loess` / :func:`loess_band`: local linear regression with tricube weights over the
-  nearest ``frac`` of the points (Cleveland 1979, without the robustness iterations), and
-  a pointwise percentile band from bootstrap resamples of the (x, y) pairs. The papers'
+  nearest ``frac`` of the points (Cleveland 1979, without the robustness iterations; below
+  10 points one least-squares line), and a pointwise percentile band from bootstrap resamples of the (x, y) pairs. The papers'
   Figs. 4-6 draw "LOESS regression and its 95% confidence interval"; the paper does not
   say how its interval was made, the bootstrap is our choice.
 - :func:`mann_whitney`, :func:`welch_t`, :func:`wilcoxon_signed_rank`: the tests of the
@@ -155,6 +155,7 @@ def concordance(x: Sequence[float], y: Sequence[float]) -> float:
 
 # ---------------------------------------------------------------------- LOESS
 MIN_NEIGHBOURS = 5  # fewest points of a local fit (local lines through 2-3 points swing wildly)
+LOESS_MIN_POINTS = 10  # below this, one least-squares line over all points instead
 
 def _tricube(d: np.ndarray) -> np.ndarray:
     d = np.clip(np.abs(d), 0.0, 1.0)
@@ -168,7 +169,9 @@ def loess(x: Sequence[float], y: Sequence[float], at: Sequence[float], frac: flo
     so tiny samples give no spikes) get tricube weights ``(1 - (|x - x0| / h)^3)^3``, ``h``
     the distance to the q-th nearest (times 1.0001 so the q-th point keeps a small weight),
     and a weighted least-squares line is evaluated at x0.
-    Where the weighted x do not vary, the weighted mean is used.
+    Where the weighted x do not vary, the weighted mean is used. With fewer than
+    :data:`LOESS_MIN_POINTS` points a local fit is no more than a line through two or three
+    of them, so one ordinary least-squares line over all points is returned instead.
     """
     if not 0 < frac <= 1:
         raise ValueError(f"frac: must be in (0, 1], got {frac}")
@@ -181,8 +184,11 @@ def loess(x: Sequence[float], y: Sequence[float], at: Sequence[float], frac: flo
     out = np.empty(len(at_arr))
     for k, x0 in enumerate(at_arr):
         dist = np.abs(xs - x0)
-        h = np.sort(dist)[q - 1] * 1.0001
-        w = _tricube(dist / h) if h > 0 else (dist == 0).astype(float)
+        if n < LOESS_MIN_POINTS:
+            w = np.ones(n)
+        else:
+            h = np.sort(dist)[q - 1] * 1.0001
+            w = _tricube(dist / h) if h > 0 else (dist == 0).astype(float)
         sw = w.sum()
         if sw <= 0:
             out[k] = math.nan
