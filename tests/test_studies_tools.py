@@ -155,6 +155,7 @@ def test_seeds_search_vs_random_transfer_and_tabulate(tmp_path: Path, capsys: py
     a, b = [r["best_val"] for r in res3["runs"]["ga"]], [r["best_val"] for r in res3["runs"]["random"]]
     assert mw.statistic == sum((x > y) + 0.5 * (x == y) for x in a for y in b)
     assert (tmp_path / "svr" / "plots" / "search_vs_random.png").is_file()
+    assert (tmp_path / "svr" / "plots" / "best_so_far.png").is_file()
 
     tparams = {"source": "seeds/seed_0", "members": "top_k", "top_k": 2,
                "datasets": [{"name": "fashion_mnist_mini", "label": "small", "train_subset": 5},

@@ -21,8 +21,10 @@ with ``final_training`` (``test``), or its committee's test accuracy (``committe
 paper's measure). Statistics: per method and point the mean and std; between the first
 two methods, over all runs, a two-sided Mann-Whitney U test and Welch's t test (the
 paper: "p = 0.02 for the null hypothesis: Both methods yield the same average committee
-test accuracy"), and the same per point index where both have that point. Plot
-``plots/search_vs_random.png``: metric against evaluations used.
+test accuracy"), and the same per point index where both have that point. Plots
+``plots/search_vs_random.png`` (metric against evaluations used, ImmuNeCS Fig. 7) and
+``plots/best_so_far.png`` (best accuracy so far and accuracy CDFs of each method's runs at
+its last point, the macro-NAS paper's Fig. 3).
 """
 
 from __future__ import annotations
@@ -280,6 +282,15 @@ def search_vs_random(study: Any, p: CompareParams) -> dict[str, Any]:
         names = {"best_val": "final best validation accuracy", "test": "test accuracy of the best architecture",
                  "committee": "committee test accuracy"}  # fmt: skip
         plot_metric_vs_evaluations({k: [(float(r["evaluations"]), r[p.metric]) for r in v] for k, v in results.items()},
-                                   path, names[p.metric], title=f"{a} against {b} (ImmuNeCS Fig. 7)")
+                                   path, names[p.metric], title=f"{a} against {b}")
         lines.append(f"plot: {path}")
+        # macro-NAS Fig. 3: best so far and accuracy CDFs of each method's runs at its last point
+        from ..runtime.plots import plot_best_so_far
+        from ..runtime.report import load_run
+
+        curves = path.parent / "best_so_far.png"
+        last = {k: max(r["point"] for r in v) for k, v in results.items()}
+        plot_best_so_far([(k, load_run(r["run"]).journal) for k, v in results.items() for r in v
+                          if r["point"] == last[k]], curves)  # fmt: skip
+        lines.append(f"plot: {curves}")
     return {"summary": "\n".join(lines), "runs": results, "tests": tests}
