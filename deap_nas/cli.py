@@ -10,6 +10,9 @@
     deap-nas train ARCH.json [--data fashion_mnist_mini] [--epochs 5] [--out DIR]
     deap-nas describe ARCH.json [--input-shape 1,28,28] [--dot FILE]
     deap-nas datasets
+    deap-nas study NAME CONFIG [--set params.k=v ...] [--dir DIR] [--force]
+    deap-nas study resume DIR
+    deap-nas tabulate RUN_DIR [RUN_DIR ...] [--out DIR]
 
 Bad input (a missing file, an invalid architecture, an unknown data set, a bad option
 value) ends with a one-line message on stderr and exit code 2.
@@ -365,6 +368,45 @@ def cmd_committee(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_study(args: argparse.Namespace) -> int:
+    from .runtime.rundir import RunDirError
+    from .runtime.schema import ConfigError
+    from .studies import STUDIES, load_study_config, resume_study, run_study
+
+    try:
+        if args.name == "resume":
+            results = resume_study(args.target, force=args.force, overrides=args.set)
+        else:
+            if args.name not in STUDIES:
+                raise UsageError(f"unknown study '{args.name}'; known: {', '.join(sorted(STUDIES))}, or resume DIR")
+            config = load_study_config(args.target, args.name, args.set)
+            results = run_study(config, args.dir, force=args.force)
+    except (ConfigError, RunDirError, FileNotFoundError) + _search_errors() as e:
+        raise UsageError(str(e)) from None
+    print(results.get("summary", ""))
+    print(f"study directory: {results['dir']} ({results['wall_seconds']:.0f}s)")
+    return 0
+
+
+def cmd_tabulate(args: argparse.Namespace) -> int:
+    from .studies.runs import run_metrics, tabulate_runs, write_table
+
+    try:
+        rows = [run_metrics(d) for d in args.run_dirs]
+    except (FileNotFoundError, ValueError) as e:
+        raise UsageError(str(e)) from None
+    table = tabulate_runs(rows, title=args.title or "")
+    print(table["markdown"])
+    print()
+    print(table["line"])
+    print(table["latex"])
+    if args.out:
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        write_table(Path(args.out), table)
+        print(f"tables: {args.out}/table.md, table.tex, table.csv")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="deap-nas", description=__doc__.split("\n")[0])
     p.add_argument("--version", action="version", version=f"deap_nas {__version__}")
@@ -439,6 +481,23 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--head", default="gap_linear")
     d.add_argument("--dot", help="also write Graphviz dot text to this file")
     d.set_defaults(func=cmd_describe)
+
+    st = sub.add_parser("study", help="run a validation study (locality, partial_evaluation, progressive, "
+                                      "search_vs_random, transfer, seeds) or resume one")
+    st.add_argument("name", help="the study, or 'resume' to continue the study directory TARGET")
+    st.add_argument("target", metavar="CONFIG|DIR", help="study config (YAML), or the directory to resume")
+    st.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a study-config value, e.g. --set params.clones=3 --set run.training.epochs=1")
+    st.add_argument("--dir", help="study directory (default: output.dir/<config>-<time>); an existing one of "
+                                  "the same study is continued, reusing every journaled evaluation")
+    st.add_argument("--force", action="store_true", help="continue a study directory whose config differs")
+    st.set_defaults(func=cmd_study)
+
+    tb = sub.add_parser("tabulate", help="one table (mean, std, best, device-hours) of finished run directories")
+    tb.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    tb.add_argument("--title", help="method name for the table and the LaTeX row")
+    tb.add_argument("--out", help="also write table.md, table.tex and table.csv to this directory")
+    tb.set_defaults(func=cmd_tabulate)
 
     s = sub.add_parser("datasets", help="list the registered data set names")
     s.set_defaults(func=cmd_datasets)

@@ -24,6 +24,11 @@ paused training from such a file. Mimicry (EIGEN sec. 3.2): a context with a
 ``teacher`` spec (:mod:`deap_nas.runtime.teacher`) trains with the distillation loss
 against the teacher's logits, computed once per prepared data set and teacher and kept
 on the device (:func:`teacher_logits_for`).
+
+Test accuracy (for the validation studies, :mod:`deap_nas.studies`): a context with
+``with_test: true`` also loads the test split, and the record of a successful training
+gets ``test_accuracy``, the best epoch's weights measured once on it. Search contexts
+never set it (a search never sees the test set).
 """
 
 from __future__ import annotations
@@ -140,6 +145,7 @@ class _Context:
             download=d.get("download", False),
             mini_file=d.get("mini_file"),
             mini_test_source=d.get("mini_test_source", "heldout"),
+            with_test=bool(spec.get("with_test", False)),
         )
         self.training = TrainConfig.from_dict(spec["training"])
         self.head = spec.get("head")
@@ -240,6 +246,18 @@ def weight_store_save(arch: Any, state: dict[str, Any], accuracy: float, spec: d
     return len(save_best(WeightStore(spec["dir"]), arch, state, keys, float(accuracy)))
 
 
+def _test_accuracy(arch: Any, ctx: _Context, state: dict[str, Any]) -> float:
+    """Accuracy of ``arch`` with weights ``state`` on the context's test split."""
+    from ..evaluation import evaluate
+    from ..nn import build
+
+    t = ctx.training
+    net = build(arch, ctx.data.input_shape, ctx.data.num_classes, ctx.head)
+    net.load_state_dict(state)
+    net.to(ctx.data.test.device)
+    return float(evaluate(net, ctx.data.test, t.eval_batch_size, amp=t.amp, channels_last=t.channels_last))
+
+
 def run_task(task: EvalTask) -> dict[str, Any]:
     """Train one candidate and return its record (see docs/run_directory.md, journal)."""
     started = time.perf_counter()
@@ -254,7 +272,8 @@ def run_task(task: EvalTask) -> dict[str, Any]:
         ctx = context_for(task.context)
         arch = Architecture.from_dict(task.architecture)
         config = ctx.training
-        if task.weights_path is not None and not config.keep_best_state:
+        with_test = ctx.data.test is not None
+        if (task.weights_path is not None or with_test) and not config.keep_best_state:
             config = dataclasses.replace(config, keep_best_state=True)
         init = None
         inherit: dict[str, Any] = {}
@@ -283,6 +302,8 @@ def run_task(task: EvalTask) -> dict[str, Any]:
                                     teacher_logits=teacher, **staged)
         if store_spec and result.ok and result.best_state is not None and result.best_acc is not None:
             inherit["store_saved"] = weight_store_save(arch, result.best_state, result.best_acc, store_spec)
+        if with_test and result.ok and result.best_state is not None:
+            inherit["test_accuracy"] = _test_accuracy(arch, ctx, result.best_state)
     except Exception as e:  # a broken candidate or worker must not stop the search
         detail = "".join(traceback.format_exception_only(type(e), e)).strip()
         return _failure(task, "crashed", detail, started)
