@@ -12,9 +12,10 @@ YAML config, a plot and printed statistics; ``deap-nas study NAME CONFIG`` runs 
 | ``search_vs_random`` | ImmuNeCS sec. 4.3, Fig. 7; macro-NAS Fig. 3 | final accuracy vs evaluations, tests |
 | ``transfer`` | ImmuNeCS sec. 4.4 | the same architectures on two data sets, rankings compared |
 | ``seeds`` | all | N seeds of any config, one table with mean, std, best and device-hours |
+| ``age_decay`` | MiniGen eq. 1, Fig. 3 | best network's birth generation with and without decay |
 """
 
-from . import locality, partial, progressive, runs, transfer  # noqa: F401  (registration)
+from . import age_decay, locality, partial, progressive, runs, transfer  # noqa: F401  (registration)
 from .base import (
     STUDIES,
     Study,
