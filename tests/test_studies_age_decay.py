@@ -8,7 +8,6 @@ import copy
 import csv
 import math
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml

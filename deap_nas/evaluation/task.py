@@ -100,15 +100,8 @@ def prepare_data(
     train_idx = train_idx[_pick(full.labels[train_idx], train_subset, seed + 1)]
     val_idx = val_idx[_pick(full.labels[val_idx], val_subset, seed + 2)]
     mean, std = normalization_stats(full.images[train_idx])
-    k = full.num_classes
-
-    def on_device(images: np.ndarray, labels: np.ndarray) -> DeviceDataset:
-        return DeviceDataset.from_numpy(images, labels, mean, std, device=device, num_classes=k)
-
-    test = None
-    if with_test:
-        t = load_dataset(name, split="test", root=root, download=download)
-        test = on_device(t.images, t.labels)
+    on_device = _device_maker(mean, std, device, full.num_classes)
+    test = _test_split(name, root, download, on_device) if with_test else None
     record = {
         "dataset": name,
         "source": full.source,
@@ -132,6 +125,20 @@ def prepare_data(
     )
 
 
+def _device_maker(mean: Any, std: Any, device: Any, num_classes: int) -> Any:
+    """``(images, labels) -> DeviceDataset`` normalised with the training statistics."""
+
+    def on_device(images: np.ndarray, labels: np.ndarray) -> DeviceDataset:
+        return DeviceDataset.from_numpy(images, labels, mean, std, device=device, num_classes=num_classes)
+
+    return on_device
+
+
+def _test_split(name: str, root: Any, download: Any, on_device: Any) -> DeviceDataset:
+    t = load_dataset(name, split="test", root=root, download=download)
+    return on_device(t.images, t.labels)
+
+
 def _prepare_mini(name: str, root: Any, download: Any, mini_file: str | Path, test_source: str,
                   train_subset: Any, val_per_class: Any, val_subset: Any, with_test: bool, seed: int,
                   device: Any) -> PreparedData:
@@ -142,15 +149,8 @@ def _prepare_mini(name: str, root: Any, download: Any, mini_file: str | Path, te
     mini = mini_dataset(mini_file, name, root=root, download=download, per_class=train_subset,
                         test_per_class=val_per_class, test_source=test_source, seed=seed)
     mean, std = normalization_stats(mini.train_images)
-    k = len(mini.classes)
-
-    def on_device(images: np.ndarray, labels: np.ndarray) -> DeviceDataset:
-        return DeviceDataset.from_numpy(images, labels, mean, std, device=device, num_classes=k)
-
-    test = None
-    if with_test:
-        t = load_dataset(name, split="test", root=root, download=download)
-        test = on_device(t.images, t.labels)
+    on_device = _device_maker(mean, std, device, len(mini.classes))
+    test = _test_split(name, root, download, on_device) if with_test else None
     record = {**{k_: v for k_, v in mini.meta.items() if not k_.endswith("_indices")},
               "mini_file": str(mini_file), "train_indices": mini.meta["train_indices"],
               "val_indices": mini.meta["test_indices"], "mean": list(mean), "std": list(std)}

@@ -83,7 +83,7 @@ def birth_statistics(logbook: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     gens = [float(r["gen"]) for r in rows]
     births = [float(r["best_birth"]) for r in rows]
     accs = [float(r["best"]) if _finite(r.get("best")) else math.nan for r in rows]
-    changes = sum(1 for a, b in zip(births, births[1:]) if a != b)
+    changes = sum(1 for a, b in zip(births, births[1:], strict=False) if a != b)
     mean_age = sum(g - b for g, b in zip(gens, births, strict=True)) / len(rows)
     return {"final_birth": births[-1], "changes": float(changes), "mean_age": mean_age,
             "series": [list(t) for t in zip(gens, births, accs, strict=True)]}  # fmt: skip
