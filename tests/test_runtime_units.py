@@ -374,3 +374,12 @@ def test_a_candidate_that_raises_in_training_gets_status_crashed():
     assert rec["status"] == "crashed" and "kaboom in forward" in rec["message"]
     OPS.pop("explode")
     MODULES.pop("explode")
+
+
+def test_progress_line_shows_a_dash_for_a_missing_accuracy():
+    import math
+
+    from deap_nas.runtime.progress import _acc
+
+    assert _acc(0.123456) == "0.1235"
+    assert _acc(math.nan) == _acc(None) == _acc("x") == "-"

@@ -52,7 +52,17 @@ class Progress:
         best_so_far = state.hall_of_fame[0].fitness.values[0] if len(state.hall_of_fame) else math.nan
         self.line(
             f"gen {state.generation:>3} | evals {u.evaluations}{budget} ({u.trained} trained) | "
-            f"best {rec.get('best', math.nan):.4f} mean {rec.get('mean', math.nan):.4f} | "
-            f"best so far {best_so_far:.4f} | {per_hour:.0f} evals/h | "
+            f"best {_acc(rec.get('best'))} mean {_acc(rec.get('mean'))} | "
+            f"best so far {_acc(best_so_far)} | {per_hour:.0f} evals/h | "
             f"elapsed {_duration(u.seconds)} ETA {_duration(_eta(b, c))}"
         )
+
+
+def _acc(v: Any) -> str:
+    """An accuracy for the progress line; "-" when there is none (e.g. an EIGEN generation
+    whose children all went extinct, a generation of failed evaluations)."""
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        return "-"
+    return f"{x:.4f}" if math.isfinite(x) else "-"
