@@ -38,7 +38,8 @@ class TrainConfig:
     counts training in iterations). ``distill_alpha``/``distill_temperature``: alpha and T
     of EIGEN eq. 3, used when teacher logits are given. ``amp``: "auto" = bf16 autocast on
     CUDA only, "bf16" = always, "off". ``channels_last``: "auto" = on (CUDA and CPU: on
-    CPU it makes oneDNN convolutions 1.3-10x faster, depthwise ones most), or a bool.
+    CPU oneDNN trains depthwise-separable networks about 3x faster, plain convs 1.0-1.1x:
+    benchmarks/memory_format.py), or a bool.
     ``time_limit``: wall-clock seconds for the whole call. ``max_params``: larger models get
     status "too_large" without training. ``score``: "best" = the result is the best epoch's
     validation accuracy (and weights); "last" = the last epoch's (MiniGen tests each
