@@ -115,3 +115,15 @@ def test_cell_drawing_lists_every_expressed_block():
     for label in ("cat", "sep 3x3", "dep 5x5", "h_{i-1}", "h_{i-2}", "h_i"):
         assert f'label="{label}"' in dot
     assert sp.cell_expression(g, "reduction") == "isep 1x7(h_{i-2})"
+
+
+def test_every_space_takes_its_default_head_from_its_head_parameter():
+    """``evaluation.head`` unset: the head is the space's ``head`` parameter, for NASGEP too
+    (it used to fall back to the base class's fixed head and ignore ``space.head``)."""
+    from deap_nas.spaces import SPACES
+
+    for name, cls in SPACES.items():
+        space = cls()
+        assert space.default_head == space.params.head, name
+    changed = SPACES["nasgep"](SPACES["nasgep"].Params(head="linear"))
+    assert changed.default_head == "linear"

@@ -51,17 +51,13 @@ from typing import Any
 
 from deap import tools
 
+from ..checks import check_int
 from ..ops.eigen import mut_eigen
 from ..spaces.eigen import block_exits, blocks, duplicate_block
 from .common import SearchControl, SearchState, evaluate_invalid, fitness_record, is_ok
 from .registry import register_algorithm
 
 PHASES = ("primary", "secondary", "duplication", "done")
-
-
-def _check_int(name: str, v: Any, lo: int) -> None:
-    if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-        raise ValueError(f"{name}: must be an integer >= {lo}, got {v!r}")
 
 
 @dataclass
@@ -93,9 +89,9 @@ class EigenSearchParams:
         for name, lo in (("population_size", 1), ("step_size_primary", 1), ("step_size_secondary", 1),
                          ("t1", 1), ("t2", 1), ("t3", 1), ("p", 1), ("q", 1), ("saturation_patience", 1),
                          ("duplication_repeats", 1), ("hall_of_fame", 1)):
-            _check_int(name, getattr(self, name), lo)
+            check_int(name, getattr(self, name), lo)
         if self.max_generations is not None:
-            _check_int("max_generations", self.max_generations, 1)
+            check_int("max_generations", self.max_generations, 1)
         for name in ("secondary", "extinction", "elitism", "duplication", "mimic_parent"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name}: must be true or false, got {getattr(self, name)!r}")

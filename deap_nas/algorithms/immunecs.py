@@ -49,6 +49,7 @@ from typing import Any
 
 from deap import tools
 
+from ..checks import check_int
 from ..ops.immunecs import (
     SeenRegistry,
     clone_population,
@@ -60,11 +61,6 @@ from ..ops.immunecs import (
 )
 from .common import SearchControl, SearchState, evaluate_invalid, fitness_record
 from .registry import register_algorithm
-
-
-def _check_int(name: str, v: Any, lo: int) -> None:
-    if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-        raise ValueError(f"{name}: must be an integer >= {lo}, got {v!r}")
 
 
 @dataclass
@@ -82,14 +78,14 @@ class ImmuneSearchParams:
     hall_of_fame: int = 10
 
     def __post_init__(self) -> None:
-        _check_int("population_size", self.population_size, 1)
-        _check_int("n_clones", self.n_clones, 1)
-        _check_int("n_insert", self.n_insert, 0)
-        _check_int("n_augment", self.n_augment, 0)
-        _check_int("patience", self.patience, 1)
-        _check_int("hall_of_fame", self.hall_of_fame, 1)
+        check_int("population_size", self.population_size, 1)
+        check_int("n_clones", self.n_clones, 1)
+        check_int("n_insert", self.n_insert, 0)
+        check_int("n_augment", self.n_augment, 0)
+        check_int("patience", self.patience, 1)
+        check_int("hall_of_fame", self.hall_of_fame, 1)
         if self.max_generations is not None:
-            _check_int("max_generations", self.max_generations, 1)
+            check_int("max_generations", self.max_generations, 1)
         for name in ("tau", "rho"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)):

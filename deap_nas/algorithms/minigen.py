@@ -46,14 +46,10 @@ from typing import Any
 
 from deap import tools
 
+from ..checks import check_int
 from ..ops.minigen import mean_accuracy, performance_score, sel_softmax, sel_top_k, stamp_birth
 from .common import SearchControl, SearchState, evaluate_invalid, fitness_record
 from .registry import register_algorithm
-
-
-def _check_int(name: str, v: Any, lo: int) -> None:
-    if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-        raise ValueError(f"{name}: must be an integer >= {lo}, got {v!r}")
 
 
 def _check_num(name: str, v: Any, lo: float, hi: float = float("inf")) -> None:
@@ -78,14 +74,14 @@ class MiniGenSearchParams:
     hall_of_fame: int = 10
 
     def __post_init__(self) -> None:
-        _check_int("population_size", self.population_size, 2)
-        _check_int("elite", self.elite, 1)
+        check_int("population_size", self.population_size, 2)
+        check_int("elite", self.elite, 1)
         if self.elite >= self.population_size:
             raise ValueError(f"elite: must be < population_size ({self.population_size}), got {self.elite}")
-        _check_int("generations_per_round", self.generations_per_round, 1)
+        check_int("generations_per_round", self.generations_per_round, 1)
         _check_num("restart_threshold", self.restart_threshold, 0.0, 1.0)
         _check_num("target_accuracy", self.target_accuracy, 0.0, 1.0)
-        _check_int("n_found", self.n_found, 1)
+        check_int("n_found", self.n_found, 1)
         _check_num("decay", self.decay, 0.0)
         _check_num("temperature", self.temperature, 0.0)
         if self.temperature == 0:
@@ -93,8 +89,8 @@ class MiniGenSearchParams:
         if not isinstance(self.reevaluate_survivors, bool):
             raise ValueError(f"reevaluate_survivors: must be true or false, got {self.reevaluate_survivors!r}")
         if self.max_rounds is not None:
-            _check_int("max_rounds", self.max_rounds, 1)
-        _check_int("hall_of_fame", self.hall_of_fame, 1)
+            check_int("max_rounds", self.max_rounds, 1)
+        check_int("hall_of_fame", self.hall_of_fame, 1)
 
 
 def breed(toolbox: Any, elite: list, n: int, scores: list[float], born: int, temperature: float = 1.0) -> list:

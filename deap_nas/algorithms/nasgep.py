@@ -54,17 +54,13 @@ from typing import Any
 
 from deap import tools
 
+from ..checks import check_int
 from ..ops.gep import reproduce_pair
 from .common import SearchControl, SearchState, evaluate_invalid, fitness_record, is_ok
 from .registry import register_algorithm
 
 KINDS = ("normal", "reduction")
 _NEG = float("-inf")
-
-
-def _check_int(name: str, v: Any, lo: int) -> None:
-    if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-        raise ValueError(f"{name}: must be an integer >= {lo}, got {v!r}")
 
 
 @dataclass
@@ -92,9 +88,9 @@ class NasgepSearchParams:
     def __post_init__(self) -> None:
         for name in ("population_size", "reduction_population", "gene_pool_size", "gene_pool_max",
                      "genes_min", "genes_max", "max_epochs", "tournament_size", "hall_of_fame"):
-            _check_int(name, getattr(self, name), 1)
+            check_int(name, getattr(self, name), 1)
         if self.max_generations is not None:
-            _check_int("max_generations", self.max_generations, 1)
+            check_int("max_generations", self.max_generations, 1)
         if self.genes_max < self.genes_min:
             raise ValueError(f"genes_max: must be >= genes_min ({self.genes_min}), got {self.genes_max}")
         if self.gene_pool_max < self.gene_pool_size:

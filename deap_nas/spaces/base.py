@@ -25,11 +25,18 @@ class SearchSpace:
     """Base class: subclasses set ``Params`` and implement the four genome methods."""
 
     Params: type = NoParams
-    #: head used when the config does not name one
-    default_head: str = "gap_linear"
+    #: head of a space whose ``Params`` has no ``head`` field
+    fallback_head: str = "gap_linear"
 
     def __init__(self, params: Any = None) -> None:
         self.params = params if params is not None else self.Params()
+
+    @property
+    def default_head(self) -> str:
+        """Head used when the config does not name one (``evaluation.head``): the space's
+        ``head`` parameter when its ``Params`` has one, else :attr:`fallback_head`."""
+        head = getattr(self.params, "head", None)
+        return head if isinstance(head, str) else self.fallback_head
 
     def random_individual(self, rng: random.Random | Any = random) -> Any:
         """A new random genome as a DEAP individual (fitness invalid)."""

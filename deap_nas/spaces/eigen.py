@@ -320,10 +320,6 @@ class EigenSpace(SearchSpace):
 
     Params = EigenParams
 
-    @property
-    def default_head(self) -> str:  # type: ignore[override]
-        return self.params.head
-
     def random_individual(self, rng: random.Random | Any = random) -> EigenIndividual:
         """The paper's poor initialisation: no layers, one global pooling layer
         (sec. 3.1); ``rng`` is accepted for the interface and not used."""

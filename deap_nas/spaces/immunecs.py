@@ -58,6 +58,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..arch import INPUT, Architecture, Node
+from ..checks import check_int
 from .base import SearchSpace, check_input_shape_and_head, register_space
 from .types import ImmuneIndividual
 
@@ -100,11 +101,6 @@ def _check_values(name: str, values: Any, kind: type | tuple[type, ...]) -> tupl
     return tuple(values)
 
 
-def _check_int(name: str, v: Any, lo: int) -> None:
-    if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-        raise ValueError(f"{name}: must be an integer >= {lo}, got {v!r}")
-
-
 @dataclass
 class ImmuneParams:
     """Fields shared by both ImmuNeCS spaces (``space:`` section of a config).
@@ -132,9 +128,9 @@ class ImmuneParams:
     head: str = "concat_pool"
 
     def __post_init__(self) -> None:
-        _check_int("stem_channels", self.stem_channels, 1)
-        _check_int("min_initial_layers", self.min_initial_layers, 1)
-        _check_int("max_initial_layers", self.max_initial_layers, 1)
+        check_int("stem_channels", self.stem_channels, 1)
+        check_int("min_initial_layers", self.min_initial_layers, 1)
+        check_int("max_initial_layers", self.max_initial_layers, 1)
         if self.max_initial_layers < self.min_initial_layers:
             raise ValueError(
                 f"max_initial_layers: must be >= min_initial_layers ({self.min_initial_layers}), "
@@ -150,7 +146,7 @@ class ImmuneParams:
             raise ValueError(f"pool_types: must be a non-empty list of 'max' / 'avg', got {self.pool_types!r}")
         self.pool_types = tuple(self.pool_types)
         self.pool_kernels = _check_values("pool_kernels", self.pool_kernels, int)
-        _check_int("pool_stride", self.pool_stride, 1)
+        check_int("pool_stride", self.pool_stride, 1)
         self.input_shape = check_input_shape_and_head(self.input_shape, self.head)
 
 
@@ -196,7 +192,7 @@ class ImmuneCifarParams(ImmuneParams):
         if any(k % 2 == 0 for k in self.block_kernels):
             raise ValueError(f"block_kernels: must be odd, got {list(self.block_kernels)}")
         self.growths = _check_values("growths", self.growths, int)
-        _check_int("dense_layers", self.dense_layers, 1)
+        check_int("dense_layers", self.dense_layers, 1)
         self.bottlenecks = _check_values("bottlenecks", self.bottlenecks, (int, float))
 
 
@@ -209,10 +205,6 @@ class ImmuneSpace(SearchSpace):
     op_types: tuple[str, ...] = ()
     #: hyperparameter slots of every gene (the most any op of the menu has)
     num_hp: int = 0
-
-    @property
-    def default_head(self) -> str:  # type: ignore[override]
-        return self.params.head
 
     # ----------------------------------------------------------------- menu
 

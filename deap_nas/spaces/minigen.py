@@ -63,6 +63,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..arch import INPUT, Architecture, Node
+from ..checks import check_int
 from .base import SearchSpace, check_input_shape_and_head, register_space
 from .types import MiniGenIndividual
 
@@ -77,11 +78,6 @@ NORMAL_OPS = tuple(op for op in OPERATIONS if op != IDENTITY)
 #: the input cell's channel-changing operations (sec. III-B's list, without identity)
 INPUT_OPS = ("3*3 conv", "3*3 dconv", "5*5 conv", "5*5 dconv")
 CHANNELS = (24, 40, 64, 80, 128, 256)
-
-
-def _check_int(name: str, v: Any, lo: int) -> None:
-    if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-        raise ValueError(f"{name}: must be an integer >= {lo}, got {v!r}")
 
 
 @dataclass
@@ -117,23 +113,23 @@ class MiniGenParams:
             if not isinstance(v, (list, tuple)) or not v:
                 raise ValueError(f"{name}: must be a non-empty list of positive integers, got {v!r}")
             for c in v:
-                _check_int(name, c, 1)
+                check_int(name, c, 1)
             setattr(self, name, tuple(v))
         if len(set(self.channels)) != len(self.channels):
             raise ValueError(f"channels: repeated value in {list(self.channels)}")
         if len(self.input_channels) != 2:
             raise ValueError(f"input_channels: the input cell has two operations (3 -> 32 -> 64), "
                              f"give two sizes, got {list(self.input_channels)}")
-        _check_int("num_cells", self.num_cells, 1)
+        check_int("num_cells", self.num_cells, 1)
         if self.blocks is None:
             self.blocks = (1,) * self.num_cells
         if not isinstance(self.blocks, (list, tuple)) or len(self.blocks) != self.num_cells:
             raise ValueError(f"blocks: give one block count per normal cell ({self.num_cells}), got {self.blocks!r}")
         for b in self.blocks:
-            _check_int("blocks", b, 1)
+            check_int("blocks", b, 1)
         self.blocks = tuple(self.blocks)
-        _check_int("min_actions", self.min_actions, 2)
-        _check_int("max_actions", self.max_actions, self.min_actions)
+        check_int("min_actions", self.min_actions, 2)
+        check_int("max_actions", self.max_actions, self.min_actions)
         p = self.identity_prob
         if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p <= 1:
             raise ValueError(f"identity_prob: must be a number in [0, 1], got {p!r}")
@@ -163,10 +159,6 @@ class MiniGenSpace(SearchSpace):
     """The MiniGen encoding (module docstring)."""
 
     Params = MiniGenParams
-
-    @property
-    def default_head(self) -> str:  # type: ignore[override]
-        return self.params.head
 
     # ----------------------------------------------------------------- random genomes
 
@@ -222,8 +214,8 @@ class MiniGenSpace(SearchSpace):
                     raise ValueError(f"{where}: the input cell needs {want} operations of {list(INPUT_OPS)} "
                                      f"after an optional 'identity', got {actions}")
             else:
-                _check_int(f"{where}: channels", c, 1)
-                _check_int(f"{where}: blocks", b, 1)
+                check_int(f"{where}: channels", c, 1)
+                check_int(f"{where}: blocks", b, 1)
                 if not body:
                     raise ValueError(f"{where}: the action list needs an operation besides 'identity', got {actions}")
 

@@ -303,10 +303,6 @@ class NeatSpace(SearchSpace):
 
     Params = NeatParams
 
-    @property
-    def default_head(self) -> str:  # type: ignore[override]
-        return self.params.head
-
     def layer_op(self, choice: str) -> tuple[str, dict[str, Any]]:
         """:func:`layer_op` with this space's parameters."""
         return layer_op(choice, self.params)

@@ -64,10 +64,6 @@ class SequentialSpace(SearchSpace):
 
     Params = SequentialParams
 
-    @property
-    def default_head(self) -> str:  # type: ignore[override]
-        return self.params.head
-
     def random_gene(self, rng: random.Random | Any = random) -> dict[str, Any]:
         """One layer gene drawn uniformly: op first, then its hyperparameters."""
         p = self.params

@@ -33,8 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..checks import check_int
 from .base import register_study
-from .common import check_int
 from .stats import mann_whitney, summarize
 
 __all__ = ["AgeDecayParams", "age_decay", "birth_statistics", "plot_age_decay"]

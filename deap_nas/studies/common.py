@@ -9,14 +9,10 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..checks import check_int
 from .stats import Correlation, spearman
 
 ALL = "all"
-
-
-def check_int(name: str, v: Any, lo: int) -> None:
-    if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-        raise ValueError(f"{name}: must be an integer >= {lo}, got {v!r}")
 
 
 def check_depths(depths: Sequence[int] | None) -> None:

@@ -36,9 +36,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..checks import check_int
 from ..runtime.config import apply_overrides
 from .base import register_study, resolve_run_mapping
-from .common import check_int, device_label
+from .common import device_label
 from .stats import mann_whitney, summarize, welch_t
 
 FINALS = ("none", "train_final", "committee")

@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..checks import check_int
 from .base import register_study
-from .common import attach_records, check_int, record_value
+from .common import attach_records, record_value
 from .stats import concordance, spearman, summarize
 
 
