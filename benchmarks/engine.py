@@ -38,9 +38,9 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from deap_nas.data.device import DeviceDataset
 from deap_nas.evaluation.augment import AugmentConfig
 from deap_nas.evaluation.config import TrainConfig
-from deap_nas.evaluation.device_data import DeviceDataset
 from deap_nas.evaluation.engine import evaluate, train
 
 LR, MOMENTUM, WEIGHT_DECAY = 0.05, 0.9, 5e-4
@@ -83,7 +83,7 @@ def load_data(
             try:
                 from deap_nas.evaluation import load_dataset  # type: ignore[attr-defined]
             except ImportError:
-                from deap_nas.evaluation.datasets import load_dataset
+                from deap_nas.data.datasets import load_dataset
             tr, te = load_dataset(name, "train"), load_dataset(name, "test")
             return (
                 tr.images[:n_train],

@@ -235,14 +235,14 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 def _print_summary(run_dir: Path, top: int = 5) -> None:
-    from .runtime.report import summary_table
+    from .analysis.report import summary_table
 
     print(summary_table(run_dir, top=top))
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .runtime.plots import write_plots
-    from .runtime.report import summary_table
+    from .analysis.plots import write_plots
+    from .analysis.report import summary_table
 
     try:
         print(summary_table(args.run_dir, top=args.top))
@@ -257,8 +257,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     import math
     import statistics
 
-    from .runtime.plots import final_best, mann_whitney_u, plot_best_so_far, run_label
-    from .runtime.report import load_run
+    from .analysis.plots import final_best, mann_whitney_u, plot_best_so_far, run_label
+    from .analysis.report import load_run
 
     if args.labels is not None and len(args.labels) != len(args.run_dirs):
         raise UsageError(
@@ -308,7 +308,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .runtime.export import export_model
+    from .analysis.export import export_model
 
     try:
         paths = export_model(args.run_dir, args.out, rank=args.rank, formats=tuple(args.format))
@@ -320,7 +320,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_select(args: argparse.Namespace) -> int:
-    from .runtime.selection import reevaluate_candidates
+    from .analysis.selection import reevaluate_candidates
 
     try:
         rows = reevaluate_candidates(args.run_dir, args.k, args.candidates)
@@ -335,7 +335,7 @@ def cmd_select(args: argparse.Namespace) -> int:
 
 
 def cmd_train_final(args: argparse.Namespace) -> int:
-    from .runtime.final import train_final
+    from .analysis.final import train_final
 
     try:
         train_final(args.run_dir, top_k=args.top_k, device=_device(args.device), epochs=args.epochs,
@@ -346,7 +346,7 @@ def cmd_train_final(args: argparse.Namespace) -> int:
 
 
 def cmd_draw_cells(args: argparse.Namespace) -> int:
-    from .runtime.nasgep_cells import draw_best_cells
+    from .analysis.nasgep_cells import draw_best_cells
 
     try:
         paths = draw_best_cells(args.run_dir, args.rank)
@@ -359,7 +359,7 @@ def cmd_draw_cells(args: argparse.Namespace) -> int:
 
 
 def cmd_committee(args: argparse.Namespace) -> int:
-    from .runtime.committee import build_committee
+    from .analysis.committee import build_committee
 
     try:
         build_committee(args.run_dir, fraction=args.fraction, epochs=args.epochs, device=_device(args.device))

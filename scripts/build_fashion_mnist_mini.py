@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from deap_nas.evaluation import idx
-from deap_nas.evaluation.datasets import load_dataset
-from deap_nas.evaluation.splits import stratified_subset
+from deap_nas.data import idx
+from deap_nas.data.datasets import load_dataset
+from deap_nas.data.splits import stratified_subset
 
 SEED = 2017
 TRAIN_PER_CLASS = 200

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from deap_nas.arch import sequential
+from deap_nas.data.device import DeviceDataset
 from deap_nas.evaluation import (
     Committee,
     CommitteeResult,
@@ -18,7 +19,6 @@ from deap_nas.evaluation import (
     select_members,
     train_committee,
 )
-from deap_nas.evaluation.device_data import DeviceDataset
 from deap_nas.nn import build
 
 SHAPE = (1, 8, 8)

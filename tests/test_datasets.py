@@ -13,16 +13,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from deap_nas.data import datasets as datasets_mod
+from deap_nas.data import image_folder
+from deap_nas.data.idx import IdxFormatError, read_idx
 from deap_nas.evaluation import (
     DatasetNotFoundError,
     ImageData,
     available_datasets,
-    image_folder,
     load_dataset,
     register_dataset,
 )
-from deap_nas.evaluation import datasets as datasets_mod
-from deap_nas.evaluation.idx import IdxFormatError, read_idx
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 _REPO = Path(__file__).resolve().parents[1]

@@ -11,9 +11,9 @@ import pytest
 import torch
 from torch import nn
 
+from deap_nas.data.device import DeviceDataset
 from deap_nas.evaluation.augment import AugmentConfig
 from deap_nas.evaluation.config import TrainConfig
-from deap_nas.evaluation.device_data import DeviceDataset
 from deap_nas.evaluation.engine import evaluate, predict_logits, train
 from deap_nas.evaluation.losses import classification_loss, distillation_loss
 from deap_nas.evaluation.optim import lr_at

@@ -10,9 +10,7 @@ import random
 
 import pytest
 
-from deap_nas.cli import main
-from deap_nas.ops.neat import mut_neat
-from deap_nas.runtime.plots import (
+from deap_nas.analysis.plots import (
     aggregate_curves,
     best_so_far,
     final_best,
@@ -25,6 +23,8 @@ from deap_nas.runtime.plots import (
     search_records,
     write_plots,
 )
+from deap_nas.cli import main
+from deap_nas.ops.neat import mut_neat
 from deap_nas.spaces.neat import LAYER_CHOICES, NeatParams, NeatSpace
 
 PNG = b"\x89PNG\r\n\x1a\n"

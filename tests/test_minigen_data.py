@@ -5,9 +5,9 @@ evaluation of a MiniGen network on it (sec. IV-B), on the packaged Fashion-MNIST
 import numpy as np
 import pytest
 
-import deap_nas.evaluation.mini_data as mini_data
+import deap_nas.data.mini as mini_data
+from deap_nas.data.mini import build_mini, load_mini, mini_dataset
 from deap_nas.evaluation import TrainConfig, load_dataset, prepare_data, train_architecture
-from deap_nas.evaluation.mini_data import build_mini, load_mini, mini_dataset
 from deap_nas.runtime.config import DataConfig
 from deap_nas.runtime.schema import ConfigError, from_mapping
 from deap_nas.spaces import MiniGenParams, MiniGenSpace

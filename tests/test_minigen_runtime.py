@@ -65,7 +65,7 @@ def test_in_process_run_freezes_the_mini_set_and_logs_birth_generations(tmp_path
 
 
 def test_fig_3_plot_of_the_best_networks_birth_generation(tmp_path: Path):
-    from deap_nas.runtime.plots import plot_best_generation
+    from deap_nas.analysis.plots import plot_best_generation
 
     rows = [{"gen": g, "best": 0.2 + 0.01 * g, "best_birth": g // 2} for g in range(6)]
     plot_best_generation(rows, tmp_path / "a.png")

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
+from deap_nas.analysis.nasgep_cells import draw_best_cells
 from deap_nas.runtime.config import parse_config
-from deap_nas.runtime.nasgep_cells import draw_best_cells
 from deap_nas.runtime.search import start_run
 
 CONFIG = {

@@ -154,9 +154,9 @@ def test_autoaugment_on_uint8_batches():
 
 
 def test_final_training_can_rank_by_the_best_accuracy():
+    from deap_nas.analysis.final import rank_by_best
+    from deap_nas.analysis.report import rank_architectures
     from deap_nas.runtime.config import FinalTrainingConfig
-    from deap_nas.runtime.final import rank_by_best
-    from deap_nas.runtime.report import rank_architectures
 
     def rec(i, h, acc):
         return {"eval_id": i, "arch_hash": h, "status": "ok", "accuracy": acc, "params": 10}

@@ -15,27 +15,27 @@ import pytest
 import torch
 import yaml
 
-from deap_nas.arch import Architecture
-from deap_nas.evaluation import TrainConfig, prepare_data, train_architecture
-from deap_nas.nn import build
-from deap_nas.runtime.config import parse_config
-from deap_nas.runtime.export import export_model
-from deap_nas.runtime.final import train_final, widen, width_factor
-from deap_nas.runtime.journal import (
-    append_journal,
-    read_journal,
-    read_logbook_csv,
-    write_json,
-    write_logbook_csv,
-)
-from deap_nas.runtime.plots import pareto_front, write_plots
-from deap_nas.runtime.report import (
+from deap_nas.analysis.export import export_model
+from deap_nas.analysis.final import train_final, widen, width_factor
+from deap_nas.analysis.plots import pareto_front, write_plots
+from deap_nas.analysis.report import (
     NotARunDirectoryError,
     latest_snapshot,
     load_run,
     rank_architectures,
     summary_table,
     write_best,
+)
+from deap_nas.arch import Architecture
+from deap_nas.evaluation import TrainConfig, prepare_data, train_architecture
+from deap_nas.nn import build
+from deap_nas.runtime.config import parse_config
+from deap_nas.runtime.journal import (
+    append_journal,
+    read_journal,
+    read_logbook_csv,
+    write_json,
+    write_logbook_csv,
 )
 from deap_nas.spaces import SequentialParams, SequentialSpace
 

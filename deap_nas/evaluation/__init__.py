@@ -1,19 +1,19 @@
-"""Evaluation: data sets, splits and the training engine.
+"""Evaluation: the training engine, its configuration, losses and the neural committee.
 
-Importing this package does not import torch; the data modules import torchvision only
-when a loader needs it.
+Data loading lives in :mod:`deap_nas.data`; its main names are re-exported here for
+convenience. Importing this package does not import torch.
 """
 
 import importlib
 
-from deap_nas.evaluation.datasets import (
+from ..data.datasets import (
     DatasetNotFoundError,
     ImageData,
     available_datasets,
     load_dataset,
     register_dataset,
 )
-from deap_nas.evaluation.splits import (
+from ..data.splits import (
     SplitRecord,
     normalization_stats,
     stratified_split,
@@ -53,14 +53,14 @@ __all__ = [
 
 _LAZY = {
     "AugmentConfig": "augment",
-    "DeviceDataset": "device_data",
+    "DeviceDataset": "deap_nas.data.device",
     "TrainConfig": "config",
     "TrainResult": "result",
     "train": "engine",
     "evaluate": "engine",
     "predict_logits": "engine",
-    "PreparedData": "task",
-    "prepare_data": "task",
+    "PreparedData": "deap_nas.data.prepare",
+    "prepare_data": "deap_nas.data.prepare",
     "train_architecture": "task",
     "Committee": "committee",
     "CommitteeResult": "committee",
@@ -73,7 +73,8 @@ _LAZY = {
 def __getattr__(name: str):  # PEP 562: the engine imports torch, so load it on first use
     if name not in _LAZY:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    module = importlib.import_module(f"deap_nas.evaluation.{_LAZY[name]}")
+    target = _LAZY[name]
+    module = importlib.import_module(target if "." in target else f"deap_nas.evaluation.{target}")
     value = getattr(module, name)
     globals()[name] = value
     return value

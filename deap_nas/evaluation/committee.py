@@ -46,9 +46,9 @@ import torch
 from torch import nn
 
 from ..arch import Architecture, HeadSpec
+from ..data.device import DeviceDataset
 from ..nn import Network, build
 from .config import TrainConfig
-from .device_data import DeviceDataset
 from .engine import evaluate
 from .result import _json_safe
 from .task import PreparedData, train_architecture

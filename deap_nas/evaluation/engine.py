@@ -24,9 +24,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..data.device import DeviceDataset, same_device
 from .augment import auto_augment
 from .config import TrainConfig
-from .device_data import DeviceDataset, same_device
 from .losses import classification_loss, distillation_loss
 from .optim import lr_at, make_optimizer
 from .result import TrainResult

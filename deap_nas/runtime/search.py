@@ -200,14 +200,14 @@ def _execute(config: RunConfig, run: RunDir, snapshot: dict[str, Any] | None, jo
 
 def finalize(run: RunDir, state: SearchState, space: Any, config: RunConfig, log: Callable[[str], None]) -> None:
     """Best architectures and plots of a finished run."""
-    from .report import write_best
+    from ..analysis.report import write_best
     from .snapshot import individual_to_dict
 
     entries = [individual_to_dict(ind, space) for ind in state.hall_of_fame]
     written = write_best(run.path, entries)
     log(f"best architectures: {len(written)} files in {run.path / 'best'}")
     if config.output.plots:
-        from .plots import write_plots
+        from ..analysis.plots import write_plots
 
         for path in write_plots(run.path):
             log(f"plot: {path}")

@@ -117,7 +117,7 @@ def load_teacher(spec: Mapping[str, Any], input_shape: Any, num_classes: int) ->
         return _network((root / "architecture.json").read_text(), root / "model.pt", input_shape, num_classes,
                         meta.get("head"))
     if kind == "run":
-        from .report import run_config, search_head
+        from ..analysis.report import run_config, search_head
 
         root = Path(spec["run"])
         summary = json.loads((root / "best" / "summary.json").read_text())

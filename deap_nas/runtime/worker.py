@@ -126,27 +126,14 @@ class _Context:
     def __init__(self, spec: dict[str, Any]) -> None:
         import torch
 
+        from ..data import prepare_from_config
         from ..evaluation.config import TrainConfig
-        from ..evaluation.task import prepare_data
 
         if spec.get("threads"):
             torch.set_num_threads(int(spec["threads"]))
         self.device = choose_device(spec.get("device", "auto"))
-        d = spec["data"]
-        self.data = prepare_data(
-            d["name"],
-            root=d.get("root"),
-            val_fraction=d.get("val_fraction"),
-            val_per_class=d.get("val_per_class"),
-            train_subset=d.get("train_subset"),
-            val_subset=d.get("val_subset"),
-            seed=spec.get("data_seed", 0),
-            device=self.device,
-            download=d.get("download", False),
-            mini_file=d.get("mini_file"),
-            mini_test_source=d.get("mini_test_source", "heldout"),
-            with_test=bool(spec.get("with_test", False)),
-        )
+        self.data = prepare_from_config(spec["data"], seed=spec.get("data_seed", 0), device=self.device,
+                                        with_test=bool(spec.get("with_test", False)))
         self.training = TrainConfig.from_dict(spec["training"])
         self.head = spec.get("head")
 

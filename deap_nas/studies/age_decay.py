@@ -102,7 +102,7 @@ def _label(decay: float) -> str:
 
 @register_study("age_decay", AgeDecayParams, needs_base=True)
 def age_decay(study: Any, p: AgeDecayParams) -> dict[str, Any]:
-    from ..runtime.report import load_run
+    from ..analysis.report import load_run
 
     runs: dict[float, list[dict[str, Any]]] = {}
     for d in p.decays:
@@ -161,7 +161,7 @@ def plot_age_decay(runs: Mapping[str, Sequence[Mapping[str, Any]]], path: str | 
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
-    from ..runtime.plots import _no_data, _save
+    from ..analysis.plots import _no_data, _save
 
     n = max(1, len(runs))
     fig = Figure(figsize=(6.0 * n, 4.6), dpi=120, layout="constrained")

@@ -238,7 +238,7 @@ class Study:
         """Training to convergence with ``final_training`` (its training settings, split
         and head) on the run's data set, with test accuracy (``with_test``). ``data``
         replaces any of :data:`DATA_KEYS` (another data set, a smaller split)."""
-        from ..runtime.report import search_head
+        from ..analysis.report import search_head
 
         rc = self.run_config
         ft = rc.final_training

@@ -1,4 +1,4 @@
-"""Plots of the studies, in the style of :mod:`deap_nas.runtime.plots` (matplotlib's object
+"""Plots of the studies, in the style of :mod:`deap_nas.analysis.plots` (matplotlib's object
 API on the Agg canvas; empty data give a figure that says so).
 
 :func:`plot_scatter_loess` draws the papers' Figs. 4-6 (ImmuNeCS): one panel per
@@ -19,7 +19,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from ..runtime.plots import _colors, _no_data, _save
+from ..analysis.plots import _colors, _no_data, _save
 from .stats import Correlation, loess_band
 
 __all__ = ["Panel", "plot_metric_vs_evaluations", "plot_scatter_loess"]

@@ -52,8 +52,8 @@ def run_metrics(run_dir: str | Path) -> dict[str, Any]:
     best validation accuracy, test accuracy of the best architecture (mean over the
     ``final/results.json`` seeds of rank 1) and committee test accuracy when present, wall
     and device seconds, and whether the device was a GPU."""
-    from ..runtime.plots import final_best, search_records
-    from ..runtime.report import load_run
+    from ..analysis.plots import final_best, search_records
+    from ..analysis.report import load_run
 
     run = load_run(run_dir)
     usage = run.run.get("usage") or {}
@@ -91,11 +91,11 @@ def finish_run(run_dir: Path, final: str, epochs: int | None, log: Any) -> None:
     """Train the run's best architecture (``train_final``, top 1) or committee, unless
     its result file is already there (a resumed study does not train it twice)."""
     if final == "train_final" and not (run_dir / "final" / "results.json").is_file():
-        from ..runtime.final import train_final
+        from ..analysis.final import train_final
 
         train_final(run_dir, top_k=1, epochs=epochs, log=log)
     elif final == "committee" and not (run_dir / "final" / "committee.json").is_file():
-        from ..runtime.committee import build_committee
+        from ..analysis.committee import build_committee
 
         build_committee(run_dir, epochs=epochs, log=log)
 
@@ -192,7 +192,7 @@ def seeds(study: Any, p: SeedsParams) -> dict[str, Any]:
     for d in dirs[: len(dirs) - len(p.runs)]:
         finish_run(d, p.final, p.final_epochs, study.log)
     rows = [run_metrics(d) for d in dirs]
-    from ..runtime.plots import run_label
+    from ..analysis.plots import run_label
 
     table = tabulate_runs(rows, title=run_label(study.config.run) if study.config.run else "")
     write_table(study.path, table)
@@ -286,8 +286,8 @@ def search_vs_random(study: Any, p: CompareParams) -> dict[str, Any]:
                                    path, names[p.metric], title=f"{a} against {b}")
         lines.append(f"plot: {path}")
         # macro-NAS Fig. 3: best so far and accuracy CDFs of each method's runs at its last point
-        from ..runtime.plots import plot_best_so_far
-        from ..runtime.report import load_run
+        from ..analysis.plots import plot_best_so_far
+        from ..analysis.report import load_run
 
         curves = path.parent / "best_so_far.png"
         last = {k: max(r["point"] for r in v) for k, v in results.items()}

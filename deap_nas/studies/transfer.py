@@ -74,7 +74,7 @@ class TransferParams:
 
 def member_genomes(run_dir: Path, members: str, top_k: int) -> list[Any]:
     """Genomes (JSON) of a run's final population or of its ``top_k`` best architectures."""
-    from ..runtime.report import latest_snapshot, load_run, rank_architectures
+    from ..analysis.report import latest_snapshot, load_run, rank_architectures
 
     if members == "population":
         snap = latest_snapshot(run_dir)

@@ -90,9 +90,9 @@ def draw_tree_png(tree: Tree, path: Path, title: str) -> None:
 
 def draw_best_cells(run_dir: str | Path, rank: int = 1) -> list[Path]:
     """Write the text, dot and PNG drawings of the rank-th hall-of-fame member's cells."""
+    from ..runtime.rundir import RunDir
+    from ..runtime.search import make_space
     from .report import run_config
-    from .rundir import RunDir
-    from .search import make_space
 
     run = RunDir(Path(run_dir))
     config = run_config(run.path)

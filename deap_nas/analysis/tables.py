@@ -59,7 +59,7 @@ def format_ratio_table(rows: Sequence[Mapping[str, Any]]) -> str:
 def found_architectures(run_dir: str | Path, journal: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The architectures the search reported as found (``found``, a list of hashes in the
     newest snapshot's algorithm state: MiniGen's networks above the target accuracy), in
-    the order found, as :func:`~deap_nas.runtime.report.rank_architectures` rows whose
+    the order found, as :func:`~deap_nas.analysis.report.rank_architectures` rows whose
     ``rank`` is the order found (1 = first)."""
     snap = latest_snapshot(run_dir) or {}
     found = list((snap.get("algorithm") or {}).get("found") or [])

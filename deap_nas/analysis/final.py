@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from ..arch import Architecture
-from .journal import write_csv, write_json
+from ..runtime.journal import write_csv, write_json
+from ..runtime.schema import to_plain
 from .report import load_run, rank_architectures, run_config, search_head
-from .schema import to_plain
 
 __all__ = ["resolve_device", "train_final", "widen", "width_factor"]
 
@@ -55,6 +55,16 @@ def width_factor(arch: Architecture, channels: int) -> float:
         if isinstance(c, int) and not isinstance(c, bool) and c > 0:
             return channels / c
     raise ValueError("final_training.channels: the architecture has no node with explicit 'channels' to widen")
+
+
+def final_data_section(config: Any) -> dict[str, Any]:
+    """The ``data:`` mapping of final training: the search's data set (name, root,
+    download) split by ``final_training.val_fraction`` / ``train_subset``, without the
+    search's subsets or mini file (final training uses the full training split)."""
+    d = to_plain(config.data)
+    ft = config.final_training
+    return {"name": d["name"], "root": d.get("root"), "download": d.get("download"),
+            "val_fraction": ft.val_fraction, "train_subset": ft.train_subset}
 
 
 def resolve_device(device: str) -> str:
@@ -128,7 +138,8 @@ def train_final(
     """
     import torch
 
-    from ..evaluation import evaluate, prepare_data, train_architecture
+    from ..data import prepare_from_config
+    from ..evaluation import evaluate, train_architecture
     from ..nn import build
 
     run = load_run(run_dir)
@@ -169,24 +180,15 @@ def train_final(
 
     teacher_spec = None
     if ft.teacher is not None:  # mimicry (EIGEN sec. 3.2, Table 5): relative paths from the cwd
-        from .teacher import resolve_teacher
+        from ..runtime.teacher import resolve_teacher
 
         teacher_spec = resolve_teacher(ft.teacher)
     results: list[dict[str, Any]] = []
     for seed in ft.seeds:  # seeds outside: each split is loaded once
-        data = prepare_data(
-            config.data.name,
-            root=config.data.root,
-            val_fraction=ft.val_fraction,
-            train_subset=ft.train_subset,
-            with_test=True,
-            seed=seed,
-            device=dev,
-            download=config.data.download,
-        )
+        data = prepare_from_config(final_data_section(config), with_test=True, seed=seed, device=dev)
         teacher = None
         if teacher_spec is not None:
-            from .teacher import load_teacher, teacher_logits
+            from ..runtime.teacher import load_teacher, teacher_logits
 
             log(f"teacher {teacher_spec}: logits of {len(data.train)} training images")
             teacher = teacher_logits(load_teacher(teacher_spec, data.input_shape, data.num_classes), data.train)

@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from ..arch import Architecture
-from .journal import read_journal, read_logbook_csv, write_json
+from ..runtime.journal import read_journal, read_logbook_csv, write_json
 
 __all__ = [
     "NotARunDirectoryError",
@@ -98,7 +98,7 @@ def load_run(run_dir: str | Path) -> RunSummary:
 def run_config(run_dir: str | Path, overrides: Sequence[str] = ()):
     """The run's ``config.yaml`` (with ``key=value`` overrides applied in memory, not
     written back) validated into a :class:`~deap_nas.runtime.config.RunConfig`."""
-    from .config import apply_overrides, parse_config
+    from ..runtime.config import apply_overrides, parse_config
 
     p = _check_run_dir(run_dir)
     data = yaml.safe_load((p / "config.yaml").read_text(encoding="utf-8")) or {}

@@ -19,8 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..runtime.journal import write_json
 from .final import resolve_device
-from .journal import write_json
 from .report import latest_snapshot, load_run, run_config, search_head
 
 __all__ = ["build_committee"]
@@ -30,9 +30,10 @@ def build_committee(run_dir: str | Path, fraction: float | None = None, epochs: 
                     device: str = "auto", log: Callable[[str], Any] = print) -> dict[str, Any]:
     import torch
 
-    from ..evaluation import prepare_data
+    from ..data import prepare_from_config
     from ..evaluation.committee import select_members, train_committee
     from ..spaces import SPACES
+    from .final import final_data_section
 
     run = load_run(run_dir)
     config = run_config(run.path)
@@ -66,9 +67,7 @@ def build_committee(run_dir: str | Path, fraction: float | None = None, epochs: 
             log(f"committee: member {arch.hash()[:8]} has no weights file ({w}): trains from scratch")
         members.append((arch, state, affinities[i]))
         hashes.append(arch.hash())
-    data = prepare_data(config.data.name, root=config.data.root, val_fraction=ft.val_fraction,
-                        train_subset=ft.train_subset, with_test=True, seed=ft.seeds[0], device=dev,
-                        download=config.data.download)
+    data = prepare_from_config(final_data_section(config), with_test=True, seed=ft.seeds[0], device=dev)
     head = ft.head if ft.head is not None else search_head(config)
     log(f"committee: {len(members)} of {len(ok)} members, {tcfg.epochs} epochs on {dev}, "
         f"{len(data.train)} training images")

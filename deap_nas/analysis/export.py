@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from ..arch import Architecture
-from .journal import write_json
+from ..runtime.journal import write_json
 from .report import load_run, rank_architectures, run_config, search_head
 
 __all__ = ["EXPORT_FORMATS", "export_model"]
@@ -28,20 +28,11 @@ EXPORT_FORMATS = ("state_dict", "torchscript", "onnx")
 def _data_info(config: Any) -> dict[str, Any]:
     """Input shape, classes and normalisation of the run's data, recomputed from the
     ``data`` section exactly as a search prepares it (seed = the run's seed)."""
-    from ..evaluation import prepare_data
+    from ..data import prepare_from_config
+    from ..runtime.schema import to_plain
 
     d = config.data
-    data = prepare_data(
-        d.name,
-        root=d.root,
-        val_fraction=d.val_fraction,
-        val_per_class=d.val_per_class,
-        train_subset=d.train_subset,
-        val_subset=d.val_subset,
-        seed=config.seed,
-        device="cpu",
-        download=d.download,
-    )
+    data = prepare_from_config(to_plain(d), seed=config.seed, device="cpu")
     return {
         "input_shape": list(data.input_shape),
         "num_classes": data.num_classes,

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from deap_nas.evaluation.image_folder import cache_dir
+from .image_folder import cache_dir
 
 __all__ = [
     "DatasetNotFoundError",

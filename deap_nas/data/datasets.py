@@ -18,8 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from deap_nas.evaluation import idx
-from deap_nas.evaluation.data_roots import (
+from . import idx
+from .image_folder import is_archive, read_image_folder
+from .roots import (
     DatasetNotFoundError,
     data_roots,
     download_allowed,
@@ -27,7 +28,6 @@ from deap_nas.evaluation.data_roots import (
     how_to_get,
     unique,
 )
-from deap_nas.evaluation.image_folder import is_archive, read_image_folder
 
 __all__ = [
     "DATASETS",

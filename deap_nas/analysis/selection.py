@@ -14,11 +14,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .evaluator import Evaluator
-from .journal import read_journal, write_json
-from .parallel import ParallelMap
+from ..runtime.evaluator import Evaluator
+from ..runtime.journal import read_journal, write_json
+from ..runtime.parallel import ParallelMap
+from ..runtime.rundir import RunDir
 from .report import rank_architectures
-from .rundir import RunDir
 
 SELECTION_GENERATION = -1
 
@@ -31,8 +31,8 @@ def reevaluate_candidates(
 ) -> list[dict[str, Any]]:
     """Re-evaluate the top ``candidates`` until each has ``min_evaluations`` results and
     return :func:`rank_architectures` restricted to those (best first)."""
-    from .config import parse_config, read_yaml
-    from .search import evaluation_context, make_space, preflight
+    from ..runtime.config import parse_config, read_yaml
+    from ..runtime.search import evaluation_context, make_space, preflight
 
     if min_evaluations < 1 or candidates < 1:
         raise ValueError(f"min_evaluations and candidates must be >= 1, got {min_evaluations}, {candidates}")
