@@ -10,7 +10,7 @@ import random
 import pytest
 from deap import base
 
-from deap_nas.algorithms import ALGORITHMS, Budget, ImmuneSearchParams, SearchControl, immunecs
+from deap_nas.algorithms import ALGORITHMS, Budget, ImmuneSearchParams, Immunecs, SearchControl, immunecs
 from deap_nas.spaces import ImmuneFashionSpace
 
 
@@ -41,7 +41,7 @@ def run(tb, generations=None, state=None, control=None, **params):
 
 
 def test_registered():
-    assert ALGORITHMS["immunecs"].fn is immunecs
+    assert ALGORITHMS["immunecs"].cls is Immunecs
     assert ALGORITHMS["immunecs"].params is ImmuneSearchParams
 
 

@@ -1,13 +1,9 @@
-"""Search loops in DEAP style (torch-free), sharing one budget model and control hooks."""
+"""Search loops as objects (torch-free): one :class:`~deap_nas.algorithms.base.Algorithm`
+subclass per method, each with one Params dataclass, its own RNG, ask/tell, run and
+state_dict (see :mod:`deap_nas.algorithms.base` and docs/architecture.md)."""
 
-from . import aging as _aging  # noqa: F401
-from . import eigen as _eigen  # noqa: F401
-from . import immunecs as _immunecs  # noqa: F401
-from . import minigen as _minigen  # noqa: F401
-from . import nasgep as _nasgep  # noqa: F401
-from . import random_search as _random_search  # noqa: F401  (registers the loops)
-from . import simple_ga as _simple_ga  # noqa: F401
-from .aging import AgingParams, aging_evolution
+from .aging import AgingEvolution, AgingParams, aging_evolution
+from .base import Algorithm, Batch, drive, evaluate_batch, forget, plain_evaluate
 from .common import (
     Budget,
     SearchControl,
@@ -20,40 +16,56 @@ from .common import (
     submit_evaluation,
     wait_first,
 )
-from .eigen import EigenSearchParams, eigen
-from .immunecs import ImmuneSearchParams, immunecs
-from .minigen import MiniGenSearchParams, minigen
-from .nasgep import NasgepSearchParams, nasgep
-from .random_search import RandomSearchParams, random_search
-from .registry import ALGORITHMS, AlgorithmEntry, register_algorithm
-from .simple_ga import SimpleGAParams, simple_ga
+from .eigen import Eigen, EigenSearchParams, eigen
+from .immunecs import Immunecs, ImmuneSearchParams, immunecs
+from .minigen import MiniGen, MiniGenSearchParams, minigen
+from .nasgep import Nasgep, NasgepSearchParams, nasgep
+from .random_search import RandomSearch, RandomSearchParams, random_search
+from .registry import ALGORITHMS, AlgorithmEntry, register_algorithm, run_algorithm
+from .simple_ga import SimpleGA, SimpleGAParams, sel_tournament, simple_ga, var_and
 
 __all__ = [
     "ALGORITHMS",
-    "EigenSearchParams",
-    "eigen",
+    "AgingEvolution",
+    "AgingParams",
+    "Algorithm",
     "AlgorithmEntry",
+    "Batch",
     "Budget",
+    "Eigen",
+    "EigenSearchParams",
+    "ImmuneSearchParams",
+    "Immunecs",
+    "MiniGen",
+    "MiniGenSearchParams",
+    "Nasgep",
+    "NasgepSearchParams",
+    "RandomSearch",
     "RandomSearchParams",
     "SearchControl",
     "SearchState",
+    "SimpleGA",
     "SimpleGAParams",
     "Usage",
-    "close_generation",
-    "evaluate_invalid",
-    "submit_evaluation",
-    "wait_first",
-    "fitness_record",
-    "AgingParams",
-    "ImmuneSearchParams",
-    "immunecs",
-    "MiniGenSearchParams",
-    "minigen",
-    "NasgepSearchParams",
-    "nasgep",
     "aging_evolution",
+    "close_generation",
+    "drive",
+    "eigen",
+    "evaluate_batch",
+    "evaluate_invalid",
+    "fitness_record",
+    "forget",
+    "immunecs",
     "is_ok",
+    "minigen",
+    "nasgep",
+    "plain_evaluate",
     "random_search",
     "register_algorithm",
+    "run_algorithm",
+    "sel_tournament",
     "simple_ga",
+    "submit_evaluation",
+    "var_and",
+    "wait_first",
 ]

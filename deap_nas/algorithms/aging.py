@@ -23,15 +23,14 @@ snapshot is taken per evaluation and ``budget.generations`` counts evaluations h
 
 from __future__ import annotations
 
-import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from deap import tools
-
 from ..ops.aging import remove_oldest, sel_aging_tournament, set_birth
+from .base import Algorithm, Batch, forget
 from .common import SearchControl, SearchState, fitness_record, submit_evaluation, wait_first
-from .registry import register_algorithm
+from .registry import register_algorithm, run_algorithm
 
 
 @dataclass
@@ -59,80 +58,102 @@ class AgingParams:
             raise ValueError(f"hall_of_fame: must be >= 1, got {self.hall_of_fame}")
 
 
-def _new_child(toolbox: Any, state: SearchState, population_size: int, sample_size: int) -> Any:
-    extra = state.extra
-    if extra["submitted"] < population_size or not state.population:
-        # the initial random population; also a child bred while every earlier one is
-        # still in flight (in_flight > population_size): there is no parent to sample yet
-        child = toolbox.individual()
-    else:
-        (parent,) = sel_aging_tournament(state.population, 1, sample_size, rng=random)
-        child = toolbox.clone(parent)
-        (child,) = toolbox.mutate(child)
-        del child.fitness.values
-        for attr in ("result", "eval_ids"):
-            if hasattr(child, attr):
-                delattr(child, attr)
-    set_birth(child, extra["births"])
-    extra["births"] += 1
-    extra["submitted"] += 1
-    return child
+@register_algorithm
+class AgingEvolution(Algorithm):
+    """Algorithm 1 of Real et al. (module doc); ``toolbox.mutate`` makes the children."""
 
+    name = "aging_evolution"
+    Params = AgingParams
+    roles = ("mutate",)
 
-@register_algorithm("aging_evolution", AgingParams, roles=("mutate",))
-def aging_evolution(
-    toolbox: Any,
-    control: SearchControl,
-    population_size: int = 100,
-    sample_size: int = 25,
-    cycles: int | None = None,
-    in_flight: int = 1,
-    hall_of_fame: int = 10,
-    state: SearchState | None = None,
-) -> SearchState:
-    """Run until the budget (or ``population_size + cycles`` evaluations) is spent."""
-    if state is None:
-        state = SearchState(hall_of_fame=tools.HallOfFame(hall_of_fame))
-    state.extra.setdefault("births", 0)
-    state.extra.setdefault("submitted", 0)
-    limit = None if cycles is None else population_size + cycles
-    # children that were being evaluated when the snapshot was taken: evaluate them again
-    # under the same evaluation ids (finished ones come back from the journal)
-    pending = [submit_evaluation(toolbox, ind, control, state.generation, getattr(ind, "eval_ids", None))
-               for ind in state.in_flight]
+    def _limit(self) -> int | None:
+        p = self.params
+        return None if p.cycles is None else p.population_size + p.cycles
 
-    def may_submit() -> bool:
-        if control.stop_reason() is not None:
+    def new_child(self) -> Any:
+        """A random individual while the initial population fills (or while every earlier
+        child is still in flight), else a mutated clone of the sample's best."""
+        p, st, tb = self.params, self.state, self.toolbox
+        extra = st.extra
+        if extra["submitted"] < p.population_size or not st.population:
+            child = tb.individual()
+        else:
+            (parent,) = sel_aging_tournament(st.population, 1, p.sample_size, rng=self.rng)
+            (child,) = tb.mutate(tb.clone(parent))
+            forget(child)
+        set_birth(child, extra["births"])
+        extra["births"] += 1
+        extra["submitted"] += 1
+        return child
+
+    def may_submit(self, pending: int) -> bool:
+        limit = self._limit()
+        if self.should_stop() or (limit is not None and self.state.extra["submitted"] >= limit):
             return False
-        if limit is not None and state.extra["submitted"] >= limit:
-            return False
-        return len(pending) < control.remaining_evaluations()
+        return pending < self.control.remaining_evaluations()
 
-    while True:
-        while len(pending) < in_flight and may_submit():
-            child = _new_child(toolbox, state, population_size, sample_size)
-            handle = submit_evaluation(toolbox, child, control, state.generation + 1)
-            child.eval_ids = list(handle.ids)
-            pending.append(handle)
-        if not pending:
-            break
-        done = wait_first(toolbox, pending, control)
-        pending.remove(done)
-        child = done.ind
-        state.population.append(child)
-        if len(state.population) > population_size:
-            remove_oldest(state.population)
-        state.hall_of_fame.update([child])
-        state.generation += 1
-        state.in_flight = [h.ind for h in pending]
-        state.logbook.record(
-            gen=state.generation,
-            nevals=1,
-            child=child.fitness.values[0],
-            best_so_far=state.hall_of_fame[0].fitness.values[0],
-            **fitness_record(state.population),
-        )
-        control.generation_done(state)
-    if control.reason is None and limit is not None and state.extra["submitted"] >= limit:
-        control.reason = f"cycle limit reached ({population_size} initial + {cycles} cycles)"
-    return state
+    def join(self, child: Any, in_flight: list) -> None:
+        """A finished child joins the population, the oldest leaves; one logbook row."""
+        st = self.state
+        st.population.append(child)
+        if len(st.population) > self.params.population_size:
+            remove_oldest(st.population)
+        st.hall_of_fame.update([child])
+        st.generation += 1
+        st.in_flight = [c.ind for c in in_flight]
+        st.extra["in_flight_ids"] = [list(c.ids) for c in in_flight]
+        st.logbook.record(gen=st.generation, nevals=1, child=child.fitness.values[0],
+                          best_so_far=st.hall_of_fame[0].fitness.values[0], **fitness_record(st.population))
+        self.control.generation_done(st)
+
+    def _setup(self) -> None:
+        self.state.extra.setdefault("births", 0)
+        self.state.extra.setdefault("submitted", 0)
+
+    def _finish(self) -> None:
+        limit = self._limit()
+        if self.control.reason is None and limit is not None and self.state.extra["submitted"] >= limit:
+            self.control.reason = f"cycle limit reached ({self.params.population_size} initial + " \
+                                  f"{self.params.cycles} cycles)"
+
+    def steps(self) -> Iterator[Batch]:
+        """The serial loop (``in_flight`` 1) for ask/tell: one child per batch."""
+        self._setup()
+        st = self.state
+        for ind in st.in_flight:  # a child in flight when the state was saved
+            done = yield from self.evaluate([ind], st.generation)
+            if done:
+                self.join(ind, [])
+        while self.may_submit(0):
+            child = self.new_child()
+            done = yield from self.evaluate([child], st.generation + 1)
+            if not done:
+                break
+            self.join(child, [])
+        self._finish()
+
+    def run(self) -> SearchState:
+        """Asynchronous steady state with up to ``in_flight`` children evaluated at once
+        (the toolbox's ``submit_evaluation`` / ``wait_first``; synchronous otherwise)."""
+        self._setup()
+        st, tb, control = self.state, self.toolbox, self.control
+        ids = st.extra.get("in_flight_ids") or [[] for _ in st.in_flight]
+        pending = [submit_evaluation(tb, ind, control, st.generation, i or None) for ind, i in zip(st.in_flight, ids,
+                                                                                                  strict=False)]
+        while True:
+            while len(pending) < self.params.in_flight and self.may_submit(len(pending)):
+                pending.append(submit_evaluation(tb, self.new_child(), control, st.generation + 1))
+            if not pending:
+                break
+            done = wait_first(tb, pending, control)
+            pending.remove(done)
+            self.join(done.ind, pending)
+        self._finish()
+        self.finished = True
+        return st
+
+
+def aging_evolution(toolbox: Any, control: SearchControl, state: SearchState | None = None,
+                    **params: Any) -> SearchState:
+    """Function form of :class:`AgingEvolution` (``params``: :class:`AgingParams` fields)."""
+    return run_algorithm(AgingEvolution, toolbox, control, state, **params)

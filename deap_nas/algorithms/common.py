@@ -61,9 +61,10 @@ class Usage:
 
 
 class SearchControl:
-    """The budget and the hooks a loop talks to. The runtime subclasses it."""
+    """The budget and the hooks a loop talks to (``budget`` None: no limit; the loop
+    stops at its own end only)."""
 
-    def __init__(self, budget: Budget, callbacks: Sequence[Callable[[SearchState], None]] = ()) -> None:
+    def __init__(self, budget: Budget | None, callbacks: Sequence[Callable[[SearchState], None]] = ()) -> None:
         self.budget = budget
         self.usage = Usage()
         self.callbacks = list(callbacks)
@@ -77,14 +78,16 @@ class SearchControl:
         self._clock = now
 
     def remaining_evaluations(self) -> float:
-        b = self.budget.evaluations
+        b = self.budget.evaluations if self.budget is not None else None
         return math.inf if b is None else max(0, b - self.usage.evaluations)
 
     def stop_reason(self) -> str | None:
         """The first budget limit reached, as a sentence, or None."""
         self.tick()
         b, u = self.budget, self.usage
-        if b.evaluations is not None and u.evaluations >= b.evaluations:
+        if b is None:  # no budget (ask/tell without a control): the loop's own end only
+            self.reason = None
+        elif b.evaluations is not None and u.evaluations >= b.evaluations:
             self.reason = f"evaluation budget reached ({u.evaluations} >= {b.evaluations})"
         elif b.generations is not None and u.generations >= b.generations:
             self.reason = f"generation budget reached ({u.generations} >= {b.generations})"

@@ -19,8 +19,9 @@ through ``toolbox.set_teacher`` (the runtime's :meth:`~deap_nas.runtime.evaluato
   the rest continue to ``t1 + t2``; ``v_g,T2 = max(S(F_g,T2)_q, v_g-1,T2)`` (eq. 2); the
   rest continue to ``t1 + t2 + t3`` and the best becomes the parent. Each continuation
   resumes the paused training (same weights, optimizer and learning-rate schedule as one
-  uninterrupted run: ``ind.train_stage``, see :mod:`deap_nas.runtime.evaluator`); the
-  schedule spans ``t1 + t2 + t3`` (``ind.train_overrides = {"max_iterations": ...}``).
+  uninterrupted run: a ``resume`` request, see :mod:`deap_nas.evaluation.request`); the
+  schedule spans ``t1 + t2 + t3`` (:func:`training_request`: ``max_iterations`` override,
+  ``stop_iteration`` for the pause).
   The logbook records the iterations trained and those extinction saved
   (``population_size * (t1 + t2 + t3)`` minus the trained ones).
 - **Succession switch** (our criterion; the paper says "when the fitness score
@@ -46,16 +47,17 @@ gives no value) and carry over from primary to secondary succession.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from deap import tools
-
 from ..checks import check_int
+from ..evaluation.request import EvalRequest
 from ..ops.eigen import mut_eigen
 from ..spaces.eigen import block_exits, blocks, duplicate_block
-from .common import SearchControl, SearchState, evaluate_invalid, fitness_record, is_ok
-from .registry import register_algorithm
+from .base import Algorithm, Batch, drive, forget, plain_evaluate
+from .common import SearchControl, SearchState, fitness_record, is_ok
+from .registry import register_algorithm, run_algorithm
 
 PHASES = ("primary", "secondary", "duplication", "done")
 
@@ -124,67 +126,52 @@ def _fit(ind: Any) -> float:
     return ind.fitness.values[0]
 
 
-def _fresh(ind: Any) -> Any:
-    """Forget an individual's evaluation (a clone to mutate, or a training to continue)."""
-    if ind.fitness.valid:
-        del ind.fitness.values
-    for attr in ("result", "eval_ids", "mutations"):
-        if attr in getattr(ind, "__dict__", {}):
-            delattr(ind, attr)
-    return ind
+def training_request(total: int, stop: int | None = None, resume_from: str | None = None) -> EvalRequest:
+    """A training of ``total`` iterations (the schedule spans them), paused at ``stop``
+    and/or continued from the saved state ``resume_from``."""
+    req = EvalRequest.resumed(resume_from) if resume_from else EvalRequest()
+    return req.with_overrides(max_iterations=int(total)).paused_at(None if stop is None else int(stop))
 
 
-def request_training(ind: Any, total: int, stop: int | None = None, resume_from: str | None = None) -> None:
-    """Ask the runtime for a training of ``total`` iterations, paused at ``stop`` and/or
-    continued from ``resume_from`` (``train_overrides`` / ``train_stage``)."""
-    ind.train_overrides = {"max_iterations": int(total)}
-    stage = {}
-    if stop is not None:
-        stage["stop_iteration"] = int(stop)
-    if resume_from:
-        stage["resume_from"] = resume_from
-    if stage:
-        ind.train_stage = stage
-    elif "train_stage" in getattr(ind, "__dict__", {}):
-        delattr(ind, "train_stage")
-
-
-def _continue(toolbox: Any, inds: list, total: int, stop: int | None, control: SearchControl, gen: int) -> None:
+def continue_steps(evaluate: Any, inds: list, total: int, stop: int | None, gen: int) -> Iterator[Batch]:
     """Continue the paused trainings of ``inds`` to ``stop`` (None: to the end). An
-    individual whose training already ended (no saved state) keeps its fitness."""
-    todo = []
-    for ind in inds:
-        state = (getattr(ind, "result", None) or {}).get("train_state")
-        if state:
-            _fresh(ind)
-            request_training(ind, total, stop, state)
-            todo.append(ind)
-    evaluate_invalid(toolbox, todo, control, gen)
+    individual whose training already ended (no saved state), or that the budget leaves
+    out, keeps its fitness. Returns ``inds`` less those the budget left out."""
+    todo = [ind for ind in inds if (getattr(ind, "result", None) or {}).get("train_state")]
+    requests = [training_request(total, stop, ind.result["train_state"]) for ind in todo]
+    evaluated = yield from evaluate(todo, gen, requests)
+    skipped = {id(ind) for ind in todo[len(evaluated):]}
+    return [ind for ind in inds if id(ind) not in skipped]
+
+
+def extinction_steps(evaluate: Any, children: list, *, t1: int, t2: int, t3: int, p: int, q: int,
+                     thresholds: dict[str, float], extinction: bool, generation: int) -> Iterator[Batch]:
+    """Algorithm 1 for one generation, as steps: returns (children trained to the end,
+    log fields); ``thresholds`` (keys ``v1``, ``v2``) is updated in place. ``evaluate`` is
+    :meth:`~deap_nas.algorithms.base.Algorithm.evaluate` or
+    :func:`~deap_nas.algorithms.base.plain_evaluate`."""
+    total = t1 + t2 + t3
+    if not extinction:
+        trained = yield from evaluate(children, generation, [training_request(total)] * len(children))
+        done = [c for c in trained if is_ok(c)]
+        return done, {"survivors_t1": len(done), "survivors_t2": len(done)}
+    children = yield from evaluate(children, generation, [training_request(total, stop=t1)] * len(children))
+    thresholds["v1"] = extinction_threshold([_fit(c) for c in children if is_ok(c)], p, thresholds["v1"])
+    alive = survivors(children, thresholds["v1"])
+    yield from continue_steps(evaluate, alive, total, t1 + t2, generation)
+    thresholds["v2"] = extinction_threshold([_fit(c) for c in alive if is_ok(c)], q, thresholds["v2"])
+    alive2 = survivors(alive, thresholds["v2"])
+    finished = yield from continue_steps(evaluate, alive2, total, None, generation)
+    done = [c for c in finished if is_ok(c)]
+    return done, {"survivors_t1": len(alive), "survivors_t2": len(alive2)}
 
 
 def extinction_generation(toolbox: Any, children: list, *, t1: int, t2: int, t3: int, p: int, q: int,
-                          thresholds: dict[str, float], extinction: bool, control: SearchControl,
+                          thresholds: dict[str, float], extinction: bool, control: SearchControl | None,
                           generation: int) -> tuple[list, dict[str, Any]]:
-    """Algorithm 1 for one generation: returns (children trained to the end, log fields);
-    ``thresholds`` (keys ``v1``, ``v2``) is updated in place."""
-    total = t1 + t2 + t3
-    if not extinction:
-        for c in children:
-            request_training(c, total)
-        evaluate_invalid(toolbox, children, control, generation)
-        done = [c for c in children if is_ok(c)]
-        return done, {"survivors_t1": len(done), "survivors_t2": len(done)}
-    for c in children:
-        request_training(c, total, stop=t1)
-    evaluate_invalid(toolbox, children, control, generation)
-    thresholds["v1"] = extinction_threshold([_fit(c) for c in children if is_ok(c)], p, thresholds["v1"])
-    alive = survivors(children, thresholds["v1"])
-    _continue(toolbox, alive, total, t1 + t2, control, generation)
-    thresholds["v2"] = extinction_threshold([_fit(c) for c in alive if is_ok(c)], q, thresholds["v2"])
-    alive2 = survivors(alive, thresholds["v2"])
-    _continue(toolbox, alive2, total, None, control, generation)
-    done = [c for c in alive2 if is_ok(c)]
-    return done, {"survivors_t1": len(alive), "survivors_t2": len(alive2)}
+    """:func:`extinction_steps` evaluated with ``toolbox`` (no budget check)."""
+    return drive(extinction_steps(plain_evaluate, children, t1=t1, t2=t2, t3=t3, p=p, q=q, thresholds=thresholds,
+                                  extinction=extinction, generation=generation), toolbox, control)
 
 
 def parent_as_teacher(toolbox: Any, parent: Any) -> None:
@@ -210,7 +197,8 @@ def duplication_variants(parent: Any, space: Any, repeats: int, clone: Any) -> l
         if len(block_exits(parent, block)) != 1:
             continue
         for times in range(1, repeats + 1):
-            v = _fresh(clone(parent))
+            v = forget(clone(parent))
+            v.__dict__.pop("duplicated", None)
             duplicate_block(v, block, times)
             if space.is_valid(v):
                 v.duplicated = [b, times]
@@ -218,134 +206,146 @@ def duplication_variants(parent: Any, space: Any, repeats: int, clone: Any) -> l
     return out
 
 
-@register_algorithm("eigen", EigenSearchParams, roles=())
-def eigen(
-    toolbox: Any,
-    control: SearchControl,
-    population_size: int = 10,
-    step_size_primary: int = 100,
-    step_size_secondary: int = 10,
-    secondary: bool = True,
-    t1: int = 5000,
-    t2: int = 15000,
-    t3: int = 5000,
-    p: int = 5,
-    q: int = 2,
-    v0_t1: float = 0.0,
-    v0_t2: float = 0.0,
-    extinction: bool = True,
-    saturation_patience: int = 3,
-    saturation_delta: float = 0.001,
-    elitism: bool = True,
-    duplication: bool = True,
-    duplication_repeats: int = 2,
-    mimic_parent: bool = False,
-    max_generations: int | None = None,
-    hall_of_fame: int = 10,
-    state: SearchState | None = None,
-) -> SearchState:
-    """Run EIGEN (module docstring) until duplication is done, ``max_generations`` or the budget."""
-    space = getattr(toolbox, "space", None)
-    if space is None:
-        raise ValueError("eigen: the toolbox needs the search space as toolbox.space")
-    mutate = getattr(toolbox, "mutate", None) or functools.partial(mut_eigen, space=space)
-    total = t1 + t2 + t3
-    if state is None:
-        state = SearchState(hall_of_fame=tools.HallOfFame(hall_of_fame))
-    extra = state.extra
+@register_algorithm
+class Eigen(Algorithm):
+    """EIGEN (module docstring) until duplication is done, ``max_generations`` or the budget;
+    ``toolbox.mutate`` (default :func:`~deap_nas.ops.eigen.mut_eigen`) makes the children."""
 
-    def close(gen: int, phase: str, trained: list, nevals: int, **fields: Any) -> None:
-        state.hall_of_fame.update(trained)
-        state.generation = gen
-        state.logbook.record(gen=gen, phase=phase, nevals=nevals, parent=_fit(state.population[0]),
-                             v1=extra["v1"], v2=extra["v2"], **fields, **fitness_record(trained))
-        control.generation_done(state)
+    name = "eigen"
+    Params = EigenSearchParams
+    optional_roles = ("mutate",)
 
-    if not state.population:
-        if control.stop_reason() is not None:
-            return state
-        first = toolbox.individual()
-        request_training(first, total)
-        evaluate_invalid(toolbox, [first], control, 0)
-        state.population = [first]
-        extra.update(phase="primary", v1=float(v0_t1), v2=float(v0_t2), best=_fit(first), stall=0,
-                     primary_end=None, iterations=_iterations(first), iterations_saved=0)
-        close(0, "start", [first], 1, step_size=0, survivors_t1=1, survivors_t2=1,
-              iterations=_iterations(first), iterations_saved=0)
+    def __init__(self, toolbox: Any, params: Any = None, **kw: Any) -> None:
+        super().__init__(toolbox, params, **kw)
+        self.space = getattr(toolbox, "space", None)
+        if self.space is None:
+            raise ValueError("eigen: the toolbox needs the search space as toolbox.space")
+        self.mutate = getattr(toolbox, "mutate", None) or functools.partial(mut_eigen, space=self.space,
+                                                                             rng=self.rng)
 
-    while extra["phase"] != "done":
-        if control.stop_reason() is not None:
-            break
-        if max_generations is not None and state.generation >= max_generations:
-            control.reason = f"EIGEN max_generations reached ({max_generations})"
-            break
-        gen = state.generation + 1
-        parent = state.population[0]
-        phase = extra["phase"]
-        if mimic_parent:
-            parent_as_teacher(toolbox, parent)
-        if phase == "duplication":
-            variants = duplication_variants(parent, space, duplication_repeats, toolbox.clone)
-            for v in variants:
-                request_training(v, total)
-            evaluate_invalid(toolbox, variants, control, gen)
-            done = [v for v in variants if is_ok(v)]
-            best = max([parent, *done], key=_fit)
-            state.population = [best]
-            extra["phase"] = "done"
-            extra["duplicated"] = getattr(best, "duplicated", None)
-            close(gen, "duplication", done, len(variants), step_size=0, survivors_t1=len(done),
-                  survivors_t2=len(done), iterations=sum(_iterations(v) for v in variants), iterations_saved=0)
-            control.reason = (f"EIGEN finished: duplication tried {len(variants)} variants; best "
-                              f"{'variant ' + str(extra['duplicated']) if best is not parent else 'the parent'}"
-                              f" ({_fit(best):.4f})")
-            break
-        m = step_size_primary if phase == "primary" else step_size_secondary
-        children = []
-        for _ in range(population_size):
-            child = _fresh(toolbox.clone(parent))
-            for attr in ("train_overrides", "train_stage", "duplicated"):
-                if attr in child.__dict__:
-                    delattr(child, attr)
-            (child,) = mutate(child, step_size=m)
-            children.append(child)
-        thresholds = {"v1": extra["v1"], "v2": extra["v2"]}
-        done, log = extinction_generation(toolbox, children, t1=t1, t2=t2, t3=t3, p=p, q=q,
-                                          thresholds=thresholds, extinction=extinction, control=control,
-                                          generation=gen)
-        extra.update(thresholds)
-        trained = sum(_iterations(c) for c in children)
-        saved = population_size * total - trained
-        extra["iterations"] += trained
-        extra["iterations_saved"] += saved
-        candidates = done + ([parent] if elitism else [])
-        if candidates:
-            state.population = [max(candidates, key=_fit)]
-        best = _fit(state.population[0])
-        if best > extra["best"] + saturation_delta:
+    @property
+    def total(self) -> int:
+        return self.params.t1 + self.params.t2 + self.params.t3
+
+    def close(self, gen: int, phase: str, trained: list, nevals: int, **fields: Any) -> None:
+        st, extra = self.state, self.state.extra
+        st.hall_of_fame.update(trained)
+        st.generation = gen
+        st.logbook.record(gen=gen, phase=phase, nevals=nevals, parent=_fit(st.population[0]),
+                          v1=extra["v1"], v2=extra["v2"], **fields, **fitness_record(trained))
+        self.control.generation_done(st)
+
+    def start(self) -> Iterator[Batch]:
+        """Generation 0: the poorly initialised network trained t1 + t2 + t3 iterations."""
+        p = self.params
+        first = self.toolbox.individual()
+        done = yield from self.evaluate([first], 0, [training_request(self.total)])
+        if not done:
+            return
+        self.state.population = [first]
+        self.state.extra.update(phase="primary", v1=float(p.v0_t1), v2=float(p.v0_t2), best=_fit(first), stall=0,
+                                primary_end=None, iterations=_iterations(first), iterations_saved=0)
+        self.close(0, "start", [first], 1, step_size=0, survivors_t1=1, survivors_t2=1,
+                   iterations=_iterations(first), iterations_saved=0)
+
+    def duplication(self, gen: int, parent: Any) -> Iterator[Batch]:
+        """Sec. 3.3: variants repeating a block, each trained in full; the best one wins."""
+        extra = self.state.extra
+        variants = duplication_variants(parent, self.space, self.params.duplication_repeats, self.toolbox.clone)
+        trained = yield from self.evaluate(variants, gen, [training_request(self.total)] * len(variants))
+        done = [v for v in trained if is_ok(v)]
+        best = max([parent, *done], key=_fit)
+        self.state.population = [best]
+        extra["phase"] = "done"
+        extra["duplicated"] = getattr(best, "duplicated", None)
+        self.close(gen, "duplication", done, len(trained), step_size=0, survivors_t1=len(done),
+                   survivors_t2=len(done), iterations=sum(_iterations(v) for v in trained), iterations_saved=0)
+        what = "variant " + str(extra["duplicated"]) if best is not parent else "the parent"
+        self.control.reason = f"EIGEN finished: duplication tried {len(variants)} variants; best {what} " \
+                              f"({_fit(best):.4f})"
+
+    def children(self, parent: Any, m: int) -> list:
+        out = []
+        for _ in range(self.params.population_size):
+            child = forget(self.toolbox.clone(parent))
+            child.__dict__.pop("duplicated", None)
+            (child,) = self.mutate(child, step_size=m)
+            out.append(child)
+        return out
+
+    def saturation(self, phase: str, gen: int) -> None:
+        """Succession switch: after ``saturation_patience`` generations without a gain."""
+        p, extra = self.params, self.state.extra
+        best = _fit(self.state.population[0])
+        if best > extra["best"] + p.saturation_delta:
             extra["best"], extra["stall"] = best, 0
         else:
             extra["stall"] += 1
-        if extra["stall"] >= saturation_patience:  # (decided before the snapshot of this generation)
+        if extra["stall"] >= p.saturation_patience:  # (decided before the snapshot of this generation)
             extra["stall"] = 0
-            if phase == "primary" and secondary:
-                extra["phase"] = "secondary"
-                extra["primary_end"] = gen
+            if phase == "primary" and p.secondary:
+                extra["phase"], extra["primary_end"] = "secondary", gen
             else:
-                extra["phase"] = "duplication" if duplication else "done"
-        close(gen, phase, done, population_size, step_size=m, iterations=trained, iterations_saved=saved, **log)
+                extra["phase"] = "duplication" if p.duplication else "done"
+
+    def succession(self, gen: int, parent: Any, phase: str) -> Iterator[Batch]:
+        p, extra = self.params, self.state.extra
+        m = p.step_size_primary if phase == "primary" else p.step_size_secondary
+        children = self.children(parent, m)
+        thresholds = {"v1": extra["v1"], "v2": extra["v2"]}
+        done, log = yield from extinction_steps(self.evaluate, children, t1=p.t1, t2=p.t2, t3=p.t3, p=p.p, q=p.q,
+                                                thresholds=thresholds, extinction=p.extinction, generation=gen)
+        extra.update(thresholds)
+        trained = sum(_iterations(c) for c in children)
+        saved = p.population_size * self.total - trained
+        extra["iterations"] += trained
+        extra["iterations_saved"] += saved
+        candidates = done + ([parent] if p.elitism else [])
+        if candidates:
+            self.state.population = [max(candidates, key=_fit)]
+        self.saturation(phase, gen)
+        self.close(gen, phase, done, p.population_size, step_size=m, iterations=trained, iterations_saved=saved,
+                   **log)
         if extra["phase"] == "done":
-            control.reason = f"EIGEN finished: the {phase} succession saturated (fitness {best:.4f})"
-    return state
+            self.control.reason = f"EIGEN finished: the {phase} succession saturated " \
+                                  f"(fitness {_fit(self.state.population[0]):.4f})"
+
+    def steps(self) -> Iterator[Batch]:
+        st = self.state
+        if not st.population:
+            if self.should_stop():
+                return
+            yield from self.start()
+        mg = self.params.max_generations
+        while st.population and st.extra["phase"] != "done":
+            if self.should_stop():
+                break
+            if mg is not None and st.generation >= mg:
+                self.control.reason = f"EIGEN max_generations reached ({mg})"
+                break
+            gen, parent, phase = st.generation + 1, st.population[0], st.extra["phase"]
+            if self.params.mimic_parent:
+                parent_as_teacher(self.toolbox, parent)
+            if phase == "duplication":
+                yield from self.duplication(gen, parent)
+                break
+            yield from self.succession(gen, parent, phase)
+
+
+def eigen(toolbox: Any, control: SearchControl, state: SearchState | None = None, **params: Any) -> SearchState:
+    """Function form of :class:`Eigen` (``params``: :class:`EigenSearchParams` fields)."""
+    return run_algorithm(Eigen, toolbox, control, state, **params)
 
 
 __all__ = [
     "PHASES",
+    "Eigen",
     "EigenSearchParams",
     "duplication_variants",
     "eigen",
     "extinction_generation",
+    "extinction_steps",
     "extinction_threshold",
-    "request_training",
     "survivors",
+    "training_request",
 ]

@@ -6,7 +6,7 @@ a plain DEAP user registers ``toolbox.space = space`` too), the loop is:
 
 - **Start** (logged as generation 0): ``N`` random networks (``toolbox.individual``) are
   evaluated, then ``n_a`` augmented copies of each (one random layer appended, inheriting
-  the original's weights via :func:`~deap_nas.ops.immunecs.mark_inheritance`) are
+  the original's weights via :func:`~deap_nas.ops.immunecs.inheritance_request`) are
   evaluated: population ``N (1 + n_a)``. (Algorithm 1 evaluates both at once; evaluating
   the originals first lets the copies inherit trained weights, as all later copies do.)
 - **Each generation** g = 1, 2, ...: ``n_c`` clones of every member are hypermutated
@@ -44,23 +44,23 @@ cache reuses an accuracy only within the generation (subsets) it was measured on
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
-
-from deap import tools
 
 from ..checks import check_int
 from ..ops.immunecs import (
     SeenRegistry,
     clone_population,
+    inheritance_request,
     make_augmented_copies,
-    mark_inheritance,
     mut_hypermutation,
     random_insertion,
     sel_best_n,
 )
-from .common import SearchControl, SearchState, evaluate_invalid, fitness_record
-from .registry import register_algorithm
+from .base import Algorithm, Batch
+from .common import SearchControl, SearchState, fitness_record
+from .registry import register_algorithm, run_algorithm
 
 
 @dataclass
@@ -102,13 +102,146 @@ def mean_affinity(population: list) -> float:
     return sum(values) / len(values)
 
 
-def _augment(population: list, n_augment: int, space: Any, seen: SeenRegistry) -> list:
-    copies = []
-    for ind in population:
-        for c in make_augmented_copies([ind], n_augment, space=space, seen=seen):
-            mark_inheritance(c, ind)
-            copies.append(c)
-    return copies
+@register_algorithm
+class Immunecs(Algorithm):
+    """Algorithm 1 (module docstring) until its exit condition, ``max_generations`` or the budget.
+
+    Operators come from the toolbox when registered there (``operators:`` of a config):
+    ``hypermutate`` (default :func:`~deap_nas.ops.immunecs.mut_hypermutation`),
+    ``augment`` (:func:`~deap_nas.ops.immunecs.make_augmented_copies`) and ``insert``
+    (:func:`~deap_nas.ops.immunecs.random_insertion`); each receives ``space``, ``seen``
+    and ``rng`` as the defaults do."""
+
+    name = "immunecs"
+    Params = ImmuneSearchParams
+    optional_roles = ("hypermutate", "augment", "insert")
+
+    def __init__(self, toolbox: Any, params: Any = None, **kw: Any) -> None:
+        super().__init__(toolbox, params, **kw)
+        self.space = _space(toolbox)
+        self.seen = SeenRegistry(self.space)
+
+    def _op(self, role: str, default: Any) -> Any:
+        return getattr(self.toolbox, role, None) or default
+
+    def hypermutate(self, clone: Any, parent: Any) -> None:
+        op = self._op("hypermutate", mut_hypermutation)
+        op(clone, space=self.space, f_parent=parent.fitness.values[0], rho=self.params.rho, seen=self.seen,
+           rng=self.rng)
+
+    def augment(self, population: list) -> tuple[list, list]:
+        """Augmented copies of every member, with their inheritance requests."""
+        op = self._op("augment", make_augmented_copies)
+        copies, requests = [], []
+        for ind in population:
+            for c in op([ind], n_a=self.params.n_augment, space=self.space, seen=self.seen, rng=self.rng):
+                copies.append(c)
+                requests.append(inheritance_request(c, ind))
+        return copies, requests
+
+    def insert(self, population: list) -> list:
+        op = self._op("insert", random_insertion)
+        return op(population, n_i=self.params.n_insert, space=self.space, seen=self.seen, rng=self.rng)
+
+    def _close(self, nevals: int, mean: float, augmented: bool) -> None:
+        st, extra = self.state, self.state.extra
+        extra["seen"] = self.seen.to_json()
+        st.hall_of_fame.update(st.population)
+        st.logbook.record(gen=st.generation, nevals=nevals, mean_affinity=mean, **fitness_record(st.population),
+                          stall=extra["stall"], augmentations=extra["augmentations"], augmented=int(augmented))
+        self.control.generation_done(st)
+
+    def start(self) -> Iterator[Batch]:
+        """N random networks, then their augmented copies (logged as generation 0)."""
+        pop = [self.toolbox.individual() for _ in range(self.params.population_size)]
+        for ind in pop:
+            self.seen.add(ind)
+        pop = yield from self.evaluate(pop, 0)
+        copies, requests = self.augment(pop)
+        copies = yield from self.evaluate(copies, 0, requests)
+        self.state.population = pop + copies
+        mean = mean_affinity(self.state.population)
+        self.state.extra.update(stall=0, reference=mean, phase_start=mean, augmentations=1, phases_without_gain=0)
+        self._close(len(pop) + len(copies), mean, True)
+
+    def clones(self, parents: list) -> tuple[list, list]:
+        """Hypermutated clones that are new architectures, with inheritance requests."""
+        kept, requests = [], []
+        n_c = self.params.n_clones
+        for i, clone in enumerate(clone_population(parents, n_c)):
+            parent = parents[i // n_c]
+            self.hypermutate(clone, parent)
+            if clone.__dict__.pop("novel", True):
+                kept.append(clone)
+                requests.append(inheritance_request(clone, parent))
+        return kept, requests
+
+    def inner_loop(self, mean: float) -> None:
+        """Stall count: improvement of the mean affinity by more than tau."""
+        extra = self.state.extra
+        if mean > extra["reference"] + self.params.tau:
+            extra["reference"], extra["stall"] = mean, 0
+        else:
+            extra["stall"] += 1
+
+    def phase_ends_search(self) -> bool:
+        """Outer loop, at an augmentation: did the phase improve by more than tau?"""
+        extra, tau = self.state.extra, self.params.tau
+        if extra["reference"] > extra["phase_start"] + tau:
+            extra["phases_without_gain"] = 0
+        else:
+            extra["phases_without_gain"] += 1
+        return extra["phases_without_gain"] >= self.params.patience
+
+    def generation(self, gen: int) -> Iterator[Batch]:
+        p, st, extra = self.params, self.state, self.state.extra
+        parents = st.population
+        kept, requests = self.clones(parents)
+        kept = yield from self.evaluate(kept, gen, requests)
+        nevals = len(kept)
+        st.population = sel_best_n(parents + kept, p.population_size)
+        mean = mean_affinity(st.population)
+        if p.n_insert:
+            inserted = yield from self.evaluate(self.insert(st.population), gen)
+            nevals += len(inserted)
+            st.population = st.population + inserted
+        self.inner_loop(mean)
+        st.generation = gen
+        augmented = False
+        if extra["stall"] >= p.patience:
+            if self.phase_ends_search():
+                self._close(nevals, mean, False)
+                self.control.reason = (
+                    f"ImmuNeCS exit condition: {extra['phases_without_gain']} augmentation phases without a "
+                    f"mean-affinity improvement of more than tau={p.tau} (best mean affinity "
+                    f"{extra['reference']:.4f})")
+                self.finished = True
+                return
+            copies, requests = self.augment(st.population)
+            copies = yield from self.evaluate(copies, gen, requests)
+            nevals += len(copies)
+            st.population = st.population + copies
+            extra["augmentations"] += 1
+            extra["phase_start"] = extra["reference"]
+            extra["stall"] = 0
+            augmented = True
+        self._close(nevals, mean, augmented)
+
+    def steps(self) -> Iterator[Batch]:
+        st = self.state
+        self.seen = SeenRegistry.from_json(self.space, st.extra.get("seen", []))
+        if not st.population:
+            if self.should_stop():
+                return
+            yield from self.start()
+        mg = self.params.max_generations
+        while not self.finished:
+            if self.should_stop():
+                break
+            if mg is not None and st.generation >= mg:
+                self.control.reason = f"ImmuNeCS max_generations reached ({mg})"
+                break
+            yield from self.generation(st.generation + 1)
 
 
 def _space(toolbox: Any) -> Any:
@@ -118,101 +251,6 @@ def _space(toolbox: Any) -> Any:
     return space
 
 
-@register_algorithm("immunecs", ImmuneSearchParams, roles=())
-def immunecs(
-    toolbox: Any,
-    control: SearchControl,
-    population_size: int = 10,
-    n_clones: int = 3,
-    n_insert: int = 2,
-    n_augment: int = 1,
-    patience: int = 2,
-    tau: float = 0.0075,
-    rho: float = 0.2,
-    max_generations: int | None = None,
-    hall_of_fame: int = 10,
-    state: SearchState | None = None,
-) -> SearchState:
-    """Algorithm 1 (module docstring) until its exit condition, ``max_generations`` or the budget."""
-    space = _space(toolbox)
-    if state is None:
-        state = SearchState(hall_of_fame=tools.HallOfFame(hall_of_fame))
-    extra = state.extra
-    seen = SeenRegistry.from_json(space, extra.get("seen", []))
-
-    def done(nevals: int, mean: float, augmented: bool) -> None:
-        extra["seen"] = seen.to_json()
-        state.hall_of_fame.update(state.population)
-        state.logbook.record(gen=state.generation, nevals=nevals, mean_affinity=mean,
-                             **fitness_record(state.population), stall=extra["stall"],
-                             augmentations=extra["augmentations"], augmented=int(augmented))
-        control.generation_done(state)
-
-    if not state.population:  # the start: N random networks and their augmented copies
-        if control.stop_reason() is not None:
-            return state
-        pop = [toolbox.individual() for _ in range(population_size)]
-        for ind in pop:
-            seen.add(ind)
-        nevals = evaluate_invalid(toolbox, pop, control, 0)
-        copies = _augment(pop, n_augment, space, seen)
-        nevals += evaluate_invalid(toolbox, copies, control, 0)
-        state.population = pop + copies
-        mean = mean_affinity(state.population)
-        extra.update(stall=0, reference=mean, phase_start=mean, augmentations=1, phases_without_gain=0)
-        done(nevals, mean, True)
-
-    while True:
-        if control.stop_reason() is not None:
-            break
-        if max_generations is not None and state.generation >= max_generations:
-            control.reason = f"ImmuNeCS max_generations reached ({max_generations})"
-            break
-        gen = state.generation + 1
-        parents = state.population
-        clones = clone_population(parents, n_clones)
-        kept = []
-        for i, clone in enumerate(clones):
-            parent = parents[i // n_clones]
-            mut_hypermutation(clone, space, f_parent=parent.fitness.values[0], rho=rho, seen=seen)
-            if clone.novel:
-                mark_inheritance(clone, parent)
-                kept.append(clone)
-        nevals = evaluate_invalid(toolbox, kept, control, gen)
-        state.population = sel_best_n(parents + kept, population_size)
-        mean = mean_affinity(state.population)
-        if n_insert:
-            inserted = random_insertion(state.population, n_insert, space=space, seen=seen)
-            nevals += evaluate_invalid(toolbox, inserted, control, gen)
-            state.population = state.population + inserted
-        # inner loop: improvement of the mean affinity by more than tau
-        if mean > extra["reference"] + tau:
-            extra["reference"] = mean
-            extra["stall"] = 0
-        else:
-            extra["stall"] += 1
-        augmented = False
-        state.generation = gen
-        if extra["stall"] >= patience:
-            # outer loop: did the phase since the last augmentation improve by more than tau?
-            if extra["reference"] > extra["phase_start"] + tau:
-                extra["phases_without_gain"] = 0
-            else:
-                extra["phases_without_gain"] += 1
-            if extra["phases_without_gain"] >= patience:
-                done(nevals, mean, False)
-                control.reason = (
-                    f"ImmuNeCS exit condition: {extra['phases_without_gain']} augmentation phases without a "
-                    f"mean-affinity improvement of more than tau={tau} (best mean affinity "
-                    f"{extra['reference']:.4f})"
-                )
-                break
-            copies = _augment(state.population, n_augment, space, seen)
-            nevals += evaluate_invalid(toolbox, copies, control, gen)
-            state.population = state.population + copies
-            extra["augmentations"] += 1
-            extra["phase_start"] = extra["reference"]
-            extra["stall"] = 0
-            augmented = True
-        done(nevals, mean, augmented)
-    return state
+def immunecs(toolbox: Any, control: SearchControl, state: SearchState | None = None, **params: Any) -> SearchState:
+    """Function form of :class:`Immunecs` (``params``: :class:`ImmuneSearchParams` fields)."""
+    return run_algorithm(Immunecs, toolbox, control, state, **params)

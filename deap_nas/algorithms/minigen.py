@@ -41,15 +41,16 @@ found to have accuracy better than 40%") counts every network, as here.
 
 from __future__ import annotations
 
+import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from deap import tools
-
 from ..checks import check_int
 from ..ops.minigen import mean_accuracy, performance_score, sel_softmax, sel_top_k, stamp_birth
-from .common import SearchControl, SearchState, evaluate_invalid, fitness_record
-from .registry import register_algorithm
+from .base import Algorithm, Batch, forget
+from .common import SearchControl, SearchState, fitness_record
+from .registry import register_algorithm, run_algorithm
 
 
 def _check_num(name: str, v: Any, lo: float, hi: float = float("inf")) -> None:
@@ -93,18 +94,17 @@ class MiniGenSearchParams:
         check_int("hall_of_fame", self.hall_of_fame, 1)
 
 
-def breed(toolbox: Any, elite: list, n: int, scores: list[float], born: int, temperature: float = 1.0) -> list:
+def breed(toolbox: Any, elite: list, n: int, scores: list[float], born: int, temperature: float = 1.0,
+          rng: Any = random) -> list:
     """``n`` children of ``elite``: softmax parents (eq. 2), cell crossover, mutation."""
     children = []
     for _ in range(n):
-        p1, p2 = sel_softmax(elite, 2, scores=scores, temperature=temperature)
+        p1, p2 = sel_softmax(elite, 2, scores=scores, temperature=temperature, rng=rng)
         c1, c2 = toolbox.clone(p1), toolbox.clone(p2)
         c1, _ = toolbox.mate(c1, c2)
         (c1,) = toolbox.mutate(c1)
-        del c1.fitness.values
-        for attr in ("result", "eval_ids"):
-            if hasattr(c1, attr):
-                delattr(c1, attr)
+        forget(c1)
+        c1.__dict__.pop("acc_history", None)
         children.append(stamp_birth(c1, born))
     return children
 
@@ -121,104 +121,113 @@ def _arch_hash(ind: Any) -> str | None:
     return result.get("arch_hash")
 
 
-@register_algorithm("minigen", MiniGenSearchParams, roles=("mate", "mutate"))
-def minigen(
-    toolbox: Any,
-    control: SearchControl,
-    population_size: int = 15,
-    elite: int = 5,
-    generations_per_round: int = 25,
-    restart_threshold: float = 0.35,
-    target_accuracy: float = 0.40,
-    n_found: int = 10,
-    decay: float = 0.01,
-    temperature: float = 1.0,
-    reevaluate_survivors: bool = False,
-    max_rounds: int | None = None,
-    hall_of_fame: int = 10,
-    state: SearchState | None = None,
-) -> SearchState:
+@register_algorithm
+class MiniGen(Algorithm):
     """Rounds of generations (module docstring) until ``n_found`` networks, ``max_rounds``
-    rounds or the budget."""
-    if state is None:
-        state = SearchState(hall_of_fame=tools.HallOfFame(hall_of_fame))
-    extra = state.extra
+    rounds or the budget; ``toolbox.mate`` and ``toolbox.mutate`` vary the elite's children."""
 
-    def evaluate(population: list, gen: int) -> int:
+    name = "minigen"
+    Params = MiniGenSearchParams
+    roles = ("mate", "mutate")
+
+    def score(self, population: list) -> Iterator[Batch]:
+        """Evaluate the networks without a fitness; append each accuracy to its history.
+        Returns (the population less networks past the budget, evaluations)."""
         fresh = [ind for ind in population if not ind.fitness.valid]
-        nevals = evaluate_invalid(toolbox, population, control, gen)
-        for ind in fresh:
-            if not hasattr(ind, "acc_history"):
-                ind.acc_history = []
-            ind.acc_history.append(float(ind.fitness.values[0]))
-        return nevals
+        done = yield from self.evaluate(fresh, self.state.generation)
+        for ind in done:
+            ind.__dict__.setdefault("acc_history", []).append(float(ind.fitness.values[0]))
+        skipped = {id(i) for i in fresh[len(done):]}
+        return [i for i in population if id(i) not in skipped], len(done)
 
-    def close(population: list, nevals: int, restart: str) -> None:
+    def record_found(self, population: list) -> None:
+        """Every network above the target, in the order found (the paper's index)."""
+        extra, g = self.state.extra, self.state.extra["round_gen"]
+        space = getattr(self.toolbox, "space", None)
+        for ind in population:
+            h, acc = _arch_hash(ind), mean_accuracy(ind)
+            if h is None or acc <= self.params.target_accuracy or h in extra["found"]:
+                continue
+            extra["found"].append(h)
+            extra["found_details"].append({
+                "index": len(extra["found"]) - 1, "arch_hash": h, "accuracy": acc,
+                "params": (ind.result or {}).get("params"), "gen": self.state.generation, "round": extra["round"],
+                "round_gen": g, "genome": space.to_json(ind) if space is not None else [list(c) for c in ind]})
+
+    def close(self, population: list, nevals: int, restart: str) -> None:
+        st, extra, decay = self.state, self.state.extra, self.params.decay
         g = extra["round_gen"]
-        for ind in population:  # found: every network above the target, in order
-            h = _arch_hash(ind)
-            acc = mean_accuracy(ind)
-            if h is not None and acc > target_accuracy and h not in extra["found"]:
-                extra["found"].append(h)
-                extra["found_details"].append({"index": len(extra["found"]) - 1, "arch_hash": h, "accuracy": acc,
-                                               "params": (ind.result or {}).get("params"), "gen": state.generation,
-                                               "round": extra["round"], "round_gen": g,
-                                               "genome": toolbox.space.to_json(ind) if hasattr(toolbox, "space")
-                                               else [list(c) for c in ind]})
+        self.record_found(population)
         best = max(population, key=mean_accuracy)
-        state.population = population
-        state.hall_of_fame.update(population)
-        state.logbook.record(gen=state.generation, round=extra["round"], round_gen=g, nevals=nevals,
-                             **fitness_record(population),
-                             best_ps=max(performance_score(i, g, decay) for i in population),
-                             best_birth=getattr(best, "birth", g), best_age=g - getattr(best, "birth", g),
-                             found=len(extra["found"]), restart=restart)
-        control.generation_done(state)
+        st.population = population
+        st.hall_of_fame.update(population)
+        st.logbook.record(gen=st.generation, round=extra["round"], round_gen=g, nevals=nevals,
+                          **fitness_record(population),
+                          best_ps=max(performance_score(i, g, decay) for i in population),
+                          best_birth=getattr(best, "birth", g), best_age=g - getattr(best, "birth", g),
+                          found=len(extra["found"]), restart=restart)
+        self.control.generation_done(st)
 
-    if not state.population:  # round 0, generation 0
-        if control.stop_reason() is not None:
-            return state
-        extra.update(round=0, round_gen=0, found=[], found_details=[], restarts={"kept": 0, "random": 0})
-        population = [stamp_birth(toolbox.individual(), 0) for _ in range(population_size)]
-        nevals = evaluate(population, 0)
-        close(population, nevals, "")
+    def random_population(self) -> list:
+        return [stamp_birth(self.toolbox.individual(), 0) for _ in range(self.params.population_size)]
 
-    while True:
-        if len(extra["found"]) >= n_found:
-            control.reason = (f"MiniGen: {len(extra['found'])} networks found above {target_accuracy:.0%} "
-                              f"mini-test accuracy (n_found {n_found})")
-            break
-        if control.stop_reason() is not None:
-            break
-        population = state.population
-        restart = ""
-        if extra["round_gen"] >= generations_per_round:  # the restart rule (sec. IV-D)
-            if max_rounds is not None and extra["round"] + 1 >= max_rounds:
-                control.reason = f"MiniGen max_rounds reached ({max_rounds})"
-                break
-            restart = restart_decision(population, restart_threshold)
+    def next_population(self) -> tuple[list, str] | None:
+        """The next generation's population and what the restart rule did (None: stop)."""
+        p, extra = self.params, self.state.extra
+        population, restart = self.state.population, ""
+        if extra["round_gen"] >= p.generations_per_round:  # the restart rule (sec. IV-D)
+            if p.max_rounds is not None and extra["round"] + 1 >= p.max_rounds:
+                self.control.reason = f"MiniGen max_rounds reached ({p.max_rounds})"
+                return None
+            restart = restart_decision(population, p.restart_threshold)
             extra["restarts"][restart] += 1
             extra["round"] += 1
             extra["round_gen"] = 0
-            if restart == "kept":
-                kept = sel_top_k(population, elite, generations_per_round, decay)
-                for ind in kept:
-                    ind.birth = 0
-                scores = [performance_score(i, 0, decay) for i in kept]
-                population = kept + breed(toolbox, kept, population_size - elite, scores, 0, temperature)
-            else:
-                population = [stamp_birth(toolbox.individual(), 0) for _ in range(population_size)]
+            if restart == "random":
+                return self.random_population(), restart
+            kept = sel_top_k(population, p.elite, p.generations_per_round, p.decay)
+            for ind in kept:
+                ind.birth = 0
+            born = 0
         else:
             g = extra["round_gen"]
-            kept = sel_top_k(population, elite, g, decay)
-            scores = [performance_score(i, g, decay) for i in kept]
-            extra["round_gen"] = g + 1
-            population = kept + breed(toolbox, kept, population_size - elite, scores, g + 1, temperature)
-        if reevaluate_survivors:
-            for ind in population:
-                if ind.fitness.valid:
-                    del ind.fitness.values
-        state.generation += 1
-        nevals = evaluate(population, state.generation)
-        close(population, nevals, restart)
-    return state
+            kept = sel_top_k(population, p.elite, g, p.decay)
+            born = extra["round_gen"] = g + 1
+        scores = [performance_score(i, born, p.decay) if born == 0 else performance_score(i, born - 1, p.decay)
+                  for i in kept]
+        return kept + breed(self.toolbox, kept, p.population_size - p.elite, scores, born, p.temperature,
+                            self.rng), restart
+
+    def steps(self) -> Iterator[Batch]:
+        p, st, extra = self.params, self.state, self.state.extra
+        if not st.population:  # round 0, generation 0
+            if self.should_stop():
+                return
+            extra.update(round=0, round_gen=0, found=[], found_details=[], restarts={"kept": 0, "random": 0})
+            population, nevals = yield from self.score(self.random_population())
+            if not population:
+                return
+            self.close(population, nevals, "")
+        while True:
+            if len(extra["found"]) >= p.n_found:
+                self.control.reason = (f"MiniGen: {len(extra['found'])} networks found above "
+                                       f"{p.target_accuracy:.0%} mini-test accuracy (n_found {p.n_found})")
+                break
+            if self.should_stop():
+                break
+            nxt = self.next_population()
+            if nxt is None:
+                break
+            population, restart = nxt
+            if p.reevaluate_survivors:
+                for ind in population:
+                    if ind.fitness.valid:
+                        del ind.fitness.values
+            st.generation += 1
+            population, nevals = yield from self.score(population)
+            self.close(population, nevals, restart)
+
+
+def minigen(toolbox: Any, control: SearchControl, state: SearchState | None = None, **params: Any) -> SearchState:
+    """Function form of :class:`MiniGen` (``params``: :class:`MiniGenSearchParams` fields)."""
+    return run_algorithm(MiniGen, toolbox, control, state, **params)

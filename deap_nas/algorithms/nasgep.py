@@ -49,15 +49,16 @@ budget (the paper's 24 GPU-hours) or ``max_generations``.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from deap import tools
-
 from ..checks import check_int
+from ..evaluation.request import EvalRequest
 from ..ops.gep import reproduce_pair
-from .common import SearchControl, SearchState, evaluate_invalid, fitness_record, is_ok
-from .registry import register_algorithm
+from .base import Algorithm, Batch
+from .common import SearchControl, SearchState, fitness_record, is_ok
+from .registry import register_algorithm, run_algorithm
 
 KINDS = ("normal", "reduction")
 _NEG = float("-inf")
@@ -197,16 +198,28 @@ def refresh_hall_of_fame(hof: Any, population: list) -> None:
 
 
 # ---------------------------------------------------------------------------- the loop
-class _Nasgep:
-    def __init__(self, toolbox: Any, control: SearchControl, p: NasgepSearchParams, state: SearchState,
-                 rng: Any = random) -> None:
-        self.tb, self.control, self.p, self.state, self.rng = toolbox, control, p, state, rng
+@register_algorithm
+class Nasgep(Algorithm):
+    """The NASGEP workflow (module docstring) until ``max_generations`` or the budget;
+    ``toolbox.reproduce`` (default :func:`~deap_nas.ops.gep.reproduce_pair`) makes the
+    children of gene, reduction-cell and normal-cell pairs."""
+
+    name = "nasgep"
+    Params = NasgepSearchParams
+    optional_roles = ("reproduce",)
+
+    def __init__(self, toolbox: Any, params: Any = None, **kw: Any) -> None:
+        super().__init__(toolbox, params, **kw)
         self.space = getattr(toolbox, "space", None)
         if self.space is None or not hasattr(self.space, "make_individual"):
             raise ValueError("nasgep: the toolbox needs the NASGEP search space as toolbox.space")
-        self.x = state.extra
+        p = self.p = self.params
         self.rates = dict(mutation=p.mutation, is_rate=p.is_rate, ris_rate=p.ris_rate, gene_rate=p.gene_rate,
                           one_point=p.one_point, two_point=p.two_point, head_functions_only=True)
+
+    @property
+    def x(self) -> dict[str, Any]:
+        return self.state.extra
 
     # -------------------------------------------------------------- ids and pools
     def _new_id(self, counter: str, prefix: str) -> str:
@@ -238,7 +251,8 @@ class _Nasgep:
             a = tournament(keys, fit, self.p.tournament_size, self.rng)
             b = tournament(keys, fit, self.p.tournament_size, self.rng)
             c1, c2 = list(chroms[a]), list(chroms[b])
-            reproduce_pair(c1, c2, spec, self.rng, **self.rates)
+            reproduce = getattr(self.toolbox, "reproduce", None) or reproduce_pair
+            reproduce(c1, c2, spec=spec, rng=self.rng, **self.rates)
             out.append((c1, (a, b)))
             if len(out) < n:
                 out.append((c2, (a, b)))
@@ -250,7 +264,7 @@ class _Nasgep:
         return sum(vals) / len(vals) if vals else None
 
     # -------------------------------------------------------------- steps
-    def start(self) -> int:
+    def start(self) -> Iterator[Batch]:
         p, sp = self.p, self.space
         self.x.update(genes={k: {} for k in KINDS}, reductions={}, T_g=None, T_c=None, births=0)
         for kind in KINDS:
@@ -265,10 +279,10 @@ class _Nasgep:
         rids = sorted(self.x["reductions"])
         pop = [self._individual(nspec.random_chromosome(self.rng), self.rng.choice(rids))
                for _ in range(p.population_size)]
-        nevals = self.train(pop, 0)
+        nevals = yield from self.train(pop, 0)
+        pop = [i for i in pop if i.fitness.valid]
         self.thresholds(pop)
         self.close(0, nevals, pop)
-        return nevals
 
     def _individual(self, normal: list[str], rid: str) -> Any:
         ind = self.space.make_individual(normal, self.x["reductions"][rid]["chrom"], self.chroms("normal"),
@@ -316,33 +330,32 @@ class _Nasgep:
             kids.append(self._individual(chrom, rid))
         return kids
 
-    def _epoch(self, inds: list, gen: int) -> int:
-        """One more training epoch for each of ``inds`` (continuing from its own weights)."""
+    def _epoch(self, inds: list, gen: int) -> Iterator[Batch]:
+        """One more training epoch for each of ``inds``: a new individual from scratch (or
+        the weight store), a trained one continuing from its own last weights."""
+        requests = []
         for ind in inds:
-            weights = (getattr(ind, "result", None) or {}).get("weights")
-            if ind.fitness.valid:
-                if weights:
-                    ind.inherit_from = weights
-                    ind.changed_layers = []
-                del ind.fitness.values
-        n = evaluate_invalid(self.tb, inds, self.control, gen)
-        for ind in inds:
+            st = ind.loop_state
+            trained = ind.fitness.valid and (getattr(ind, "result", None) or {}).get("weights")
+            requests.append(EvalRequest.continued(ind.result, until=st["epochs"] + 1) if trained else None)
+        done = yield from self.evaluate(inds, gen, requests)
+        for ind in done:
             st = ind.loop_state
             st["epochs"] += 1
             if not is_ok(ind) or st["epochs"] >= self.p.max_epochs:
                 st["dead"] = True
                 if st["reduction"] in self.x["reductions"]:
                     self.x["reductions"][st["reduction"]]["dead"] = True
-        return n
+        return len(done)
 
-    def train(self, inds: list, gen: int) -> int:
+    def train(self, inds: list, gen: int) -> Iterator[Batch]:
         """Step 6: one epoch each, another one for those with fitness >= T_c."""
         live = [i for i in inds if not i.loop_state["dead"]]
-        nevals = self._epoch(live, gen)
+        nevals = yield from self._epoch(live, gen)
         t_c = self.x["T_c"]
         if t_c is not None:
-            again = [i for i in live if not i.loop_state["dead"] and ind_fitness(i) >= t_c]
-            nevals += self._epoch(again, gen)
+            again = [i for i in live if not i.loop_state["dead"] and i.fitness.valid and ind_fitness(i) >= t_c]
+            nevals += yield from self._epoch(again, gen)
         self._credit(inds)
         return nevals
 
@@ -390,54 +403,30 @@ class _Nasgep:
                           reduction_cells=len(self.x["reductions"]))
         self.control.generation_done(st)
 
-    def generation(self, gen: int) -> None:
+    def generation(self, gen: int) -> Iterator[Batch]:
         self.genes_step()
         kids = self.children_step()
         everyone = self.state.population + kids
-        nevals = self.train(everyone, gen)
+        nevals = yield from self.train(everyone, gen)
+        everyone = [i for i in everyone if i.fitness.valid]  # (children past the budget are dropped)
         pop = self.survivors(everyone)
         self.close(gen, nevals, pop)
 
+    def steps(self) -> Iterator[Batch]:
+        st, mg = self.state, self.p.max_generations
+        if not st.population:
+            if self.should_stop():
+                return
+            yield from self.start()
+        while st.population:
+            if self.should_stop():
+                break
+            if mg is not None and st.generation >= mg:
+                self.control.reason = f"NASGEP max_generations reached ({mg})"
+                break
+            yield from self.generation(st.generation + 1)
 
-@register_algorithm("nasgep", NasgepSearchParams, roles=())
-def nasgep(
-    toolbox: Any,
-    control: SearchControl,
-    population_size: int = 10,
-    reduction_population: int = 10,
-    gene_pool_size: int = 50,
-    gene_pool_max: int = 100,
-    genes_min: int = 2,
-    genes_max: int = 10,
-    max_epochs: int = 10,
-    tc_fraction: float = 0.75,
-    tournament_size: int = 3,
-    mutation: float = 0.044,
-    is_rate: float = 0.1,
-    ris_rate: float = 0.1,
-    gene_rate: float = 0.1,
-    one_point: float = 0.3,
-    two_point: float = 0.3,
-    max_generations: int | None = None,
-    hall_of_fame: int = 10,
-    state: SearchState | None = None,
-) -> SearchState:
-    """The NASGEP workflow (module docstring) until ``max_generations`` or the budget."""
-    params = NasgepSearchParams(population_size, reduction_population, gene_pool_size, gene_pool_max, genes_min,
-                                genes_max, max_epochs, tc_fraction, tournament_size, mutation, is_rate, ris_rate,
-                                gene_rate, one_point, two_point, max_generations, hall_of_fame)
-    if state is None:
-        state = SearchState(hall_of_fame=tools.HallOfFame(hall_of_fame))
-    loop = _Nasgep(toolbox, control, params, state)
-    if not state.population:
-        if control.stop_reason() is not None:
-            return state
-        loop.start()
-    while True:
-        if control.stop_reason() is not None:
-            break
-        if max_generations is not None and state.generation >= max_generations:
-            control.reason = f"NASGEP max_generations reached ({max_generations})"
-            break
-        loop.generation(state.generation + 1)
-    return state
+
+def nasgep(toolbox: Any, control: SearchControl, state: SearchState | None = None, **params: Any) -> SearchState:
+    """Function form of :class:`Nasgep` (``params``: :class:`NasgepSearchParams` fields)."""
+    return run_algorithm(Nasgep, toolbox, control, state, **params)

@@ -7,13 +7,13 @@ fame. The last generation is shortened so the evaluation budget is met exactly.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from deap import tools
-
-from .common import SearchControl, SearchState, close_generation, evaluate_invalid
-from .registry import register_algorithm
+from .base import Algorithm, Batch
+from .common import SearchControl, SearchState, close_generation
+from .registry import register_algorithm, run_algorithm
 
 
 @dataclass
@@ -30,21 +30,22 @@ class RandomSearchParams:
             raise ValueError(f"hall_of_fame: must be >= 1, got {self.hall_of_fame}")
 
 
-@register_algorithm("random_search", RandomSearchParams)
-def random_search(
-    toolbox: Any,
-    control: SearchControl,
-    population_size: int = 10,
-    hall_of_fame: int = 10,
-    state: SearchState | None = None,
-) -> SearchState:
-    """Sample, evaluate, record; until ``control`` says the budget is spent."""
-    if state is None:
-        state = SearchState(hall_of_fame=tools.HallOfFame(hall_of_fame))
-    while control.stop_reason() is None:
-        gen = state.generation + 1
-        n = int(min(population_size, control.remaining_evaluations()))
-        offspring = [toolbox.individual() for _ in range(n)]
-        nevals = evaluate_invalid(toolbox, offspring, control, gen)
-        close_generation(state, control, gen, nevals, offspring)
-    return state
+@register_algorithm
+class RandomSearch(Algorithm):
+    """Sample, evaluate, record; until the budget is spent."""
+
+    name = "random_search"
+    Params = RandomSearchParams
+
+    def steps(self) -> Iterator[Batch]:
+        st, n = self.state, self.params.population_size
+        while not self.should_stop():
+            gen = st.generation + 1
+            offspring = [self.toolbox.individual() for _ in range(int(min(n, self.control.remaining_evaluations())))]
+            done = yield from self.evaluate(offspring, gen)
+            close_generation(st, self.control, gen, len(done), done)
+
+
+def random_search(toolbox: Any, control: SearchControl, state: SearchState | None = None, **params: Any) -> SearchState:
+    """Function form of :class:`RandomSearch` (``params``: :class:`RandomSearchParams` fields)."""
+    return run_algorithm(RandomSearch, toolbox, control, state, **params)

@@ -1,13 +1,13 @@
-"""Algorithm registry: config name -> (loop function, Params dataclass).
+"""Algorithm registry: config name -> :class:`~deap_nas.algorithms.base.Algorithm` subclass.
 
-A loop is ``fn(toolbox, control, **params, state=None) -> SearchState``: it receives a
-toolbox and a few scalars, never the whole config (DESIGN.md convention 7). ``Params``
-validates the config's ``algorithm:`` section (errors name ``algorithm.<field>``).
+An algorithm receives a toolbox and its Params dataclass, never the whole config
+(docs/architecture.md, "Operator conventions"). ``Params`` validates the config's
+``algorithm:`` section (errors name ``algorithm.<field>``); ``roles`` are the toolbox
+operators the loop calls, so ``operators:`` of a config applies to it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,19 +16,25 @@ from ..registry import Registry
 
 @dataclass(frozen=True)
 class AlgorithmEntry:
-    fn: Callable[..., Any]
+    cls: type
     params: type
-    roles: tuple[str, ...] = ()  # toolbox operators the loop calls (config ``operators:``)
+    roles: tuple[str, ...] = ()  # toolbox operators the loop needs (config ``operators:``)
+    optional_roles: tuple[str, ...] = ()  # operators it takes from the toolbox when registered
 
 
 ALGORITHMS: Registry[AlgorithmEntry] = Registry("algorithm")
 
 
-def register_algorithm(
-    name: str, params: type, roles: tuple[str, ...] = ()
-) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
-        ALGORITHMS.register(name)(AlgorithmEntry(fn, params, roles))
-        return fn
+def register_algorithm(cls: type) -> type:
+    """Class decorator: register an Algorithm subclass under ``cls.name``."""
+    ALGORITHMS.register(cls.name)(AlgorithmEntry(cls, cls.Params, tuple(cls.roles), tuple(cls.optional_roles)))
+    return cls
 
-    return deco
+
+def run_algorithm(cls: type, toolbox: Any, control: Any, state: Any = None, **fields: Any) -> Any:
+    """Function-style entry (older code): ``cls(toolbox, control=control, **fields)`` run
+    to its end, continuing from ``state`` (a SearchState) when given; returns the state.
+    ``seed`` / ``rng`` among ``fields`` seed the loop's own generator."""
+    seed, rng = fields.pop("seed", None), fields.pop("rng", None)
+    algo = cls(toolbox, cls.Params(**fields), seed=seed, rng=rng, control=control, state=state)
+    return algo.run()

@@ -1,20 +1,26 @@
 """A generational genetic algorithm with elitism (DEAP's eaSimple plus elites).
 
-Each generation: tournament selection of ``population_size - elites`` parents, cloning,
-``deap.algorithms.varAnd`` (crossover with ``cxpb`` via ``toolbox.mate``, mutation with
-``mutpb`` via ``toolbox.mutate``), evaluation of the changed offspring, and the
-``elites`` best of the previous population carried over unchanged.
+Each generation: ``toolbox.select`` picks ``population_size - elites`` parents (default:
+tournaments of ``tournament_size``), which are cloned and varied as ``deap.algorithms.varAnd``
+does (crossover with ``cxpb`` via ``toolbox.mate``, mutation with ``mutpb`` via
+``toolbox.mutate``; the coin flips come from the loop's own RNG); the changed offspring
+are evaluated, and the ``elites`` best of the previous population carried over
+unchanged. In the last generation only as many offspring as the evaluation budget has
+left are evaluated (the others are dropped), so the budget is met exactly.
 """
 
 from __future__ import annotations
 
+import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from deap import algorithms, tools
+from deap import tools
 
-from .common import SearchControl, SearchState, close_generation, evaluate_invalid
-from .registry import register_algorithm
+from .base import Algorithm, Batch, forget
+from .common import SearchControl, SearchState, close_generation
+from .registry import register_algorithm, run_algorithm
 
 
 @dataclass
@@ -45,30 +51,62 @@ class SimpleGAParams:
             raise ValueError(f"hall_of_fame: must be >= 1, got {self.hall_of_fame}")
 
 
-@register_algorithm("simple_ga", SimpleGAParams, roles=("mate", "mutate"))
-def simple_ga(
-    toolbox: Any,
-    control: SearchControl,
-    population_size: int = 10,
-    tournament_size: int = 3,
-    cxpb: float = 0.5,
-    mutpb: float = 0.5,
-    elites: int = 1,
-    hall_of_fame: int = 10,
-    state: SearchState | None = None,
-) -> SearchState:
-    """Evolve until ``control`` reports a spent budget; generation 1 is the random start."""
-    if state is None:
-        state = SearchState(hall_of_fame=tools.HallOfFame(hall_of_fame))
-    while control.stop_reason() is None:
-        gen = state.generation + 1
-        if not state.population:
-            offspring = toolbox.population(n=population_size)
-            kept: list = []
-        else:
-            kept = tools.selBest(state.population, elites)
-            parents = tools.selTournament(state.population, population_size - elites, tournsize=tournament_size)
-            offspring = algorithms.varAnd([toolbox.clone(p) for p in parents], toolbox, cxpb, mutpb)
-        nevals = evaluate_invalid(toolbox, offspring, control, gen)
-        close_generation(state, control, gen, nevals, [toolbox.clone(k) for k in kept] + offspring)
-    return state
+def var_and(offspring: list, toolbox: Any, cxpb: float, mutpb: float, rng: Any) -> list:
+    """:func:`deap.algorithms.varAnd` drawing its coin flips from ``rng``: neighbours are
+    mated with probability ``cxpb`` (``toolbox.mate``), then each is mutated with
+    probability ``mutpb`` (``toolbox.mutate``); changed ones lose their fitness and
+    evaluation (``result``)."""
+    for i in range(1, len(offspring), 2):
+        if rng.random() < cxpb:
+            offspring[i - 1], offspring[i] = toolbox.mate(offspring[i - 1], offspring[i])
+            forget(offspring[i - 1])
+            forget(offspring[i])
+    for i in range(len(offspring)):
+        if rng.random() < mutpb:
+            (offspring[i],) = toolbox.mutate(offspring[i])
+            forget(offspring[i])
+    return offspring
+
+
+def sel_tournament(individuals: list, k: int, tournsize: int, rng: Any = random) -> list:
+    """``k`` winners of tournaments of ``tournsize`` drawn with replacement (DEAP's
+    selTournament, on ``rng``)."""
+    return [max((rng.choice(individuals) for _ in range(tournsize)), key=lambda i: i.fitness) for _ in range(k)]
+
+
+@register_algorithm
+class SimpleGA(Algorithm):
+    """Generational GA with elitism; ``toolbox.select`` (default: tournaments of
+    ``tournament_size`` on the loop's RNG), ``toolbox.mate`` and ``toolbox.mutate``."""
+
+    name = "simple_ga"
+    Params = SimpleGAParams
+    roles = ("mate", "mutate")
+    optional_roles = ("select",)
+
+    def select(self, population: list, k: int) -> list:
+        select = getattr(self.toolbox, "select", None)
+        if select is None:
+            return sel_tournament(population, k, self.params.tournament_size, self.rng)
+        return select(population, k)
+
+    def steps(self) -> Iterator[Batch]:
+        p, st, tb = self.params, self.state, self.toolbox
+        while not self.should_stop():
+            gen = st.generation + 1
+            if not st.population:
+                offspring, kept = tb.population(n=p.population_size), []
+            else:
+                kept = tools.selBest(st.population, p.elites)
+                parents = self.select(st.population, p.population_size - p.elites)
+                offspring = var_and([tb.clone(x) for x in parents], tb, p.cxpb, p.mutpb, self.rng)
+            todo = [ind for ind in offspring if not ind.fitness.valid]
+            done = yield from self.evaluate(todo, gen)
+            skipped = {id(ind) for ind in todo[len(done):]}  # past the evaluation budget
+            offspring = [ind for ind in offspring if id(ind) not in skipped]
+            close_generation(st, self.control, gen, len(done), [tb.clone(k) for k in kept] + offspring)
+
+
+def simple_ga(toolbox: Any, control: SearchControl, state: SearchState | None = None, **params: Any) -> SearchState:
+    """Function form of :class:`SimpleGA` (``params``: :class:`SimpleGAParams` fields)."""
+    return run_algorithm(SimpleGA, toolbox, control, state, **params)

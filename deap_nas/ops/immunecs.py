@@ -54,22 +54,12 @@ separately, the layers whose channel counts changed downstream.
 
 Weight inheritance (sec. 3.4: clones and augmented copies start from their parent's
 trained weights, except the layers the mutation changed and the new layer, which get He
-initialisation). The loop calls :func:`mark_inheritance` ``(child, parent)`` once the parent
-has been evaluated; it sets two plain attributes the runtime reads (this module never
-touches torch or files):
-
-- ``inherit_from``: the parent's weights file exactly as in ``parent.result["weights"]``
-  (relative to the run directory, or absolute), or None when the parent has none
-  (``evaluation.save_weights: false``, a failed or cached-without-weights parent); then
-  ``inherit_note`` says why and the child trains from scratch;
-- ``changed_layers``: node ids to re-initialise (set by the operators, kept as is).
-
-The runtime's evaluator turns ``inherit_from`` into the training task's initial weights
-(see :mod:`deap_nas.runtime.worker`), records ``inherit_from`` / ``changed_layers`` /
-``inherited`` in the journal, and removes ``inherit_from`` / ``inherit_note`` from the
-individual once evaluated, so a later ``toolbox.clone`` of it never carries a stale
-parent. :func:`clone_population`, :func:`augment` and :func:`random_insertion` clear any
-inheritance mark copied from the original.
+initialisation). The loop asks for it with :func:`inheritance_request` ``(child, parent)``
+once the parent has been evaluated: an
+:class:`~deap_nas.evaluation.request.EvalRequest` that starts from
+``parent.result["weights"]`` and re-initialises the operators' ``changed_layers`` (the
+annotation is consumed: it is not left on the child). A parent without saved weights gives
+a scratch start whose note says why. This module never touches torch or files.
 """
 
 # ruff: noqa: E741  (l is the layer index, as in the paper)
@@ -81,6 +71,7 @@ import random
 from collections.abc import Iterable
 from typing import Any
 
+from ..evaluation.request import EvalRequest
 from ..spaces.immunecs import ImmuneSpace, bin_index, clip01, mean_depth
 from .registry import register_operator
 
@@ -122,43 +113,21 @@ class SeenRegistry:
         return cls(space, data)
 
 
-INHERIT_ATTRS = ("inherit_from", "inherit_note")
+def inheritance_request(child: Any, parent: Any) -> EvalRequest:
+    """The evaluation request that lets ``child`` start from ``parent``'s trained weights
+    (module docstring), re-initialising the nodes in ``child.changed_layers`` (removed from
+    the child: it describes this mutation, not the individual). Torch-free."""
+    reinit = getattr(child, "__dict__", {}).pop("changed_layers", None) or ()
+    return EvalRequest.inherit(getattr(parent, "result", None), reinit=reinit)
 
 
-def clear_inheritance(individual: Any) -> Any:
-    """Remove ``inherit_from`` / ``inherit_note`` (a fresh or copied genome trains from
-    scratch unless :func:`mark_inheritance` is called on it). Returns the individual."""
-    for attr in INHERIT_ATTRS:
-        if attr in getattr(individual, "__dict__", {}):
-            delattr(individual, attr)
-    return individual
-
-
-def mark_inheritance(child: Any, parent: Any) -> str | None:
-    """Let ``child`` start from ``parent``'s trained weights (module docstring).
-
-    Sets ``child.inherit_from`` to ``parent.result["weights"]`` (the path as the runtime
-    recorded it) when the parent was evaluated successfully with weights saved; otherwise
-    sets it to None and ``child.inherit_note`` to the reason, so the child trains from
-    scratch and its journal record says why. ``changed_layers`` is left as the operators set
-    it (``[]`` when absent). Returns the path or None. Torch-free.
-    """
-    clear_inheritance(child)
-    result = getattr(parent, "result", None) or {}
-    path = result.get("weights")
-    if path:
-        child.inherit_from = str(path)
-    else:
-        child.inherit_from = None
-        if not result:
-            child.inherit_note = "parent not evaluated: no weights to inherit"
-        elif result.get("status") != "ok":
-            child.inherit_note = f"parent evaluation {result.get('status')}: no weights to inherit"
-        else:
-            child.inherit_note = "parent has no saved weights (evaluation.save_weights off?)"
-    if getattr(child, "changed_layers", None) is None:
-        child.changed_layers = []
-    return child.inherit_from
+def _fresh_copy(individual: Any) -> Any:
+    """A deep copy without fitness or evaluation result."""
+    c = copy.deepcopy(individual)
+    if c.fitness.valid:
+        del c.fitness.values
+    c.__dict__.pop("result", None)
+    return c
 
 
 def mutation_rate(f_parent: float, rho: float) -> float:
@@ -302,8 +271,7 @@ def clone_population(population: list, n_c: int = 3) -> list:
     for parent in population:
         f = parent.fitness.values[0] if parent.fitness.valid else None
         for _ in range(n_c):
-            c = clear_inheritance(copy.deepcopy(parent))
-            del c.fitness.values
+            c = _fresh_copy(parent)
             c.parent_affinity = f
             c.changed_layers = []
             clones.append(c)
@@ -337,8 +305,6 @@ def random_insertion(
                 break
         if seen is not None:
             seen.add(ind)
-        ind.changed_layers = list(range(1, depth + 1))
-        clear_inheritance(ind)
         out.append(ind)
     return out
 
@@ -352,8 +318,7 @@ def augment(individual: list, space: ImmuneSpace, seen: SeenRegistry | None = No
     The new layer is a uniform random gene (its indegree included, "the number of incoming
     edges sampled randomly"). Recorded in ``seen`` when given.
     """
-    c = clear_inheritance(copy.deepcopy(individual))
-    del c.fitness.values
+    c = _fresh_copy(individual)
     c.append(space.random_gene(rng))
     c.parent_affinity = individual.fitness.values[0] if individual.fitness.valid else None
     c.changed_layers = [len(c)]

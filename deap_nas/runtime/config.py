@@ -99,8 +99,17 @@ class EvaluationConfig:
     #: share the best weights of reusable blocks across candidates (NASGEP sec. III-D) in
     #: <run>/weight_store; needs a space with ``weight_store_keys`` (nasgep)
     weight_store: bool = False
+    #: ``"module:function"`` that replaces real training: called with each
+    #: :class:`~deap_nas.runtime.worker.EvalTask`, returns the record fields of a training
+    #: (``status``, ``accuracy``, ...). For surrogate or tabular benchmarks and for testing
+    #: the search machinery without torch; None: train the network.
+    trainer: str | None = None
 
     def __post_init__(self) -> None:
+        if self.trainer is not None:
+            from .worker import load_trainer
+
+            load_trainer(self.trainer)
         if self.repeats < 1:
             raise ValueError(f"repeats: must be >= 1, got {self.repeats}")
         HeadSpec.parse(self.head) if self.head is not None else None
@@ -274,7 +283,7 @@ class RunConfig:
 LATER_FIELDS: dict[str, dict[str, Any]] = {
     "data": {"mini_file": None, "mini_test_source": "heldout"},
     "training": {"score": "best", "drop_path": 0.0},
-    "evaluation": {"teacher": None, "weight_store": False},
+    "evaluation": {"teacher": None, "weight_store": False, "trainer": None},
     "final_training": {"teacher": None, "source": "ranking", "sort": "rank", "rank_by": "mean"},
 }
 #: the same for ``training.augment`` (and ``final_training.training.augment``): NASGEP

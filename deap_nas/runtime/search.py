@@ -27,7 +27,7 @@ from .parallel import ParallelMap
 from .progress import Progress
 from .rundir import RunDir, RunDirError
 from .schema import ConfigError, to_plain
-from .snapshot import restore_rng, state_from_dict, state_to_dict
+from .snapshot import in_flight_ids, load_into, restore_rng, state_to_dict
 from .toolbox import build_toolbox
 
 
@@ -58,6 +58,8 @@ def evaluation_context(config: RunConfig, space: Any) -> dict[str, Any]:
         "threads": config.parallel.threads,
         "data_seed": config.seed,
     }
+    if config.evaluation.trainer is not None:
+        context["trainer"] = config.evaluation.trainer
     if config.evaluation.teacher is not None:
         from .teacher import resolve_teacher
 
@@ -80,6 +82,8 @@ def preflight(config: RunConfig) -> None:
     from .parallel import resolve_backend
     from .worker import context_for
 
+    if config.evaluation.trainer is not None:  # a replacement trainer brings its own data (or none)
+        return
     space = make_space(config)
     try:
         if resolve_backend(config.parallel.backend, config.parallel.workers) == "serial":
@@ -153,36 +157,32 @@ def _execute(config: RunConfig, run: RunDir, snapshot: dict[str, Any] | None, jo
         log=progress.line,
         weight_store_dir=run.path / "weight_store" if ev.weight_store else None,
     )
-    state: SearchState | None = None
+    entry = ALGORITHMS[config.algorithm.name]
+    loop_rng = random.Random(config.seed)
+    toolbox = build_toolbox(config, space, evaluator, pmap, rng=loop_rng)
+    algo = entry.cls(toolbox, config.algorithm.params, rng=loop_rng, control=control)
     if snapshot is not None:
-        state, control.usage = state_from_dict(snapshot, space)
+        control.usage = load_into(algo, snapshot)
         restore_rng(snapshot["rng"])
-        in_flight_ids = [i for x in snapshot.get("in_flight", []) for i in (x.get("eval_ids") or [])]
-        evaluator.restore(
-            {**snapshot.get("evaluator", {}), "next_eval_id": snapshot.get("next_eval_id", 0),
-             "in_flight_ids": in_flight_ids},
-            journal,
-        )
+        evaluator.restore({**snapshot.get("evaluator", {}), "next_eval_id": snapshot.get("next_eval_id", 0),
+                           "in_flight_ids": in_flight_ids(snapshot)}, journal)
     else:
         seed_everything(config.seed)
         evaluator.restore({}, journal)
-    toolbox = build_toolbox(config, space, evaluator, pmap)
 
     def checkpoint(st: SearchState) -> None:
-        data = state_to_dict(st, space, control.usage, evaluator.state())
+        data = state_to_dict(algo, control.usage, evaluator.state())
         run.write_snapshot(st.generation, data, keep=config.output.keep_snapshots)
         write_logbook_csv(run.logbook_csv, [dict(r) for r in st.logbook])
         run.write_meta(generation=st.generation, usage=dict(vars(control.usage)))
 
     control.callbacks = [checkpoint, progress]
-    entry = ALGORITHMS[config.algorithm.name]
-    params = vars(config.algorithm.params)
     progress.line(
         f"run {run.path}: {config.algorithm.name} on space {config.space.name}, data {config.data.name}, "
         f"{pmap.describe()} evaluation"
     )
     try:
-        state = entry.fn(toolbox, control, **params, state=state)
+        state = algo.run()
     except EvaluationFailed as e:
         run.write_meta(status="failed", stop_reason=str(e))
         raise
@@ -200,8 +200,8 @@ def _execute(config: RunConfig, run: RunDir, snapshot: dict[str, Any] | None, jo
 
 def finalize(run: RunDir, state: SearchState, space: Any, config: RunConfig, log: Callable[[str], None]) -> None:
     """Best architectures and plots of a finished run."""
+    from ..algorithms.base import individual_to_dict
     from ..analysis.report import write_best
-    from .snapshot import individual_to_dict
 
     entries = [individual_to_dict(ind, space) for ind in state.hall_of_fame]
     written = write_best(run.path, entries)

@@ -1,4 +1,4 @@
-"""Search state <-> JSON: population, hall of fame, logbook and all RNG states.
+"""Snapshots: an algorithm's state, the budget used, evaluation ids and all RNG states.
 
 Snapshots are data (DESIGN.md, "Nothing loads untrusted code"): genomes through the
 space's ``to_json``/``from_json``, RNG states as lists and base64 text, never pickles.
@@ -11,44 +11,11 @@ import random
 from typing import Any
 
 import numpy as np
-from deap import tools
 
-from ..algorithms import SearchState, Usage
+from ..algorithms import Usage
+from ..algorithms.base import individual_from_dict, individual_to_dict
 
 FORMAT = "deap_nas.snapshot/1"
-
-
-# plain attributes loops set on individuals: aging (birth, eval_ids), weight
-# inheritance (inherit_from, inherit_note, changed_layers; deap_nas.ops.immunecs),
-# training requests (train_overrides, train_stage; runtime/evaluator.py), MiniGen's
-# accuracy history (acc_history; deap_nas.ops.minigen) and loop_state: a loop's own
-# per-individual plain-JSON state (nasgep: epochs trained, reduction cell, dead)
-TRACKED = ("birth", "eval_ids", "inherit_from", "inherit_note", "changed_layers", "train_overrides", "train_stage",
-           "acc_history", "loop_state")
-
-
-def individual_to_dict(ind: Any, space: Any) -> dict[str, Any]:
-    d = {
-        "genome": space.to_json(ind),
-        "fitness": list(ind.fitness.values) if ind.fitness.valid else None,
-        "result": getattr(ind, "result", None),
-    }
-    for attr in TRACKED:
-        if hasattr(ind, attr):
-            d[attr] = getattr(ind, attr)
-    return d
-
-
-def individual_from_dict(d: dict[str, Any], space: Any) -> Any:
-    ind = space.from_json(d["genome"])
-    if d.get("fitness") is not None:
-        ind.fitness.values = tuple(d["fitness"])
-    if d.get("result") is not None:
-        ind.result = d["result"]
-    for attr in TRACKED:
-        if d.get(attr) is not None:
-            setattr(ind, attr, d[attr])
-    return ind
 
 
 def rng_state() -> dict[str, Any]:
@@ -74,41 +41,41 @@ def restore_rng(state: dict[str, Any]) -> None:
     torch.set_rng_state(torch.from_numpy(raw))
 
 
-def state_to_dict(state: SearchState, space: Any, usage: Usage, evaluator_state: dict[str, Any],
-                  weight_store: dict[str, Any] | None = None) -> dict[str, Any]:
+def state_to_dict(algo: Any, usage: Usage, evaluator_state: dict[str, Any]) -> dict[str, Any]:
+    """A snapshot: the algorithm's :meth:`~deap_nas.algorithms.base.Algorithm.state_dict`
+    (population, hall of fame, logbook, its own state as ``algorithm`` and its RNG as
+    ``loop_rng``), the budget used, the evaluator's ids and the global RNG states."""
+    d = algo.state_dict()
     return {
         "format": FORMAT,
-        "generation": state.generation,
+        "generation": d["generation"],
         "next_eval_id": evaluator_state.get("next_eval_id", 0),
-        "population": [individual_to_dict(i, space) for i in state.population],
-        "hall_of_fame": [individual_to_dict(i, space) for i in state.hall_of_fame],
-        "hall_of_fame_size": state.hall_of_fame.maxsize,
-        "in_flight": [individual_to_dict(i, space) for i in state.in_flight],
-        "logbook": [dict(r) for r in state.logbook],
+        "population": d["population"],
+        "hall_of_fame": d["hall_of_fame"],
+        "hall_of_fame_size": d["hall_of_fame_size"],
+        "in_flight": d["in_flight"],
+        "logbook": d["logbook"],
         "usage": dict(vars(usage)),
         "rng": rng_state(),
-        "algorithm": state.extra,
-        "weight_store": weight_store or {},
+        "algorithm": d["extra"],
+        "loop_rng": d["rng"],
         "evaluator": evaluator_state,
     }
 
 
-def state_from_dict(d: dict[str, Any], space: Any) -> tuple[SearchState, Usage]:
+def load_into(algo: Any, d: dict[str, Any]) -> Usage:
+    """Restore ``algo`` from a snapshot (see :func:`state_to_dict`); returns the usage."""
     if d.get("format") != FORMAT:
         raise ValueError(f"not a deap_nas snapshot (format {d.get('format')!r})")
-    hof = tools.HallOfFame(int(d.get("hall_of_fame_size") or max(1, len(d["hall_of_fame"]))))
-    members = [individual_from_dict(x, space) for x in d["hall_of_fame"]]
-    hof.items = list(members)  # stored best first, as HallOfFame keeps them
-    hof.keys = [m.fitness for m in reversed(members)]
-    logbook = tools.Logbook()
-    for rec in d["logbook"]:
-        logbook.record(**rec)
-    state = SearchState(
-        generation=int(d["generation"]),
-        population=[individual_from_dict(x, space) for x in d["population"]],
-        hall_of_fame=hof,
-        logbook=logbook,
-        extra=dict(d.get("algorithm") or {}),
-        in_flight=[individual_from_dict(x, space) for x in d.get("in_flight", [])],
-    )
-    return state, Usage(**d.get("usage", {}))
+    algo.load_state_dict({**d, "extra": d.get("algorithm") or {}, "rng": d.get("loop_rng")})
+    return Usage(**d.get("usage", {}))
+
+
+def in_flight_ids(d: dict[str, Any]) -> list[int]:
+    """Evaluation ids of the evaluations in flight when the snapshot was taken."""
+    ids = (d.get("algorithm") or {}).get("in_flight_ids") or [x.get("eval_ids") or [] for x in d.get("in_flight", [])]
+    return [int(i) for group in ids for i in group]
+
+
+__all__ = ["FORMAT", "in_flight_ids", "individual_from_dict", "individual_to_dict", "load_into", "restore_rng",
+           "rng_state", "state_to_dict"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import random
 from typing import Any
 
 from deap import base, tools
@@ -13,12 +14,15 @@ from .config import RunConfig
 from .evaluator import Evaluator, evaluate_genome
 
 
-def build_toolbox(config: RunConfig, space: Any, evaluator: Evaluator, map_fn: Any) -> base.Toolbox:
+def build_toolbox(config: RunConfig, space: Any, evaluator: Evaluator, map_fn: Any,
+                  rng: random.Random | None = None) -> base.Toolbox:
     """A DEAP toolbox for ``config``.
 
-    ``individual`` / ``population`` draw from the space's initialiser (on the ``random``
-    module, DEAP's stream); each ``operators.<role>`` entry is registered under its role
-    with its parameters (``space`` filled in where the operator takes it) and its
+    ``individual`` / ``population`` draw from the space's initialiser; each
+    ``operators.<role>`` entry is registered under its role with its parameters (``space``
+    filled in where the operator takes it, ``rng`` bound to ``rng``: the loop's own
+    generator, seeded from the run seed, so a run does not depend on the global ``random``
+    state; without ``rng``, the ``random`` module as in plain DEAP) and its
     probability in ``toolbox.probability[role]``; ``evaluate`` is the module-level
     :func:`~deap_nas.runtime.evaluator.evaluate_genome` (picklable, for plain DEAP code);
     ``evaluate_population`` adds the fitness cache, journal and resume reuse; ``map`` is
@@ -26,14 +30,20 @@ def build_toolbox(config: RunConfig, space: Any, evaluator: Evaluator, map_fn: A
     space-aware operators with it).
     """
     tb = base.Toolbox()
-    tb.register("individual", space.random_individual)
+    if rng is not None:
+        tb.register("individual", space.random_individual, rng=rng)
+    else:
+        tb.register("individual", space.random_individual)
     tb.register("population", tools.initRepeat, list, tb.individual)
     tb.probability = {}
     for role, section in config.operators.items():
         fn = OPERATORS[section.name]
         kwargs = dict(section.params)
-        if "space" in inspect.signature(fn).parameters:
+        params = inspect.signature(fn).parameters
+        if "space" in params:
             kwargs["space"] = space
+        if rng is not None and "rng" in params and "rng" not in kwargs:
+            kwargs["rng"] = rng
         tb.register(role, fn, **kwargs)
         tb.probability[role] = section.probability
     tb.register("evaluate", functools.partial(evaluate_genome, space=space, context=evaluator.context,

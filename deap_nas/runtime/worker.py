@@ -6,24 +6,18 @@ data description and keeps it on its device (DESIGN.md, "Evaluation engine"); wo
 uses GPU ``i mod n``. Failures of the candidate come back as a status, never as an
 exception (DESIGN.md, "Reliability").
 
-Weight inheritance (ImmuNeCS sec. 3.4): a task with ``init_weights`` (the parent's saved
-state dict, an absolute path in the shared run directory) starts from the parent's
-weights: :func:`inherited_init_state` builds the child exactly as the engine does
-(``torch.manual_seed(seed)``, then :func:`deap_nas.nn.build`), so the nodes it does not
-inherit (``extra["exclude"]``, new nodes, nodes whose tensor shapes changed) get the very
-He initialisation a from-scratch run with that seed gets, and copies every other node by
-:func:`deap_nas.nn.transfer.transfer_weights`. The record gets ``inherited`` (the transfer
-report); a missing or unreadable file trains from scratch with ``inherited: null`` and an
-``inherit_note``.
-
-Training requests (see :mod:`deap_nas.runtime.evaluator`): ``train_overrides`` replace
-fields of the context's training config for this task only (the prepared data are
-shared); ``stop_iteration`` pauses the training and saves its state next to the weights
-(``<weights stem>.state.pt``, recorded as ``train_state``); ``resume_from`` continues a
-paused training from such a file. Mimicry (EIGEN sec. 3.2): a context with a
-``teacher`` spec (:mod:`deap_nas.runtime.teacher`) trains with the distillation loss
-against the teacher's logits, computed once per prepared data set and teacher and kept
-on the device (:func:`teacher_logits_for`).
+How the network starts is the task's request (:mod:`deap_nas.evaluation.request`,
+``start.kind``): ``scratch`` (the engine's initialisation from the task seed; with a
+weight-store spec, stored blocks are copied in), ``inherit`` / ``continue`` (the weights
+file, an absolute path in the shared run directory, is copied into a network built
+exactly as the engine builds it, so nodes it does not cover, ``start.reinit``, new nodes
+and nodes whose shapes changed, keep the very initialisation a scratch run with that seed
+gets; a missing or unreadable file trains from scratch with ``inherited: null`` and an
+``inherit_note``), or ``resume`` (a paused training's saved state). ``overrides`` replace
+fields of the context's training config for this task only; ``stop_iteration`` pauses
+the training and saves its state next to the weights (``train_state``); a ``teacher``
+(:mod:`deap_nas.runtime.teacher`) trains with the distillation loss against the teacher's
+logits, computed once per prepared data set and teacher and kept on the device.
 
 Test accuracy (for the validation studies, :mod:`deap_nas.studies`): a context with
 ``with_test: true`` also loads the test split, and the record of a successful training
@@ -76,11 +70,18 @@ class EvalTask:
     architecture: dict[str, Any]
     context: dict[str, Any]  # data, training, head, device, threads, data_seed
     weights_path: str | None = None
-    init_weights: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-    train_overrides: dict[str, Any] = field(default_factory=dict)  # TrainConfig fields, this task only
-    stop_iteration: int | None = None  # staged training: pause here and save the training state
-    resume_from: str | None = None  # staged training: continue from this saved training state
+    request: dict[str, Any] = field(default_factory=dict)  # EvalRequest.to_dict(), paths absolute
+    weight_store: dict[str, Any] | None = None  # {"dir": ..., "keys": {node id: [key, ...]}}
+
+    def parsed_request(self) -> Any:
+        from ..evaluation.request import EvalRequest
+
+        return EvalRequest.from_dict(self.request) if self.request else EvalRequest(arch_hash=self.arch_hash)
+
+    def context_spec(self) -> dict[str, Any]:
+        """The context with the request's data seed (``data.resample``)."""
+        seed = self.request.get("data_seed") if self.request else None
+        return self.context if seed is None else {**self.context, "data_seed": seed}
 
 
 def set_worker_index(index: int) -> None:
@@ -201,11 +202,11 @@ def inherited_init_state(
 
 
 # ----------------------------------------------------------------------------------------
-# Weight store hook (NASGEP sec. III-D; deap_nas.evaluation.weight_store). Off unless a task
-# carries ``extra["weight_store"] = {"dir": ..., "keys": {node id: [key, ...]}, "load": bool}``
-# (the evaluator adds it with ``evaluation.weight_store: true`` for spaces that define
-# ``weight_store_keys``). A task that inherits weights (``init_weights``) does not load from
-# the store; every successful training offers its best-epoch weights to the store.
+# Weight store hook (deap_nas.evaluation.weight_store). Off unless a task carries
+# ``weight_store = {"dir": ..., "keys": {node id: [key, ...]}}`` (the evaluator adds it with
+# ``evaluation.weight_store: true`` for spaces that define ``weight_store_keys``). Only a
+# scratch start loads from the store; every successful training offers its best-epoch
+# weights to it.
 
 
 def weight_store_init_state(arch: Any, data: Any, head: Any, seed: int, spec: dict[str, Any]) -> tuple[Any, int]:
@@ -245,65 +246,107 @@ def _test_accuracy(arch: Any, ctx: _Context, state: dict[str, Any]) -> float:
     return float(evaluate(net, ctx.data.test, t.eval_batch_size, amp=t.amp, channels_last=t.channels_last))
 
 
-def run_task(task: EvalTask) -> dict[str, Any]:
-    """Train one candidate and return its record (see docs/run_directory.md, journal)."""
-    started = time.perf_counter()
-    try:
-        import dataclasses
-
+def start_state(task: EvalTask, req: Any, arch: Any, ctx: _Context) -> tuple[Any, Any, dict[str, Any]]:
+    """``(initial state dict or None, resume state or None, record fields)`` of the
+    request's start (module doc)."""
+    start = req.start
+    if start.kind == "resume":
         import torch
 
-        from ..arch import Architecture
-        from ..evaluation.task import train_architecture
+        return None, torch.load(start.state, map_location="cpu", weights_only=True), {}
+    if start.kind in ("inherit", "continue"):
+        try:
+            init, report = inherited_init_state(arch, ctx.data, ctx.head, task.seed, start.weights, start.reinit)
+            return init, None, {"inherited": report.to_dict()}
+        except Exception as e:  # no parent weights: train from scratch, say why
+            detail = "".join(traceback.format_exception_only(type(e), e)).strip()
+            return None, None, {"inherited": None, "inherit_note": f"trained from scratch: {detail}"}
+    if task.weight_store and start.kind == "scratch":
+        init, loaded = weight_store_init_state(arch, ctx.data, ctx.head, task.seed, task.weight_store)
+        return init, None, {"store_loaded": loaded}
+    return None, None, {}
 
-        ctx = context_for(task.context)
-        arch = Architecture.from_dict(task.architecture)
-        config = ctx.training
-        with_test = ctx.data.test is not None
-        if (task.weights_path is not None or with_test) and not config.keep_best_state:
-            config = dataclasses.replace(config, keep_best_state=True)
-        init = None
-        inherit: dict[str, Any] = {}
-        if task.init_weights:
-            try:
-                init, report = inherited_init_state(arch, ctx.data, ctx.head, task.seed, task.init_weights,
-                                                    task.extra.get("exclude", ()))
-                inherit = {"inherited": report.to_dict()}
-            except Exception as e:  # no parent weights: train from scratch, say why
-                detail = "".join(traceback.format_exception_only(type(e), e)).strip()
-                init = None
-                inherit = {"inherited": None, "inherit_note": f"trained from scratch: {detail}"}
-        config = with_overrides(config, task.train_overrides)
-        staged = staged_arguments(task)
-        if staged.get("resume_state") is not None:
-            init, inherit = None, {}
-        store_spec = task.extra.get("weight_store")
-        if store_spec:
-            if not config.keep_best_state:
-                config = dataclasses.replace(config, keep_best_state=True)
-            if init is None and staged.get("resume_state") is None and store_spec.get("load", True):
-                init, store_loaded = weight_store_init_state(arch, ctx.data, ctx.head, task.seed, store_spec)
-                inherit["store_loaded"] = store_loaded
-        teacher = teacher_logits_for(ctx, task.context.get("teacher"))
-        result = train_architecture(arch, ctx.data, config, head=ctx.head, seed=task.seed, init_state=init,
-                                    teacher_logits=teacher, **staged)
-        if store_spec and result.ok and result.best_state is not None and result.best_acc is not None:
-            inherit["store_saved"] = weight_store_save(arch, result.best_state, result.best_acc, store_spec)
-        if with_test and result.ok and result.best_state is not None:
-            inherit["test_accuracy"] = _test_accuracy(arch, ctx, result.best_state)
+
+def _train(task: EvalTask) -> tuple[Any, _Context, dict[str, Any]]:
+    """Train the task's network; ``(TrainResult, context, extra record fields)``."""
+    import dataclasses
+
+    from ..arch import Architecture
+    from ..evaluation.task import train_architecture
+
+    req = task.parsed_request()
+    ctx = context_for(task.context_spec())
+    arch = Architecture.from_dict(task.architecture)
+    config = with_overrides(ctx.training, req.overrides_dict)
+    keep = task.weights_path is not None or ctx.data.test is not None or task.weight_store is not None
+    if keep and not config.keep_best_state:
+        config = dataclasses.replace(config, keep_best_state=True)
+    init, resume, extra = start_state(task, req, arch, ctx)
+    staged = {}
+    if req.stop_iteration is not None or resume is not None:
+        staged = {"stop_iteration": req.stop_iteration, "resume_state": resume,
+                  "keep_train_state": req.stop_iteration is not None}
+    teacher = teacher_logits_for(ctx, req.teacher_spec)
+    result = train_architecture(arch, ctx.data, config, head=ctx.head, seed=task.seed, init_state=init,
+                                teacher_logits=teacher, **staged)
+    if task.weight_store and result.ok and result.best_state is not None and result.best_acc is not None:
+        extra["store_saved"] = weight_store_save(arch, result.best_state, result.best_acc, task.weight_store)
+    if ctx.data.test is not None and result.ok and result.best_state is not None:
+        extra["test_accuracy"] = _test_accuracy(arch, ctx, result.best_state)
+    if req.stop_iteration is not None or resume is not None:
+        extra.update(save_train_state(task, result))
+    return result, ctx, extra
+
+
+def _save_weights(task: EvalTask, result: Any) -> str | None:
+    if not (result.ok and task.weights_path is not None and result.best_state is not None):
+        return None
+    import torch
+
+    path = Path(task.weights_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save(result.best_state, tmp)
+    os.replace(tmp, path)
+    return str(path)
+
+
+def load_trainer(spec: str) -> Any:
+    """The function named by ``"package.module:function"`` (``evaluation.trainer``);
+    ValueError naming the problem when it cannot be imported."""
+    import importlib
+
+    module, _, name = str(spec).partition(":")
+    if not module or not name:
+        raise ValueError(f"trainer: 'module:function', got {spec!r}")
+    try:
+        fn = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as e:
+        raise ValueError(f"trainer: cannot import {spec!r}: {e}") from None
+    if not callable(fn):
+        raise ValueError(f"trainer: {spec!r} is not callable")
+    return fn
+
+
+def run_task(task: EvalTask) -> dict[str, Any]:
+    """Train one candidate and return its record (see docs/run_directory.md, journal).
+    With ``context["trainer"]`` (``evaluation.trainer``) that function replaces training."""
+    started = time.perf_counter()
+    if task.context.get("trainer"):
+        try:
+            out = dict(load_trainer(task.context["trainer"])(task))
+        except Exception as e:
+            detail = "".join(traceback.format_exception_only(type(e), e)).strip()
+            return _failure(task, "crashed", detail, started)
+        return {"eval_id": task.eval_id, "status": "ok", "message": "", "accuracy": None, "device": "",
+                "worker": worker_name(), "weights": None, "history": [],
+                "time_total": time.perf_counter() - started, **out}
+    try:
+        result, ctx, extra = _train(task)
+        weights = _save_weights(task, result)
     except Exception as e:  # a broken candidate or worker must not stop the search
         detail = "".join(traceback.format_exception_only(type(e), e)).strip()
         return _failure(task, "crashed", detail, started)
-    weights = None
-    if result.ok and task.weights_path is not None and result.best_state is not None:
-        path = Path(task.weights_path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        torch.save(result.best_state, tmp)
-        os.replace(tmp, path)
-        weights = str(path)
-    record = result.to_dict()
-    stage = save_train_state(task, result)
     return {
         "eval_id": task.eval_id,
         "status": result.status,
@@ -321,9 +364,8 @@ def run_task(task: EvalTask) -> dict[str, Any]:
         "device": result.device or ctx.device,
         "worker": worker_name(),
         "weights": weights,
-        "history": record.get("history", []),
-        **inherit,
-        **stage,
+        "history": result.to_dict().get("history", []),
+        **extra,
     }
 
 
@@ -337,20 +379,6 @@ def with_overrides(config: Any, overrides: dict[str, Any]) -> Any:
     return TrainConfig.from_dict({**config.to_dict(), **overrides})
 
 
-def staged_arguments(task: EvalTask) -> dict[str, Any]:
-    """``train_architecture`` keywords of a staged task: where to pause, the state to
-    continue from (read with ``weights_only=True``), and whether to keep the state."""
-    if task.stop_iteration is None and task.resume_from is None:
-        return {}
-    import torch
-
-    resume = None
-    if task.resume_from is not None:
-        resume = torch.load(task.resume_from, map_location="cpu", weights_only=True)
-    return {"stop_iteration": task.stop_iteration, "resume_state": resume,
-            "keep_train_state": task.stop_iteration is not None}
-
-
 def train_state_path(weights_path: str) -> Path:
     """Where a paused training's state goes: ``weights/000012.pt`` -> ``weights/000012.state.pt``."""
     p = Path(weights_path)
@@ -359,8 +387,6 @@ def train_state_path(weights_path: str) -> Path:
 
 def save_train_state(task: EvalTask, result: Any) -> dict[str, Any]:
     """Save a paused training's state (atomically) and return the record fields."""
-    if task.stop_iteration is None and task.resume_from is None:
-        return {}
     fields: dict[str, Any] = {"train_state": None}
     if result.train_state is not None and task.weights_path is not None:
         import torch

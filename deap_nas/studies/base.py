@@ -284,11 +284,13 @@ class Study:
             self.log(f"{name}: {len(journal)} evaluations journaled before are reused")
         return ev
 
-    def evaluate(self, ev: Any, individuals: Sequence[Any], generation: int, what: str) -> None:
-        """Evaluate ``individuals`` in phase ``ev`` with a progress line before and after."""
+    def evaluate(self, ev: Any, individuals: Sequence[Any], generation: int, what: str,
+                 requests: Sequence[Any] | None = None) -> None:
+        """Evaluate ``individuals`` (with their evaluation requests, default from scratch)
+        in phase ``ev`` with a progress line before and after."""
         start = time.perf_counter()
         self.log(f"{what}: {len(individuals)} evaluations")
-        ev.evaluate_population(list(individuals), generation=generation)
+        ev.evaluate_population(list(individuals), generation=generation, requests=requests)
         ok = sum(1 for ind in individuals if (getattr(ind, "result", None) or {}).get("status") == "ok")
         self.log(f"{what}: done, {ok}/{len(individuals)} ok, {time.perf_counter() - start:.1f}s")
 

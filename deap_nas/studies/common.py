@@ -77,30 +77,31 @@ def operator(section: Mapping[str, Any], space: Any, role: str, **extra: Any) ->
 def clone_for_mutation(parent: Any) -> Any:
     """A deep copy with an invalid fitness, ``parent_affinity`` set (as
     :func:`~deap_nas.ops.immunecs.clone_population` does) and no inheritance mark."""
-    from ..ops.immunecs import clear_inheritance
-
-    c = clear_inheritance(copy.deepcopy(parent))
+    c = copy.deepcopy(parent)
     f = parent.fitness.values[0] if parent.fitness.valid else None
     del c.fitness.values
+    c.__dict__.pop("result", None)
     c.parent_affinity = f
-    c.changed_layers = []
     return c
 
 
-def inherit_across_phases(child: Any, parent: Any, parent_phase: Any, child_phase: Any) -> None:
-    """:func:`~deap_nas.ops.immunecs.mark_inheritance` for a child evaluated in another
+def inherit_across_phases(child: Any, parent: Any, parent_phase: Any, child_phase: Any) -> Any:
+    """:func:`~deap_nas.ops.immunecs.inheritance_request` for a child evaluated in another
     phase than its parent: the parent's weights path (relative to the parent phase's
     directory) is rewritten relative to the child phase's directory
     (``../parents/weights/000003.pt``), so the child finds the file and the study
-    directory can still be moved."""
+    directory can still be moved. Returns the child's request."""
+    import dataclasses
     import os
 
-    from ..ops.immunecs import mark_inheritance
+    from ..ops.immunecs import inheritance_request
 
-    mark_inheritance(child, parent)
-    src = child.inherit_from
+    req = inheritance_request(child, parent)
+    src = req.start.weights
     if src and not os.path.isabs(src):
-        child.inherit_from = os.path.relpath(parent_phase.run_dir() / src, child_phase.run_dir())
+        rel = os.path.relpath(parent_phase.run_dir() / src, child_phase.run_dir())
+        req = dataclasses.replace(req, start=dataclasses.replace(req.start, weights=rel))
+    return req
 
 
 def ok_value(ind: Any, key: str = "accuracy") -> float:

@@ -94,16 +94,17 @@ def locality(study: Any, p: LocalityParams) -> dict[str, Any]:
             seen.add(ind)
     mutate = operator(p.mutation, space, "params.mutation", seen=seen)
     ev_clones = study.phase("clones", cache=False)
-    clones, owner = [], []
+    clones, owner, requests = [], [], []
     for k, parent in enumerate(parents):
         for _ in range(p.clones):
             c = clone_for_mutation(parent)
             (c,) = mutate(c, study.rng)
-            if p.inherit:
-                inherit_across_phases(c, parent, ev_parents, ev_clones)
+            requests.append(inherit_across_phases(c, parent, ev_parents, ev_clones) if p.inherit else None)
+            for note in ("changed_layers", "novel"):  # the mutation's annotations
+                c.__dict__.pop(note, None)
             clones.append(c)
             owner.append(k)
-    study.evaluate(ev_clones, clones, 1, "locality: clones")
+    study.evaluate(ev_clones, clones, 1, "locality: clones", requests)
 
     f_parent = [ok_value(ind) for ind in parents]
     per_parent: list[list[float]] = [[] for _ in parents]

@@ -56,17 +56,15 @@ class PartialParams:
         check_loess(self.loess_frac, self.bootstrap)
 
 
-def _copies(study: Any, individuals: list[Any], phase: Any | None, target: Any) -> list[Any]:
+def _copies(study: Any, individuals: list[Any], phase: Any | None, target: Any) -> tuple[list[Any], list[Any]]:
     """Fresh copies of ``individuals`` for phase ``target``; with ``phase`` (where they
     were trained) each inherits all its weights from there."""
-    out = []
+    out, requests = [], []
     for ind in individuals:
         c = study.space.from_json(study.space.to_json(ind))
-        if phase is not None:
-            inherit_across_phases(c, ind, phase, target)
-            c.changed_layers = []
+        requests.append(inherit_across_phases(c, ind, phase, target) if phase is not None else None)
         out.append(c)
-    return out
+    return out, requests
 
 
 @register_study("partial_evaluation", PartialParams)
@@ -82,8 +80,9 @@ def partial_evaluation(study: Any, p: PartialParams) -> dict[str, Any]:
     full: dict[str, list[float]] = {}
     for regime in regimes:
         ev_full = study.phase(f"full_{regime}", context=study.final_context(), cache=False)
-        copies = _copies(study, nets, ev if regime == "inherit" else None, ev_full)
-        study.evaluate(ev_full, copies, 0, f"full training ({'inherited weights' if regime == 'inherit' else 'from scratch'})")
+        copies, requests = _copies(study, nets, ev if regime == "inherit" else None, ev_full)
+        study.evaluate(ev_full, copies, 0, f"full training ({'inherited weights' if regime == 'inherit' else 'from scratch'})",
+                       requests)
         attach_records(ev_full, copies)
         full[regime] = [record_value(c, "test_accuracy") for c in copies]
 

@@ -97,16 +97,16 @@ def progressive(study: Any, p: ProgressiveParams) -> dict[str, Any]:
     ev = study.phase("before")
     study.evaluate(ev, nets, 0, "progressive: before augmentation")
     ev_after = study.phase("after", cache=False)
-    copies, groups, before = [], [], []
+    copies, groups, before, requests = [], [], [], []
     for (g, ind) in drawn:
         for _ in range(p.copies):
             c = augment(ind, space, rng=study.rng)
-            if p.inherit:
-                inherit_across_phases(c, ind, ev, ev_after)
+            requests.append(inherit_across_phases(c, ind, ev, ev_after) if p.inherit else None)
+            c.__dict__.pop("changed_layers", None)
             copies.append(c)
             groups.append(g)
             before.append(ok_value(ind))
-    study.evaluate(ev_after, copies, 1, "progressive: after appending one layer")
+    study.evaluate(ev_after, copies, 1, "progressive: after appending one layer", requests)
     after = [ok_value(c) for c in copies]
 
     corr = grouped_correlations(groups, before, after)

@@ -1,0 +1,312 @@
+"""Algorithms as objects: one Params dataclass, an own RNG, ask/tell, state_dict (torch-free).
+
+Every search loop of the package is an :class:`Algorithm`. Its loop is written once, as
+the generator :meth:`Algorithm.steps`, which yields a :class:`Batch` (individuals, their
+:class:`~deap_nas.evaluation.request.EvalRequest` s, the generation) whenever it needs
+fitness values and continues once they are set. Three ways to drive it:
+
+- :meth:`Algorithm.run`: with a toolbox (``toolbox.evaluate_population`` of the
+  runtime, with cache, journal and parallel map; or plain DEAP ``toolbox.evaluate`` over
+  ``toolbox.map``), until the loop ends or the control's budget is spent;
+- :meth:`Algorithm.ask` / :meth:`Algorithm.tell`: from plain Python with any fitness
+  function (pymoo-style ask/tell)::
+
+      algo = Immunecs(toolbox, ImmuneSearchParams(population_size=6), seed=1,
+                      control=SearchControl(Budget(evaluations=60)))
+      while (batch := algo.ask()) is not None:
+          algo.tell([my_fitness(ind) for ind in batch.individuals])
+      best = algo.state.hall_of_fame[0]
+
+- the function wrappers (``immunecs(toolbox, control, **params)``) of older code.
+
+Randomness: the loop draws only from ``self.rng``, a :class:`random.Random` seeded from
+``seed`` (the runtime passes the run seed), so a loop is reproducible from its own seed
+whatever the global ``random`` state; the runtime binds the same generator to the
+toolbox's operators (``rng=``). Without ``seed`` or ``rng``, one seed is drawn from the
+global ``random`` module (DEAP's habit: ``random.seed`` still fixes the run).
+
+State: :meth:`state_dict` / :meth:`load_state_dict` give plain JSON (generation,
+population, hall of fame, logbook, the loop's own ``extra`` state and the RNG state);
+snapshots are taken between generations (``control.generation_done``), where a new
+generator continues exactly. Individuals are serialised with every attribute they carry
+(:func:`individual_to_dict`): an individual's attributes are its own state (birth, history),
+never wishes for its next evaluation (those are requests).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from deap import tools
+
+from ..evaluation.request import EvalRequest
+from .common import SearchControl, SearchState
+
+GEN_FORMAT = "deap_nas.algorithm/1"
+
+
+@dataclass
+class Batch:
+    """Individuals to evaluate in ``generation``, each with its request."""
+
+    individuals: list
+    requests: list[EvalRequest]
+    generation: int
+
+    def __len__(self) -> int:
+        return len(self.individuals)
+
+
+@dataclass
+class Candidate:
+    """A submitted evaluation of a steady-state loop (``ids``: its evaluation ids)."""
+
+    ind: Any
+    request: EvalRequest = field(default_factory=EvalRequest)
+    ids: tuple = ()
+
+
+def forget(ind: Any) -> Any:
+    """Forget an individual's evaluation: fitness and ``result`` (a clone to vary, or a
+    network to train further). Returns it."""
+    if ind.fitness.valid:
+        del ind.fitness.values
+    if "result" in getattr(ind, "__dict__", {}):
+        del ind.result
+    return ind
+
+
+# ---------------------------------------------------------------------- individuals <-> JSON
+def _codec(space: Any) -> Any:
+    if space is None or not hasattr(space, "to_json"):
+        raise ValueError("state_dict: the toolbox needs the search space as toolbox.space (its to_json / "
+                         "from_json encode the genomes)")
+    return space
+
+
+def individual_to_dict(ind: Any, space: Any) -> dict[str, Any]:
+    """An individual as plain JSON: ``genome``, ``fitness`` and every instance attribute
+    (``result``, ``birth``, ...) at the top level; no list of names is kept anywhere."""
+    attrs = {k: v for k, v in vars(ind).items() if k != "fitness"}
+    clash = sorted(set(attrs) & {"genome", "fitness"})
+    if clash:
+        raise ValueError(f"an individual attribute may not be named {clash}")
+    try:
+        json.dumps(attrs)
+    except TypeError as e:
+        raise TypeError(f"an individual's attributes must be plain JSON to be snapshotted ({sorted(attrs)}): "
+                        f"{e}") from None
+    return {"genome": _codec(space).to_json(ind),
+            "fitness": list(ind.fitness.values) if ind.fitness.valid else None, **attrs}
+
+
+def individual_from_dict(d: dict[str, Any], space: Any) -> Any:
+    ind = _codec(space).from_json(d["genome"])
+    if d.get("fitness") is not None:
+        ind.fitness.values = tuple(d["fitness"])
+    for k, v in d.items():
+        if k not in ("genome", "fitness") and v is not None:
+            setattr(ind, k, v)
+    return ind
+
+
+def rng_to_json(rng: random.Random) -> list:
+    version, internal, gauss = rng.getstate()
+    return [version, list(internal), gauss]
+
+
+def rng_from_json(rng: random.Random, data: Sequence[Any]) -> None:
+    version, internal, gauss = data
+    rng.setstate((version, tuple(internal), gauss))
+
+
+# ---------------------------------------------------------------------- the base class
+class Algorithm:
+    """Base of every search loop (module doc). Subclasses set ``name``, ``Params`` and
+    ``roles`` and write :meth:`steps`."""
+
+    name: ClassVar[str] = ""
+    Params: ClassVar[type] = object
+    #: toolbox operators the loop needs (``operators:`` of a config registers them)
+    roles: ClassVar[tuple[str, ...]] = ()
+    #: toolbox operators the loop uses when registered, with a default otherwise
+    optional_roles: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, toolbox: Any, params: Any = None, *, seed: int | None = None,
+                 rng: random.Random | None = None, control: SearchControl | None = None,
+                 state: SearchState | None = None, **param_fields: Any) -> None:
+        if params is not None and param_fields:
+            raise TypeError(f"{self.name}: give params or keyword fields, not both")
+        if params is None:
+            params = self.Params(**param_fields)
+        elif not isinstance(params, self.Params):
+            raise TypeError(f"{self.name}: params must be {self.Params.__name__}, got {type(params).__name__}")
+        self.toolbox = toolbox
+        self.params = params
+        if rng is None:
+            rng = random.Random(seed if seed is not None else random.getrandbits(64))
+        self.rng = rng
+        self.control = control if control is not None else SearchControl(None)
+        size = getattr(params, "hall_of_fame", 10)
+        self.state = state if state is not None else SearchState(hall_of_fame=tools.HallOfFame(size))
+        self._steps: Iterator[Batch] | None = None
+        self._asked: Batch | None = None
+        self.finished = False
+
+    # -------------------------------------------------------------- the loop
+    def steps(self) -> Iterator[Batch]:  # pragma: no cover - every subclass defines it
+        """The search loop; yields a batch whenever it needs fitness values."""
+        raise NotImplementedError
+
+    def evaluate(self, individuals: Sequence[Any], generation: int,
+                 requests: Sequence[EvalRequest | None] | None = None) -> Iterator[Batch]:
+        """``evaluated = yield from self.evaluate(inds, gen, requests)``: have ``individuals``
+        evaluated, at most as many as the evaluation budget has left (the budget is met
+        exactly); returns those evaluated (a prefix of ``individuals``)."""
+        inds = list(individuals)
+        reqs = [r or EvalRequest() for r in (requests if requests is not None else [None] * len(inds))]
+        if len(reqs) != len(inds):
+            raise ValueError(f"requests: {len(reqs)} for {len(inds)} individuals")
+        room = self.control.remaining_evaluations()
+        if room < len(inds):
+            inds, reqs = inds[: int(room)], reqs[: int(room)]
+        if inds:
+            yield Batch(inds, reqs, generation)
+        return inds
+
+    def should_stop(self) -> bool:
+        """True when the control's budget is spent (``control.reason`` says which)."""
+        return self.control.stop_reason() is not None
+
+    # -------------------------------------------------------------- driving it
+    def run(self) -> SearchState:
+        """Run the loop with the toolbox until it ends or the budget is spent."""
+        for batch in self.steps():
+            evaluate_batch(self.toolbox, batch, self.control)
+        self.finished = True
+        return self.state
+
+    def ask(self) -> Batch | None:
+        """The next batch to evaluate, or None when the search has ended."""
+        if self._asked is not None:
+            raise RuntimeError(f"{self.name}: tell() the fitness of the last batch before asking again")
+        if self.finished:
+            return None
+        if self._steps is None:
+            self._steps = self.steps()
+        try:
+            self._asked = next(self._steps)
+        except StopIteration:
+            self.finished = True
+            return None
+        return self._asked
+
+    def tell(self, fitnesses: Sequence[Any]) -> None:
+        """Set the fitness of the last batch's individuals (numbers or tuples), in order."""
+        batch, self._asked = self._asked, None
+        if batch is None:
+            raise RuntimeError(f"{self.name}: tell() without a batch asked for")
+        values = list(fitnesses)
+        if len(values) != len(batch):
+            self._asked = batch
+            raise ValueError(f"tell: {len(values)} fitness values for {len(batch)} individuals")
+        for ind, v in zip(batch.individuals, values, strict=True):
+            ind.fitness.values = tuple(v) if isinstance(v, (tuple, list)) else (float(v),)
+        self.control.evaluated(len(batch))
+
+    # -------------------------------------------------------------- state
+    def _space(self) -> Any:
+        return getattr(self.toolbox, "space", None)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Plain JSON of everything the loop needs to continue (module doc)."""
+        st, space = self.state, self._space()
+        return {
+            "format": GEN_FORMAT,
+            "algorithm": self.name,
+            "params": dataclasses.asdict(self.params) if dataclasses.is_dataclass(self.params) else {},
+            "generation": st.generation,
+            "population": [individual_to_dict(i, space) for i in st.population],
+            "hall_of_fame": [individual_to_dict(i, space) for i in st.hall_of_fame],
+            "hall_of_fame_size": st.hall_of_fame.maxsize,
+            "in_flight": [individual_to_dict(i, space) for i in st.in_flight],
+            "logbook": [dict(r) for r in st.logbook],
+            "extra": st.extra,
+            "rng": rng_to_json(self.rng),
+        }
+
+    def load_state_dict(self, d: dict[str, Any]) -> None:
+        """Continue from :meth:`state_dict` output (between generations)."""
+        space = self._space()
+        hof = tools.HallOfFame(int(d.get("hall_of_fame_size") or max(1, len(d["hall_of_fame"]))))
+        members = [individual_from_dict(x, space) for x in d["hall_of_fame"]]
+        hof.items = list(members)  # stored best first, as HallOfFame keeps them
+        hof.keys = [m.fitness for m in reversed(members)]
+        logbook = tools.Logbook()
+        for rec in d["logbook"]:
+            logbook.record(**rec)
+        self.state = SearchState(
+            generation=int(d["generation"]),
+            population=[individual_from_dict(x, space) for x in d["population"]],
+            hall_of_fame=hof, logbook=logbook, extra=dict(d.get("extra") or {}),
+            in_flight=[individual_from_dict(x, space) for x in d.get("in_flight", [])],
+        )
+        if d.get("rng") is not None:
+            rng_from_json(self.rng, d["rng"])
+        self._steps, self._asked, self.finished = None, None, False
+
+
+def evaluate_batch(toolbox: Any, batch: Batch, control: SearchControl | None = None) -> None:
+    """Evaluate a batch with a toolbox: the runtime's ``evaluate_population`` (requests,
+    cache, journal, parallel map), else plain DEAP ``toolbox.map(toolbox.evaluate, ...)``,
+    passing each request as ``request=`` when ``toolbox.evaluate`` accepts it."""
+    inds = batch.individuals
+    if hasattr(toolbox, "evaluate_population"):
+        toolbox.evaluate_population(inds, generation=batch.generation, control=control, requests=batch.requests)
+        return
+    evaluate = toolbox.evaluate
+    if _accepts_request(evaluate) and any(r != EvalRequest() for r in batch.requests):
+        fits = [evaluate(ind, request=r) for ind, r in zip(inds, batch.requests, strict=True)]
+    else:
+        fits = list(toolbox.map(evaluate, inds)) if hasattr(toolbox, "map") else [evaluate(i) for i in inds]
+    for ind, fit in zip(inds, fits, strict=True):
+        ind.fitness.values = fit
+    if control is not None:
+        control.evaluated(len(inds))
+
+
+def _accepts_request(fn: Any) -> bool:
+    import inspect
+
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    return "request" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
+def plain_evaluate(individuals: Sequence[Any], generation: int,
+                   requests: Sequence[EvalRequest | None] | None = None) -> Iterator[Batch]:
+    """:meth:`Algorithm.evaluate` without a budget: ``yield from`` it in a step function
+    that runs outside an Algorithm (see :func:`drive`)."""
+    inds = list(individuals)
+    reqs = [r or EvalRequest() for r in (requests if requests is not None else [None] * len(inds))]
+    if inds:
+        yield Batch(inds, reqs, generation)
+    return inds
+
+
+def drive(steps: Iterator[Batch], toolbox: Any, control: SearchControl | None = None) -> Any:
+    """Run a step generator to its end, evaluating each batch with ``toolbox``
+    (:func:`evaluate_batch`); returns the generator's return value."""
+    while True:
+        try:
+            batch = next(steps)
+        except StopIteration as stop:
+            return stop.value
+        evaluate_batch(toolbox, batch, control)
