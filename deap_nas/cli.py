@@ -407,11 +407,8 @@ def cmd_tabulate(args: argparse.Namespace) -> int:
     return 0
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="deap-nas", description=__doc__.split("\n")[0])
-    p.add_argument("--version", action="version", version=f"deap_nas {__version__}")
-    sub = p.add_subparsers(dest="command", required=True)
-
+def _search_commands(sub: argparse._SubParsersAction) -> None:
+    """``run`` and ``resume``: start a search from a config, continue a run directory."""
     r = sub.add_parser("run", help="run a search from a YAML config")
     r.add_argument("config")
     r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -426,6 +423,9 @@ def parser() -> argparse.ArgumentParser:
     rs.add_argument("--force", action="store_true", help="resume even if the config changed")
     rs.set_defaults(func=cmd_resume)
 
+
+def _report_commands(sub: argparse._SubParsersAction) -> None:
+    """``report`` and ``compare``: summary and plots of one run, curves of several."""
     rp = sub.add_parser("report", help="summary table and plots of a run directory")
     rp.add_argument("run_dir")
     rp.add_argument("--top", type=int, default=10)
@@ -439,6 +439,10 @@ def parser() -> argparse.ArgumentParser:
     cp.add_argument("--out", required=True, metavar="FILE.png", help="the PNG to write")
     cp.set_defaults(func=cmd_compare)
 
+
+def _found_model_commands(sub: argparse._SubParsersAction) -> None:
+    """What follows a search, on the architectures it found: ``export``, ``select``
+    (re-evaluation), ``train-final``, ``draw-cells`` (NASGEP) and ``committee`` (ImmuNeCS)."""
     ex = sub.add_parser("export", help="export a found model (state dict, architecture JSON, TorchScript, ONNX)")
     ex.add_argument("run_dir")
     ex.add_argument("--rank", type=int, default=1, help="which architecture (1 = best)")
@@ -474,6 +478,9 @@ def parser() -> argparse.ArgumentParser:
     cm.add_argument("--device", default="auto")
     cm.set_defaults(func=cmd_committee)
 
+
+def _describe_command(sub: argparse._SubParsersAction) -> None:
+    """``describe``: shapes, parameter count and hash of an architecture JSON."""
     d = sub.add_parser("describe", help="shapes, parameter count and hash of an architecture JSON")
     d.add_argument("arch")
     d.add_argument("--input-shape", type=_shape, default=(1, 28, 28))
@@ -482,6 +489,9 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--dot", help="also write Graphviz dot text to this file")
     d.set_defaults(func=cmd_describe)
 
+
+def _study_commands(sub: argparse._SubParsersAction) -> None:
+    """``study`` (run or resume a validation study) and ``tabulate`` (table of finished runs)."""
     st = sub.add_parser("study", help="run a validation study (locality, partial_evaluation, progressive, "
                                       "search_vs_random, transfer, seeds) or resume one")
     st.add_argument("name", help="the study, or 'resume' to continue the study directory TARGET")
@@ -499,6 +509,9 @@ def parser() -> argparse.ArgumentParser:
     tb.add_argument("--out", help="also write table.md, table.tex and table.csv to this directory")
     tb.set_defaults(func=cmd_tabulate)
 
+
+def _training_commands(sub: argparse._SubParsersAction) -> None:
+    """``datasets`` (registered names) and ``train`` (one architecture JSON on a data set)."""
     s = sub.add_parser("datasets", help="list the registered data set names")
     s.set_defaults(func=cmd_datasets)
 
@@ -526,6 +539,20 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--test", action="store_true", help="also report test accuracy (final training only)")
     t.add_argument("--out", help="directory for architecture, result and best weights")
     t.set_defaults(func=cmd_train)
+
+
+def parser() -> argparse.ArgumentParser:
+    """The ``deap-nas`` argument parser; sub-commands are added group by group, in the
+    order ``--help`` lists them."""
+    p = argparse.ArgumentParser(prog="deap-nas", description=__doc__.split("\n")[0])
+    p.add_argument("--version", action="version", version=f"deap_nas {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+    _search_commands(sub)
+    _report_commands(sub)
+    _found_model_commands(sub)
+    _describe_command(sub)
+    _study_commands(sub)
+    _training_commands(sub)
     return p
 
 

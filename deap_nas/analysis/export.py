@@ -94,52 +94,17 @@ def export_model(
     if unknown:
         raise ValueError(f"unknown export format(s) {unknown}; known: {', '.join(EXPORT_FORMATS)}")
     run = load_run(run_dir)
-    ranked = rank_architectures(run.journal)
-    if not ranked:
-        raise ValueError(f"{run.path}: the journal has no successful evaluation to export")
-    if not 1 <= rank <= len(ranked):
-        raise ValueError(f"rank must be in 1..{len(ranked)} (successful architectures of the run), got {rank}")
-    entry = ranked[rank - 1]
-    h = entry["arch_hash"]
-    if not entry["weights"]:
-        raise FileNotFoundError(
-            f"architecture {h} (rank {rank}) has no saved weights in {run.path} "
-            "(evaluation.save_weights was off?); train it with `deap-nas train-final` instead"
-        )
-    weights_path = run.path / entry["weights"]
-    if not weights_path.is_file():
-        raise FileNotFoundError(f"weights of architecture {h} (rank {rank}) not found: {weights_path}")
-
+    entry, weights_path = _ranked_entry(run, rank)
     config = run_config(run.path)
     head = search_head(config)
     arch = Architecture.from_dict(entry["architecture"])
     info = _data_info(config)
-    shape = tuple(info["input_shape"])
-
-    from ..nn import build
-
-    net = build(arch, shape, info["num_classes"], head)
-    state = torch.load(weights_path, map_location="cpu", weights_only=True)
-    net.load_state_dict(state)
-    net.eval()
-
+    net = _load_network(arch, info, head, weights_path)
     out = Path(out_dir) if out_dir is not None else run.path / "export"
-    out.mkdir(parents=True, exist_ok=True)
-    written = [out / "model.pt", out / "architecture.json"]
-    torch.save(net.state_dict(), written[0])
-    written[1].write_text(arch.to_json() + "\n", encoding="utf-8")
-
-    example = torch.randn(2, *shape, generator=torch.Generator().manual_seed(0))
-    if "torchscript" in formats:
-        _trace(net, example, out / "model.ts")
-        written.append(out / "model.ts")
-    if "onnx" in formats:
-        _onnx(net, example, out / "model.onnx")
-        written.append(out / "model.onnx")
-
+    written = _write_model(net, arch, tuple(info["input_shape"]), out, formats)
     meta = {
         "format": "deap_nas.export/1",
-        "arch_hash": h,
+        "arch_hash": entry["arch_hash"],
         "rank": rank,
         "accuracy": entry["mean_accuracy"],
         "accuracy_std": entry["std_accuracy"],
@@ -156,4 +121,56 @@ def export_model(
     }
     write_json(out / "meta.json", meta)
     written.append(out / "meta.json")
+    return written
+
+
+def _ranked_entry(run: Any, rank: int) -> tuple[dict[str, Any], Path]:
+    """The ``rank``-th row of :func:`rank_architectures` of the run's journal and the path
+    of its saved weights; ``ValueError`` / ``FileNotFoundError`` as :func:`export_model` says."""
+    ranked = rank_architectures(run.journal)
+    if not ranked:
+        raise ValueError(f"{run.path}: the journal has no successful evaluation to export")
+    if not 1 <= rank <= len(ranked):
+        raise ValueError(f"rank must be in 1..{len(ranked)} (successful architectures of the run), got {rank}")
+    entry = ranked[rank - 1]
+    h = entry["arch_hash"]
+    if not entry["weights"]:
+        raise FileNotFoundError(
+            f"architecture {h} (rank {rank}) has no saved weights in {run.path} "
+            "(evaluation.save_weights was off?); train it with `deap-nas train-final` instead"
+        )
+    weights_path = run.path / entry["weights"]
+    if not weights_path.is_file():
+        raise FileNotFoundError(f"weights of architecture {h} (rank {rank}) not found: {weights_path}")
+    return entry, weights_path
+
+
+def _load_network(arch: Architecture, info: dict[str, Any], head: Any, weights_path: Path) -> torch.nn.Module:
+    """The network of ``arch`` for the run's input shape and classes, with the saved
+    weights loaded, on the CPU in eval mode."""
+    from ..nn import build
+
+    net = build(arch, tuple(info["input_shape"]), info["num_classes"], head)
+    state = torch.load(weights_path, map_location="cpu", weights_only=True)
+    net.load_state_dict(state)
+    net.eval()
+    return net
+
+
+def _write_model(
+    net: torch.nn.Module, arch: Architecture, shape: tuple[int, ...], out: Path, formats: Sequence[str]
+) -> list[Path]:
+    """Write ``model.pt`` (state dict) and ``architecture.json`` to ``out`` and, when asked,
+    ``model.ts`` and ``model.onnx`` (both from a fixed random example batch); returns the paths."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = [out / "model.pt", out / "architecture.json"]
+    torch.save(net.state_dict(), written[0])
+    written[1].write_text(arch.to_json() + "\n", encoding="utf-8")
+    example = torch.randn(2, *shape, generator=torch.Generator().manual_seed(0))
+    if "torchscript" in formats:
+        _trace(net, example, out / "model.ts")
+        written.append(out / "model.ts")
+    if "onnx" in formats:
+        _onnx(net, example, out / "model.onnx")
+        written.append(out / "model.onnx")
     return written

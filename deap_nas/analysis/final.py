@@ -18,6 +18,7 @@ import dataclasses
 import statistics
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -136,116 +137,166 @@ def train_final(
     (architecture, seed), in rank then seed order; ``final/results.json`` is rewritten after
     every model, so an interrupted call keeps what finished.
     """
-    import torch
-
-    from ..data import prepare_from_config
-    from ..evaluation import evaluate, train_architecture
-    from ..nn import build
-
     run = load_run(run_dir)
     config = run_config(run.path, overrides)  # e.g. ["final_training.channels=128"]
     ft = config.final_training
     k = ft.top_k if top_k is None else top_k
     if k < 1:
         raise ValueError(f"top_k must be >= 1, got {k}")
-    if ft.source == "found":  # the search's own list (MiniGen: networks above its target accuracy)
-        from .tables import found_architectures
-
-        ranked = found_architectures(run.path, run.journal)[:k]
-    elif ft.min_evaluations > 1:  # the macro-NAS paper's selection: best mean over >= k evaluations
-        from .selection import reevaluate_candidates
-
-        ranked = reevaluate_candidates(run.path, ft.min_evaluations, max(ft.candidates, k), log=log)[:k]
-    elif ft.rank_by == "best":
-        ranked = rank_by_best(rank_architectures(run.journal))[:k]
-    else:
-        ranked = rank_architectures(run.journal)[:k]
+    ranked = _select(run, ft, k, log)
     if not ranked:
         raise ValueError(f"{run.path}: the journal has no successful evaluation to train")
-    head = ft.head if ft.head is not None else search_head(config)
     changes: dict[str, Any] = {"keep_best_state": True}
     if epochs is not None:
         changes["epochs"] = epochs
-    tcfg = dataclasses.replace(ft.training, **changes)
-    dev = resolve_device(device)
-    out = run.path / "final"
-    out.mkdir(parents=True, exist_ok=True)
-
-    archs = []
-    for entry in ranked:
-        arch = Architecture.from_dict(entry["architecture"])
-        if ft.channels is not None:
-            arch = widen(arch, width_factor(arch, ft.channels))
-        archs.append(arch)
-
-    teacher_spec = None
+    job = _Job(
+        run_path=run.path,
+        out=run.path / "final",
+        head=ft.head if ft.head is not None else search_head(config),
+        tcfg=dataclasses.replace(ft.training, **changes),
+        device=resolve_device(device),
+        log=log,
+    )
+    job.out.mkdir(parents=True, exist_ok=True)
+    archs = [_final_architecture(entry, ft.channels) for entry in ranked]
     if ft.teacher is not None:  # mimicry (EIGEN sec. 3.2, Table 5): relative paths from the cwd
         from ..runtime.teacher import resolve_teacher
 
-        teacher_spec = resolve_teacher(ft.teacher)
+        job.teacher_spec = resolve_teacher(ft.teacher)
     results: list[dict[str, Any]] = []
     for seed in ft.seeds:  # seeds outside: each split is loaded once
-        data = prepare_from_config(final_data_section(config), with_test=True, seed=seed, device=dev)
-        teacher = None
-        if teacher_spec is not None:
-            from ..runtime.teacher import load_teacher, teacher_logits
-
-            log(f"teacher {teacher_spec}: logits of {len(data.train)} training images")
-            teacher = teacher_logits(load_teacher(teacher_spec, data.input_shape, data.num_classes), data.train)
+        data, teacher = _seed_data(job, config, seed)
         for entry, arch in zip(ranked, archs, strict=True):
-            h = entry["arch_hash"]
-            tag = f"rank {entry['rank']} {h[:8]} seed {seed}"
-            log(f"[{tag}] training {_count(arch, data, head)} parameters on {dev}")
-            start = time.perf_counter()
-            res = train_architecture(
-                arch, data, tcfg, head=head, seed=seed, on_epoch=_printer(tag, tcfg.epochs, log),
-                teacher_logits=teacher,
-            )
-            record: dict[str, Any] = {
-                "rank": entry["rank"],
-                "arch_hash": h,
-                "trained_hash": arch.hash(),
-                "seed": seed,
-                "status": res.status,
-                "message": res.message,
-                "val_acc": res.best_acc,
-                "test_acc": None,
-                "search_accuracy": entry["mean_accuracy"],
-                "params": res.num_params,
-                "epochs": res.epochs_run,
-                "best_epoch": res.best_epoch,
-                "seconds": None,
-                "device": res.device or dev,
-                "weights": None,
-            }
-            if teacher_spec is not None:
-                record["teacher"] = teacher_spec
-            if res.ok and res.best_state is not None:
-                net = build(arch, data.input_shape, data.num_classes, head)
-                net.load_state_dict(res.best_state)
-                net.to(data.test.device)
-                record["test_acc"] = evaluate(
-                    net, data.test, tcfg.eval_batch_size, amp=tcfg.amp, channels_last=tcfg.channels_last
-                )
-                weights = out / f"{h}_seed{seed}.pt"
-                torch.save(res.best_state, weights)
-                record["weights"] = str(weights.relative_to(run.path))
-                log(f"[{tag}] best epoch {res.best_epoch}: val {res.best_acc:.4f}  test {record['test_acc']:.4f}")
-            else:
-                log(f"[{tag}] {res.status}: {res.message}")
-            record["seconds"] = time.perf_counter() - start
-            record["history"] = res.history
-            record["architecture"] = arch.to_dict()
-            results.append(record)
-            _write(out, run.path, head, tcfg, results)
+            results.append(_train_one(job, entry, arch, data, teacher, seed))
+            _write(job.out, run.path, job.head, job.tcfg, results)
     results.sort(key=lambda r: (r["rank"], ft.seeds.index(r["seed"])))
-    _write(out, run.path, head, tcfg, results)
+    _write(job.out, run.path, job.head, job.tcfg, results)
     from .tables import format_ratio_table, ratio_rows
 
     rows = ratio_rows(results, ft.sort)
-    write_csv(out / "table.csv", rows)
+    write_csv(job.out / "table.csv", rows)
     log(format_ratio_table(rows) if ft.sort == "ratio" else _table(results))
     return results
+
+
+@dataclass
+class _Job:
+    """What every model of one :func:`train_final` call shares."""
+
+    run_path: Path
+    out: Path  # RUN_DIR/final
+    head: Any
+    tcfg: Any  # the TrainConfig of final training
+    device: str
+    log: Callable[[str], Any]
+    teacher_spec: Any = None  # resolved final_training.teacher, or None
+
+
+def _select(run: Any, ft: Any, k: int, log: Callable[[str], Any]) -> list[dict[str, Any]]:
+    """The ``k`` architectures to train, best first: the search's own list
+    (``source: found``), the re-evaluated candidates (``min_evaluations`` > 1), or the
+    journal's ranking by mean or (``rank_by: best``) best accuracy."""
+    if ft.source == "found":  # the search's own list (MiniGen: networks above its target accuracy)
+        from .tables import found_architectures
+
+        return found_architectures(run.path, run.journal)[:k]
+    if ft.min_evaluations > 1:  # the macro-NAS paper's selection: best mean over >= k evaluations
+        from .selection import reevaluate_candidates
+
+        return reevaluate_candidates(run.path, ft.min_evaluations, max(ft.candidates, k), log=log)[:k]
+    if ft.rank_by == "best":
+        return rank_by_best(rank_architectures(run.journal))[:k]
+    return rank_architectures(run.journal)[:k]
+
+
+def _final_architecture(entry: dict[str, Any], channels: int | None) -> Architecture:
+    """The ranked row's architecture, widened to ``channels`` stem channels when given."""
+    arch = Architecture.from_dict(entry["architecture"])
+    if channels is not None:
+        arch = widen(arch, width_factor(arch, channels))
+    return arch
+
+
+def _seed_data(job: _Job, config: Any, seed: int) -> tuple[Any, Any]:
+    """The data of final training split with ``seed`` (test set included) on the device,
+    and the teacher's logits on its training rows when a teacher is given."""
+    from ..data import prepare_from_config
+
+    data = prepare_from_config(final_data_section(config), with_test=True, seed=seed, device=job.device)
+    teacher = None
+    if job.teacher_spec is not None:
+        from ..runtime.teacher import load_teacher, teacher_logits
+
+        job.log(f"teacher {job.teacher_spec}: logits of {len(data.train)} training images")
+        model = load_teacher(job.teacher_spec, data.input_shape, data.num_classes)
+        teacher = teacher_logits(model, data.train)
+    return data, teacher
+
+
+def _train_one(
+    job: _Job, entry: dict[str, Any], arch: Architecture, data: Any, teacher: Any, seed: int
+) -> dict[str, Any]:
+    """Train ``arch`` (the ranked row ``entry``) with ``seed``; when it succeeds, test its
+    best epoch's weights once and save them. Returns the results record."""
+    from ..evaluation import train_architecture
+
+    h = entry["arch_hash"]
+    tag = f"rank {entry['rank']} {h[:8]} seed {seed}"
+    job.log(f"[{tag}] training {_count(arch, data, job.head)} parameters on {job.device}")
+    start = time.perf_counter()
+    res = train_architecture(
+        arch, data, job.tcfg, head=job.head, seed=seed, on_epoch=_printer(tag, job.tcfg.epochs, job.log),
+        teacher_logits=teacher,
+    )
+    record: dict[str, Any] = {
+        "rank": entry["rank"],
+        "arch_hash": h,
+        "trained_hash": arch.hash(),
+        "seed": seed,
+        "status": res.status,
+        "message": res.message,
+        "val_acc": res.best_acc,
+        "test_acc": None,
+        "search_accuracy": entry["mean_accuracy"],
+        "params": res.num_params,
+        "epochs": res.epochs_run,
+        "best_epoch": res.best_epoch,
+        "seconds": None,
+        "device": res.device or job.device,
+        "weights": None,
+    }
+    if job.teacher_spec is not None:
+        record["teacher"] = job.teacher_spec
+    if res.ok and res.best_state is not None:
+        _test_and_save(job, record, res.best_state, arch, data)
+        job.log(f"[{tag}] best epoch {res.best_epoch}: val {res.best_acc:.4f}  test {record['test_acc']:.4f}")
+    else:
+        job.log(f"[{tag}] {res.status}: {res.message}")
+    record["seconds"] = time.perf_counter() - start
+    record["history"] = res.history
+    record["architecture"] = arch.to_dict()
+    return record
+
+
+def _test_and_save(job: _Job, record: dict[str, Any], best_state: dict[str, Any], arch: Architecture,
+                   data: Any) -> None:
+    """Test accuracy of ``best_state`` (the one use of the test set) into ``record``, and
+    the weights saved as ``final/<hash>_seed<k>.pt`` (``record["weights"]``)."""
+    import torch
+
+    from ..evaluation import evaluate
+    from ..nn import build
+
+    tcfg = job.tcfg
+    net = build(arch, data.input_shape, data.num_classes, job.head)
+    net.load_state_dict(best_state)
+    net.to(data.test.device)
+    record["test_acc"] = evaluate(
+        net, data.test, tcfg.eval_batch_size, amp=tcfg.amp, channels_last=tcfg.channels_last
+    )
+    weights = job.out / f"{record['arch_hash']}_seed{record['seed']}.pt"
+    torch.save(best_state, weights)
+    record["weights"] = str(weights.relative_to(job.run_path))
 
 
 def _write(out: Path, run_dir: Path, head: Any, tcfg: Any, results: list[dict[str, Any]]) -> None:

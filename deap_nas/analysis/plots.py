@@ -12,13 +12,31 @@ evolution and random search, and the empirical CDFs of their accuracies) is
 dominant patterns show) is :func:`plot_neat_genomes`, drawn as frequencies instead of an
 overlay: how many valid genomes hold each (layer -> layer) edge on their live path, how
 often each layer choice is live, and the live node count (the paper: 5.5 ± 1.1).
+
+:func:`write_plots` draws every plot registered with :func:`register_plot` that applies to
+the run: the general ones (no ``space`` / ``algorithm`` given) for every run, paper- or
+space-specific ones only for runs whose config names that space (``space.name``) or
+algorithm (``algorithm.name``). Registered here: ``fitness``, ``accuracy_vs_params`` and
+``best_so_far`` for every run, ``genomes`` for the ``neat`` space (Fig. 4 above) and
+``best_generation`` for ``minigen`` (MiniGen's Fig. 3 / 4, when the logbook has
+``best_birth``). A new plot is one decorated function of the loaded run
+(:class:`~deap_nas.analysis.report.RunSummary`) and the PNG path to write; it returns
+``False`` when it has nothing to draw for this run (no file, no path returned)::
+
+    @register_plot("my_figure", algorithm="my_algorithm")  # plots/my_figure.png
+    def _my_figure(run: RunSummary, path: Path) -> None:
+        ...  # draw from run.journal / run.logbook / run.config, save a PNG at path
+
+Plots are drawn in registration order; a name (the file ``plots/<name>.png``) is
+registered once.
 """
 
 from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +45,13 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
+from ..registry import Registry
 from ..spaces.neat import INPUT_ID, LAYER_CHOICES, OUTPUT_ID, enabled_path_nodes
-from .report import load_run
+from .report import RunSummary, load_run
 
 __all__ = [
+    "PLOTS",
+    "RegisteredPlot",
     "aggregate_curves",
     "best_so_far",
     "final_best",
@@ -43,6 +64,7 @@ __all__ = [
     "plot_best_so_far",
     "plot_fitness",
     "plot_neat_genomes",
+    "register_plot",
     "run_label",
     "search_records",
     "write_plots",
@@ -589,22 +611,98 @@ def plot_neat_genomes(journal: Sequence[Mapping[str, Any]], path: str | Path) ->
     _save(fig, path)
 
 
+# ---------------------------------------------------------------------- plots of a run directory
+PlotFunction = Callable[[RunSummary, Path], bool | None]
+
+
+@dataclass(frozen=True)
+class RegisteredPlot:
+    """A plot :func:`write_plots` draws as ``plots/<name>.png``: ``fn(run, path)`` for the
+    runs whose config names ``space`` and ``algorithm`` (each ``None``: any)."""
+
+    name: str
+    fn: PlotFunction
+    space: str | None = None
+    algorithm: str | None = None
+
+    def applies(self, config: Any) -> bool:
+        """Whether the run's config mapping matches this plot's space and algorithm."""
+        return all(
+            want is None or _config_name(config, section) == want
+            for section, want in (("space", self.space), ("algorithm", self.algorithm))
+        )
+
+
+#: the registered plots of a run, by name, in registration (= drawing) order
+PLOTS: Registry[RegisteredPlot] = Registry("plot")
+
+
+def _config_name(config: Any, section: str) -> Any:
+    """``config[section]["name"]``, or None when the mapping does not have it."""
+    part = config.get(section) if isinstance(config, Mapping) else None
+    return part.get("name") if isinstance(part, Mapping) else None
+
+
+def register_plot(
+    name: str, *, space: str | None = None, algorithm: str | None = None
+) -> Callable[[PlotFunction], PlotFunction]:
+    """Decorator: register ``fn(run, path)`` to draw ``plots/<name>.png`` in
+    :func:`write_plots` for the runs whose config has ``space.name == space`` and
+    ``algorithm.name == algorithm`` (leave one out to match any; both out: every run).
+    ``run`` is the loaded :class:`~deap_nas.analysis.report.RunSummary`; ``fn`` returns
+    ``False`` to write nothing for this run. Returns ``fn`` unchanged; a name taken already
+    (or one that is not a plain file name) is a ValueError."""
+    if not isinstance(name, str) or not name or Path(name).name != name:
+        raise ValueError(f"register_plot: name must be a plain file name (no directory), got {name!r}")
+
+    def deco(fn: PlotFunction) -> PlotFunction:
+        PLOTS.register(name)(RegisteredPlot(name, fn, space, algorithm))
+        return fn
+
+    return deco
+
+
+@register_plot("fitness")
+def _fitness_plot(run: RunSummary, path: Path) -> None:
+    plot_fitness(run.logbook, path)
+
+
+@register_plot("accuracy_vs_params")
+def _accuracy_vs_params_plot(run: RunSummary, path: Path) -> None:
+    plot_accuracy_vs_params(run.journal, path)
+
+
+@register_plot("best_so_far")
+def _best_so_far_plot(run: RunSummary, path: Path) -> None:
+    plot_best_so_far([(run_label(run.config), run.journal)], path)  # this run alone
+
+
+@register_plot("genomes", space="neat")
+def _neat_genomes_plot(run: RunSummary, path: Path) -> None:
+    plot_neat_genomes(run.journal, path)  # the macro-NAS paper's Fig. 4
+
+
+@register_plot("best_generation", algorithm="minigen")
+def _best_generation_plot(run: RunSummary, path: Path) -> bool | None:
+    if not any("best_birth" in r for r in run.logbook):  # MiniGen's Fig. 3 needs best_birth
+        return False
+    plot_best_generation(run.logbook, path)
+    return None
+
+
 def write_plots(run_dir: str | Path) -> list[Path]:
-    """Draw ``plots/fitness.png`` and ``plots/accuracy_vs_params.png`` from the run's
-    ``logbook.csv`` (or newest snapshot) and ``journal.jsonl``, ``plots/best_so_far.png``
-    (this run alone), for the ``neat`` space ``plots/genomes.png`` and, when the logbook has
-    ``best_birth`` (MiniGen), ``plots/best_generation.png``; returns the paths."""
+    """Draw the registered plots (see :func:`register_plot`) that apply to the run at
+    ``RUN_DIR/plots/<name>.png``, from its ``config.yaml``, ``logbook.csv`` (or newest
+    snapshot) and ``journal.jsonl``: ``fitness``, ``accuracy_vs_params`` and
+    ``best_so_far`` (this run alone) always, ``genomes`` for the ``neat`` space and
+    ``best_generation`` for MiniGen runs whose logbook has ``best_birth``; returns the
+    paths written, in registration order."""
     run = load_run(run_dir)
     out = run.path / "plots"
-    paths = [out / "fitness.png", out / "accuracy_vs_params.png", out / "best_so_far.png"]
-    plot_fitness(run.logbook, paths[0])
-    plot_accuracy_vs_params(run.journal, paths[1])
-    plot_best_so_far([(run_label(run.config), run.journal)], paths[2])
-    space = run.config.get("space") if isinstance(run.config, Mapping) else None
-    if isinstance(space, Mapping) and space.get("name") == "neat":
-        paths.append(out / "genomes.png")
-        plot_neat_genomes(run.journal, paths[-1])
-    if any("best_birth" in r for r in run.logbook):  # MiniGen's Fig. 3
-        paths.append(out / "best_generation.png")
-        plot_best_generation(run.logbook, paths[-1])
+    paths = []
+    for plot in PLOTS.values():
+        if plot.applies(run.config):
+            path = out / f"{plot.name}.png"
+            if plot.fn(run, path) is not False:
+                paths.append(path)
     return paths

@@ -81,98 +81,134 @@ class TrainConfig:
     drop_path: float = 0.0
 
     def __post_init__(self) -> None:
-        def bad(name: str, why: str) -> ValueError:
-            return ValueError(f"TrainConfig.{name}: {why}, got {getattr(self, name)!r}")
+        """Check every field (in declaration order, group by group); numbers are stored as
+        float, ``betas`` and ``milestones`` as tuples, an ``augment`` dict as AugmentConfig."""
+        self._check_sizes()
+        self._check_optimizer()
+        self._check_schedule()
+        self._check_loss_and_stopping()
+        self._check_augment_and_distillation()
+        self._check_execution()
 
-        def need_int(name: str, low: int, optional: bool = False) -> None:
-            v = getattr(self, name)
-            if optional and v is None:
-                return
-            if not _is_int(v) or v < low:
-                raise bad(name, f"must be an integer >= {low}")
+    # -- field checks -------------------------------------------------------------
+    def _bad(self, name: str, why: str) -> ValueError:
+        return ValueError(f"TrainConfig.{name}: {why}, got {getattr(self, name)!r}")
 
-        def need_num(
-            name: str,
-            low: float,
-            high: float = float("inf"),
-            *,
-            strict_low: bool = False,
-            optional: bool = False,
-        ) -> None:
-            v = getattr(self, name)
-            if optional and v is None:
-                return
-            if not _is_num(v):
-                raise bad(name, "must be a number")
-            if strict_low and not v > low:
-                raise bad(name, f"must be > {low:g}")
-            if not low <= v <= high:
-                raise bad(name, f"must be in [{low:g}, {high:g}]")
-            setattr(self, name, float(v))
+    def _need_int(self, name: str, low: int, optional: bool = False) -> None:
+        v = getattr(self, name)
+        if optional and v is None:
+            return
+        if not _is_int(v) or v < low:
+            raise self._bad(name, f"must be an integer >= {low}")
 
-        def need_bool(name: str) -> None:
-            if not isinstance(getattr(self, name), bool):
-                raise bad(name, "must be true or false")
+    def _need_num(
+        self,
+        name: str,
+        low: float,
+        high: float = float("inf"),
+        *,
+        strict_low: bool = False,
+        optional: bool = False,
+    ) -> None:
+        """A number in [low, high] (> low with ``strict_low``), stored as float."""
+        v = getattr(self, name)
+        if optional and v is None:
+            return
+        if not _is_num(v):
+            raise self._bad(name, "must be a number")
+        if strict_low and not v > low:
+            raise self._bad(name, f"must be > {low:g}")
+        if not low <= v <= high:
+            raise self._bad(name, f"must be in [{low:g}, {high:g}]")
+        setattr(self, name, float(v))
 
-        need_int("epochs", 1)
-        need_int("batch_size", 1)
-        need_int("eval_batch_size", 1)
-        if self.optimizer not in OPTIMIZERS:
-            raise bad("optimizer", f"must be one of {OPTIMIZERS}")
-        need_num("lr", 0.0, strict_low=True)
-        need_num("momentum", 0.0, 1.0)
-        need_bool("nesterov")
+    def _need_bool(self, name: str) -> None:
+        if not isinstance(getattr(self, name), bool):
+            raise self._bad(name, "must be true or false")
+
+    def _need_choice(self, name: str, choices: tuple[str, ...], why: str) -> None:
+        if getattr(self, name) not in choices:
+            raise self._bad(name, why)
+
+    # -- field groups -------------------------------------------------------------
+    def _check_sizes(self) -> None:
+        """``epochs``, ``batch_size``, ``eval_batch_size``."""
+        self._need_int("epochs", 1)
+        self._need_int("batch_size", 1)
+        self._need_int("eval_batch_size", 1)
+
+    def _check_optimizer(self) -> None:
+        """``optimizer`` and its settings: ``lr``, ``momentum``, ``nesterov`` (SGD with
+        momentum only), ``weight_decay``, ``betas``."""
+        self._need_choice("optimizer", OPTIMIZERS, f"must be one of {OPTIMIZERS}")
+        self._need_num("lr", 0.0, strict_low=True)
+        self._need_num("momentum", 0.0, 1.0)
+        self._need_bool("nesterov")
         if self.nesterov and (self.optimizer != "sgd" or self.momentum == 0):
-            raise bad("nesterov", "needs optimizer 'sgd' with momentum > 0")
-        need_num("weight_decay", 0.0)
+            raise self._bad("nesterov", "needs optimizer 'sgd' with momentum > 0")
+        self._need_num("weight_decay", 0.0)
         try:
             b1, b2 = (float(b) for b in self.betas)
         except (TypeError, ValueError):
-            raise bad("betas", "must be a pair of numbers") from None
+            raise self._bad("betas", "must be a pair of numbers") from None
         if not (0 <= b1 < 1 and 0 <= b2 < 1):
-            raise bad("betas", "must be in [0, 1)")
+            raise self._bad("betas", "must be in [0, 1)")
         self.betas = (b1, b2)
-        if self.schedule not in SCHEDULES:
-            raise bad("schedule", f"must be one of {SCHEDULES}")
-        need_num("t0", 0.0, strict_low=True)
-        need_num("t_mult", 1.0)
-        need_num("eta_min", 0.0)
-        need_int("step_size", 1)
-        need_num("gamma", 0.0, strict_low=True)
+
+    def _check_schedule(self) -> None:
+        """``schedule`` and its settings: ``t0``, ``t_mult``, ``eta_min``, ``step_size``,
+        ``gamma``, ``milestones``."""
+        self._need_choice("schedule", SCHEDULES, f"must be one of {SCHEDULES}")
+        self._need_num("t0", 0.0, strict_low=True)
+        self._need_num("t_mult", 1.0)
+        self._need_num("eta_min", 0.0)
+        self._need_int("step_size", 1)
+        self._need_num("gamma", 0.0, strict_low=True)
         ms = self.milestones
         if (
             not isinstance(ms, list | tuple)
             or not all(_is_int(m) and m > 0 for m in ms)
             or list(ms) != sorted(set(ms))
         ):
-            raise bad("milestones", "must be increasing positive integers (epochs)")
+            raise self._bad("milestones", "must be increasing positive integers (epochs)")
         self.milestones = tuple(ms)
-        need_num("label_smoothing", 0.0, 1.0)
+
+    def _check_loss_and_stopping(self) -> None:
+        """``label_smoothing`` and when training stops: ``patience``, ``min_delta``,
+        ``max_iterations``."""
+        self._need_num("label_smoothing", 0.0, 1.0)
         if self.label_smoothing >= 1.0:
-            raise bad("label_smoothing", "must be < 1")
-        need_int("patience", 1, optional=True)
-        need_num("min_delta", 0.0)
-        need_int("max_iterations", 1, optional=True)
+            raise self._bad("label_smoothing", "must be < 1")
+        self._need_int("patience", 1, optional=True)
+        self._need_num("min_delta", 0.0)
+        self._need_int("max_iterations", 1, optional=True)
+
+    def _check_augment_and_distillation(self) -> None:
+        """``augment`` (a dict becomes an AugmentConfig), ``distill_alpha``,
+        ``distill_temperature``."""
         if isinstance(self.augment, dict):
             self.augment = AugmentConfig.from_dict(self.augment)
         if not isinstance(self.augment, AugmentConfig):
-            raise bad("augment", "must be an AugmentConfig or a dict")
-        need_num("distill_alpha", 0.0, 1.0)
-        need_num("distill_temperature", 0.0, strict_low=True)
-        if self.amp not in AMP_MODES:
-            raise bad("amp", f"must be one of {AMP_MODES}")
+            raise self._bad("augment", "must be an AugmentConfig or a dict")
+        self._need_num("distill_alpha", 0.0, 1.0)
+        self._need_num("distill_temperature", 0.0, strict_low=True)
+
+    def _check_execution(self) -> None:
+        """How the run executes and what it reports: ``amp``, ``channels_last``,
+        ``deterministic``, ``max_params``, ``time_limit``, ``keep_best_state``,
+        ``drop_last``, ``score``, ``drop_path``."""
+        self._need_choice("amp", AMP_MODES, f"must be one of {AMP_MODES}")
         if self.channels_last != "auto" and not isinstance(self.channels_last, bool):
-            raise bad("channels_last", "must be 'auto', true or false")
-        need_bool("deterministic")
-        need_int("max_params", 1, optional=True)
-        need_num("time_limit", 0.0, strict_low=True, optional=True)
-        need_bool("keep_best_state")
-        need_bool("drop_last")
-        if self.score not in ("best", "last"):
-            raise bad("score", "must be 'best' or 'last'")
-        need_num("drop_path", 0.0, 1.0)
+            raise self._bad("channels_last", "must be 'auto', true or false")
+        self._need_bool("deterministic")
+        self._need_int("max_params", 1, optional=True)
+        self._need_num("time_limit", 0.0, strict_low=True, optional=True)
+        self._need_bool("keep_best_state")
+        self._need_bool("drop_last")
+        self._need_choice("score", ("best", "last"), "must be 'best' or 'last'")
+        self._need_num("drop_path", 0.0, 1.0)
         if self.drop_path >= 1.0:
-            raise bad("drop_path", "must be < 1")
+            raise self._bad("drop_path", "must be < 1")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:

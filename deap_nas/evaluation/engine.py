@@ -19,13 +19,14 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
 from ..data.device import DeviceDataset, same_device
-from .augment import auto_augment
+from .augment import AugmentConfig, auto_augment
 from .config import TrainConfig
 from .losses import classification_loss, distillation_loss
 from .optim import lr_at, make_optimizer
@@ -197,6 +198,82 @@ def predict_logits(
 
 
 # ---------------------------------------------------------------------- training
+@dataclass
+class _Fit:
+    """One fit call: what it fixes up front (data, teacher logits, generator, callback,
+    step counts) and what it carries from epoch to epoch (the device-side loss sum, reused
+    by every epoch, and the learning rate last set)."""
+
+    train_data: DeviceDataset
+    val_data: DeviceDataset
+    teacher: torch.Tensor | None
+    gen: torch.Generator
+    on_epoch: Callable[[dict[str, Any]], None] | None
+    augment: AugmentConfig | None
+    per_epoch: int  # optimiser steps per full epoch
+    total_steps: int  # steps of the whole run: the learning-rate schedule spans these
+    total_epochs: float  # total_steps / per_epoch
+    stop_steps: int  # steps after which this call stops (a pause when < total_steps)
+    batch_stop: int  # end of the last batch in the permutation (drop_last)
+    keep_snapshots: bool  # keep the best epoch's weights (patience or keep_best_state)
+    loss_sum: torch.Tensor
+    lr: float = math.nan
+
+    @classmethod
+    def plan(
+        cls,
+        cfg: TrainConfig,
+        train_data: DeviceDataset,
+        val_data: DeviceDataset,
+        teacher: torch.Tensor | None,
+        gen: torch.Generator,
+        stop_iteration: int | None,
+        on_epoch: Callable[[dict[str, Any]], None] | None,
+    ) -> _Fit:
+        """The step plan of ``cfg`` on ``train_data``: ``drop_last`` applies only when there
+        is a full batch; ``max_iterations`` caps the steps; a staged training (``stop_iteration``)
+        stops earlier while the schedule still spans ``total_steps``."""
+        drop_last = cfg.drop_last and len(train_data) >= cfg.batch_size
+        per_epoch = train_data.num_batches(cfg.batch_size, drop_last)
+        total_steps = cfg.epochs * per_epoch
+        if cfg.max_iterations is not None:
+            total_steps = min(total_steps, cfg.max_iterations)
+        n_train = len(train_data)
+        return cls(
+            train_data=train_data,
+            val_data=val_data,
+            teacher=teacher,
+            gen=gen,
+            on_epoch=on_epoch,
+            augment=cfg.augment if cfg.augment.enabled else None,
+            per_epoch=per_epoch,
+            total_steps=total_steps,
+            total_epochs=total_steps / per_epoch,
+            stop_steps=total_steps if stop_iteration is None else min(total_steps, stop_iteration),
+            batch_stop=(n_train // cfg.batch_size) * cfg.batch_size if drop_last else n_train,
+            keep_snapshots=cfg.patience is not None or cfg.keep_best_state,
+            loss_sum=torch.zeros((), dtype=torch.float32, device=train_data.device),
+        )
+
+
+@dataclass
+class _Epoch:
+    """One epoch's progress: its number, the permutation of the training rows, the next
+    step's position in it, the steps summed into the loss (with those before a pause when
+    resumed), start and end of training, and how it ended."""
+
+    number: int
+    order: torch.Tensor
+    next_step: int
+    steps: int
+    t0: float
+    t1: float = 0.0
+    timed_out: bool = False
+    train_loss: float = math.nan
+    paused: bool = False  # the run stops here at stop_iteration
+    partial: bool = False  # ... inside the epoch
+
+
 class _Run:
     """State of one training call, kept outside the try block so a failure still reports
     what was done and can release device memory."""
@@ -270,144 +347,197 @@ class _Run:
         stop_iteration: int | None = None,
         keep_train_state: bool = False,
     ) -> None:
-        cfg, dev, module = self.cfg, self.device, self.module
+        """Train the built module: make the optimizer and the device generator (seeded with
+        ``seed``; it draws every permutation and augmentation), plan the steps, restore a
+        paused training (``resume``), then run epochs (:meth:`_train_epoch`), each followed
+        by validation and the early-stopping record (:meth:`_end_epoch`), until the last
+        epoch, a "timeout"/"nan" status, early stopping or a pause at ``stop_iteration``
+        (:meth:`_pause`) ends the run."""
+        cfg, module = self.cfg, self.module
         assert module is not None
         self.phase = "optimizer setup"
-        self.optimizer = opt = make_optimizer(module.parameters(), cfg)
-        gen = torch.Generator(device=dev)
+        self.optimizer = make_optimizer(module.parameters(), cfg)
+        gen = torch.Generator(device=self.device)
         gen.manual_seed(seed)
-        drop_last = cfg.drop_last and len(train_data) >= cfg.batch_size
-        per_epoch = train_data.num_batches(cfg.batch_size, drop_last)
-        total_steps = cfg.epochs * per_epoch
-        if cfg.max_iterations is not None:
-            total_steps = min(total_steps, cfg.max_iterations)
-        total_epochs = total_steps / per_epoch
-        # the schedule spans total_steps; a staged training pauses earlier (stop_steps)
-        stop_steps = total_steps if stop_iteration is None else min(total_steps, stop_iteration)
-        keep_snapshots = cfg.patience is not None or cfg.keep_best_state
-        augment = cfg.augment if cfg.augment.enabled else None
-        loss_sum = torch.zeros((), dtype=torch.float32, device=dev)
-        lr = float("nan")
-        n_train = len(train_data)
-        batch_stop = (n_train // cfg.batch_size) * cfg.batch_size if drop_last else n_train
+        fit = _Fit.plan(cfg, train_data, val_data, teacher, gen, stop_iteration, on_epoch)
         start_epoch, resumed = 1, None
         if resume is not None:
-            start_epoch, resumed = self._resume(resume, opt, gen, total_steps, keep_snapshots)
-
-        for epoch in range(start_epoch, cfg.epochs + 1):
-            if self.iterations >= stop_steps:
-                break
-            self.phase = f"training epoch {epoch}"
-            module.train()
-            t0 = time.perf_counter()
-            loss_sum.zero_()
-            steps = 0
-            timed_out = False
-            if resumed is not None and epoch == start_epoch and resumed["order"] is not None:
-                order = resumed["order"].to(dev)  # the paused epoch's permutation, continued
-                first = int(resumed["step_in_epoch"])
-                loss_sum.copy_(resumed["loss_sum"].to(dev))
-                steps = int(resumed["steps"])
-            else:
-                order = torch.randperm(n_train, generator=gen, device=dev)  # as DeviceDataset.batches
-                first = 0
-            next_step = first
-            for start in range(first * cfg.batch_size, batch_stop, cfg.batch_size):
-                idx = order[start : start + cfg.batch_size]
-                next_step += 1
-                if self.deadline is not None and time.perf_counter() > self.deadline:
-                    timed_out = True
-                    break
-                new_lr = lr_at(cfg, self.iterations / per_epoch, total_epochs)
-                if new_lr != lr:
-                    lr = new_lr
-                    for group in opt.param_groups:
-                        group["lr"] = lr
-                raw = train_data.images.index_select(0, idx)
-                if augment is not None and augment.autoaugment:
-                    raw = auto_augment(raw)
-                x = train_data.normalize(raw)
-                y = train_data.labels.index_select(0, idx)
-                if augment is not None:
-                    x = augment.apply(x, gen, train_data.black)
-                if self.channels_last:
-                    x = x.contiguous(memory_format=torch.channels_last)
-                with _autocast(self.amp, dev):
-                    logits = module(x)
-                if teacher is None:
-                    loss = classification_loss(logits, y, cfg.label_smoothing)
-                else:
-                    loss = distillation_loss(
-                        logits,
-                        y,
-                        teacher.index_select(0, idx),
-                        cfg.distill_alpha,
-                        cfg.distill_temperature,
-                        cfg.label_smoothing,
-                    )
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                loss_sum += loss.detach()
-                steps += 1
-                self.images += idx.shape[0]
-                self.iterations += 1
-                if self.iterations >= stop_steps:
-                    break
-            paused = self.iterations >= stop_steps and stop_steps < total_steps
-            partial = paused and next_step < per_epoch
-            train_loss = (loss_sum / max(steps, 1)).item()  # the one sync per epoch
-            t1 = time.perf_counter()
-            self.time_train += t1 - t0
-            if timed_out:
-                self.status = "timeout"
-                self.message = f"time_limit {cfg.time_limit:g} s reached in epoch {epoch}"
-                return
-            if not math.isfinite(train_loss):
-                self.status = "nan"
-                self.message = f"non-finite training loss ({train_loss}) in epoch {epoch}"
-                return
-
-            self.phase = f"evaluation after epoch {epoch}"
-            correct = _correct_count(
-                module, val_data, cfg.eval_batch_size, self.amp, self.channels_last
+            start_epoch, resumed = self._resume(
+                resume, self.optimizer, gen, fit.total_steps, fit.keep_snapshots
             )
-            acc = correct.item() / len(val_data)
-            t2 = time.perf_counter()
-            self.time_eval += t2 - t1
-            entry = {
-                "epoch": epoch,
-                "train_loss": train_loss,
-                "val_acc": acc,
-                "lr": lr,
-                "seconds": t2 - t0,
-            }
-            if partial:  # a pause inside an epoch: this entry covers only its first part
-                entry.update(partial=True, iteration=self.iterations)
-            self.history.append(entry)
-            if on_epoch is not None:
-                try:
-                    on_epoch(dict(entry))
-                except Exception as e:
-                    raise _CallerError(e) from e
-            if cfg.score == "last" or self.best_acc is None or acc > self.best_acc + cfg.min_delta:
-                self.best_acc, self.best_epoch = acc, epoch
-                if keep_snapshots:
-                    self.snapshot = {k: v.detach().clone() for k, v in module.state_dict().items()}
-            elif cfg.patience is not None and epoch - self.best_epoch >= cfg.patience:
-                self.message = f"early stop after epoch {epoch} (best epoch {self.best_epoch})"
+        for epoch in range(start_epoch, cfg.epochs + 1):
+            if self.iterations >= fit.stop_steps:
+                break
+            ep = self._train_epoch(fit, epoch, resumed if epoch == start_epoch else None)
+            if self._failed(ep) or not self._end_epoch(fit, ep):
                 return
-            if paused:
-                self.message = f"paused at iteration {self.iterations} of {total_steps} (stop_iteration)"
-                if keep_train_state:
-                    if partial:
-                        where = {"epoch": epoch, "step_in_epoch": next_step, "order": order, "steps": steps}
-                    else:
-                        where = {"epoch": epoch + 1, "step_in_epoch": 0, "order": None, "steps": 0}
-                    self.train_state = self._capture(where, loss_sum if partial else None, gen, total_steps)
+            if ep.paused:
+                self._pause(fit, ep, keep_train_state)
                 return
         if cfg.max_iterations is not None and self.iterations >= cfg.max_iterations:
             self.message = f"max_iterations {cfg.max_iterations} reached"
+
+    def _train_epoch(self, fit: _Fit, epoch: int, resumed: dict[str, Any] | None) -> _Epoch:
+        """One epoch of optimiser steps. The rows are visited in a fresh permutation drawn
+        from the generator (as :meth:`DeviceDataset.batches` would), or, when ``resumed``
+        holds a pause inside this epoch, in the paused epoch's permutation from its next
+        step on, with its loss sum and step count restored. Steps run (:meth:`_step`) until
+        the epoch ends, the deadline passes (``timed_out``; checked before each step) or the
+        run reaches ``stop_steps``; then the mean training loss is read (the epoch's one
+        host sync) and the epoch is marked ``paused`` (and ``partial`` inside an epoch)."""
+        assert self.module is not None
+        cfg, loss_sum = self.cfg, fit.loss_sum
+        self.phase = f"training epoch {epoch}"
+        self.module.train()
+        t0 = time.perf_counter()
+        loss_sum.zero_()
+        if resumed is not None and resumed["order"] is not None:
+            order = resumed["order"].to(self.device)  # the paused epoch's permutation, continued
+            ep = _Epoch(epoch, order, int(resumed["step_in_epoch"]), int(resumed["steps"]), t0)
+            loss_sum.copy_(resumed["loss_sum"].to(self.device))
+        else:  # as DeviceDataset.batches
+            order = torch.randperm(len(fit.train_data), generator=fit.gen, device=self.device)
+            ep = _Epoch(epoch, order, 0, 0, t0)
+        for start in range(ep.next_step * cfg.batch_size, fit.batch_stop, cfg.batch_size):
+            idx = order[start : start + cfg.batch_size]
+            ep.next_step += 1
+            if self.deadline is not None and time.perf_counter() > self.deadline:
+                ep.timed_out = True
+                break
+            self._step(fit, idx)
+            ep.steps += 1
+            if self.iterations >= fit.stop_steps:
+                break
+        ep.paused = self.iterations >= fit.stop_steps and fit.stop_steps < fit.total_steps
+        ep.partial = ep.paused and ep.next_step < fit.per_epoch
+        ep.train_loss = (loss_sum / max(ep.steps, 1)).item()  # the one sync per epoch
+        ep.t1 = time.perf_counter()
+        self.time_train += ep.t1 - t0
+        return ep
+
+    def _step(self, fit: _Fit, idx: torch.Tensor) -> None:
+        """One optimiser step on the training rows ``idx``: set the scheduled learning rate
+        (only when it changes), fetch the batch (AutoAugment on the raw images, normalise,
+        then the batch augmentations drawn from the generator, channels_last), forward under
+        autocast, the classification loss or, with teacher logits, the distillation loss,
+        backward and step. The loss is added to the epoch's sum on the device (no sync)."""
+        cfg, data, module, opt = self.cfg, fit.train_data, self.module, self.optimizer
+        assert module is not None and opt is not None
+        new_lr = lr_at(cfg, self.iterations / fit.per_epoch, fit.total_epochs)
+        if new_lr != fit.lr:
+            fit.lr = new_lr
+            for group in opt.param_groups:
+                group["lr"] = new_lr
+        raw = data.images.index_select(0, idx)
+        if fit.augment is not None and fit.augment.autoaugment:
+            raw = auto_augment(raw)
+        x = data.normalize(raw)
+        y = data.labels.index_select(0, idx)
+        if fit.augment is not None:
+            x = fit.augment.apply(x, fit.gen, data.black)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with _autocast(self.amp, self.device):
+            logits = module(x)
+        if fit.teacher is None:
+            loss = classification_loss(logits, y, cfg.label_smoothing)
+        else:
+            loss = distillation_loss(
+                logits,
+                y,
+                fit.teacher.index_select(0, idx),
+                cfg.distill_alpha,
+                cfg.distill_temperature,
+                cfg.label_smoothing,
+            )
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        fit.loss_sum += loss.detach()  # in place
+        self.images += idx.shape[0]
+        self.iterations += 1
+
+    def _failed(self, ep: _Epoch) -> bool:
+        """Set status "timeout" (the deadline passed during the epoch) or "nan" (its mean
+        training loss is not finite); True when either ends the run."""
+        if ep.timed_out:
+            self.status = "timeout"
+            self.message = f"time_limit {self.cfg.time_limit:g} s reached in epoch {ep.number}"
+            return True
+        if not math.isfinite(ep.train_loss):
+            self.status = "nan"
+            self.message = f"non-finite training loss ({ep.train_loss}) in epoch {ep.number}"
+            return True
+        return False
+
+    def _end_epoch(self, fit: _Fit, ep: _Epoch) -> bool:
+        """Validate after a trained epoch (or a pause inside one), append its history entry
+        (``partial`` and ``iteration`` for a pause inside an epoch), pass a copy to
+        ``on_epoch``, and update the best-epoch record (:meth:`_track_best`). False when
+        early stopping ends the run."""
+        assert self.module is not None
+        cfg = self.cfg
+        self.phase = f"evaluation after epoch {ep.number}"
+        correct = _correct_count(
+            self.module, fit.val_data, cfg.eval_batch_size, self.amp, self.channels_last
+        )
+        acc = correct.item() / len(fit.val_data)
+        t2 = time.perf_counter()
+        self.time_eval += t2 - ep.t1
+        entry = {
+            "epoch": ep.number,
+            "train_loss": ep.train_loss,
+            "val_acc": acc,
+            "lr": fit.lr,
+            "seconds": t2 - ep.t0,
+        }
+        if ep.partial:  # a pause inside an epoch: this entry covers only its first part
+            entry.update(partial=True, iteration=self.iterations)
+        self.history.append(entry)
+        if fit.on_epoch is not None:
+            try:
+                fit.on_epoch(dict(entry))
+            except Exception as e:
+                raise _CallerError(e) from e
+        return self._track_best(ep.number, acc, fit.keep_snapshots)
+
+    def _track_best(self, epoch: int, acc: float, keep_snapshots: bool) -> bool:
+        """Record ``epoch`` as the best (always with ``score: last``; else when ``acc`` beats
+        the best by more than ``min_delta``) and snapshot its weights when they are kept;
+        False (with the early-stop message) once ``patience`` epochs passed without a gain."""
+        assert self.module is not None
+        cfg = self.cfg
+        if cfg.score == "last" or self.best_acc is None or acc > self.best_acc + cfg.min_delta:
+            self.best_acc, self.best_epoch = acc, epoch
+            if keep_snapshots:
+                self.snapshot = {k: v.detach().clone() for k, v in self.module.state_dict().items()}
+        elif cfg.patience is not None and epoch - self.best_epoch >= cfg.patience:
+            self.message = f"early stop after epoch {epoch} (best epoch {self.best_epoch})"
+            return False
+        return True
+
+    # -- staged training ----------------------------------------------------------
+    def _pause(self, fit: _Fit, ep: _Epoch, keep_train_state: bool) -> None:
+        """Stop at ``stop_iteration``: say so in the message and, with ``keep_train_state``,
+        capture where to continue: inside the epoch (its permutation, next step, step count
+        and loss sum) or, when the pause fell on its end, at the start of the next one."""
+        self.message = (
+            f"paused at iteration {self.iterations} of {fit.total_steps} (stop_iteration)"
+        )
+        if not keep_train_state:
+            return
+        if ep.partial:
+            where = {
+                "epoch": ep.number,
+                "step_in_epoch": ep.next_step,
+                "order": ep.order,
+                "steps": ep.steps,
+            }
+        else:
+            where = {"epoch": ep.number + 1, "step_in_epoch": 0, "order": None, "steps": 0}
+        self.train_state = self._capture(
+            where, fit.loss_sum if ep.partial else None, fit.gen, fit.total_steps
+        )
 
     def _capture(self, where: dict[str, Any], loss_sum: torch.Tensor | None, gen: torch.Generator,
                  total_steps: int) -> dict[str, Any]:
@@ -472,6 +602,34 @@ class _Run:
         if keep_snapshots and state.get("best_state") is not None:
             self.snapshot = {k: v.to(self.device) for k, v in state["best_state"].items()}
         return int(state["epoch"]), state
+
+    def guarded(
+        self,
+        model: ModelLike,
+        seed: int,
+        init_state: dict[str, Any] | None,
+        fit: Callable[[], None],
+    ) -> bool:
+        """Build, ``fit`` (when the build succeeded) and restore the best weights, with the
+        configured deterministic kernels and inside a fork of the global RNG. A failure of
+        the candidate becomes status "oom" or "crashed" (the best weights are still restored
+        when possible); a caller's error (:class:`_CallerError`) is re-raised. Returns
+        whether the failure was an out-of-memory error."""
+        with _deterministic(self.cfg.deterministic), _fork_rng(self.device):
+            try:
+                if self.build(model, seed, init_state):
+                    fit()
+                self.finish()
+            except _CallerError as e:
+                raise e.error from e.error.__cause__
+            except Exception as e:  # the candidate failed: report, never propagate
+                oom = _is_oom(e)
+                self.status = "oom" if oom else "crashed"
+                self.message = _describe(e, self.phase)
+                with contextlib.suppress(Exception):  # weights may be unusable after a crash
+                    self.finish()
+                return oom
+        return False
 
     def finish(self) -> None:
         """Restore the best epoch's weights into the module when a snapshot was kept."""
@@ -604,6 +762,33 @@ def train(
             device=str(dev),
         )
     teacher = None if teacher_logits is None else teacher_logits.detach().to(dev, torch.float32)
+    init_state = _check_staging(init_state, resume_state, stop_iteration)
+    run = _Run(config, dev, start)
+
+    def fit() -> None:
+        run.fit(
+            train_data, val_data, seed, teacher, on_epoch, resume_state, stop_iteration,
+            keep_train_state,
+        )  # fmt: skip
+
+    oom = run.guarded(model, seed, init_state, fit)
+    if run.status != "ok":
+        run.release()
+    result = run.result()  # copies best_state to the CPU and drops the device snapshot
+    if oom:  # the traceback (and its activations) went with guarded's except block
+        gc.collect()
+        if dev.type == "cuda":
+            torch.cuda.empty_cache()
+    return result
+
+
+def _check_staging(
+    init_state: dict[str, Any] | None,
+    resume_state: dict[str, Any] | None,
+    stop_iteration: int | None,
+) -> dict[str, Any] | None:
+    """Check the staged-training arguments of :func:`train`; returns the weights to load at
+    build: ``resume_state``'s when resuming (which excludes ``init_state``), else ``init_state``."""
     if resume_state is not None:
         if init_state is not None:
             raise ValueError("give init_state or resume_state, not both")
@@ -612,28 +797,4 @@ def train(
         init_state = resume_state["model"]
     if stop_iteration is not None and (not isinstance(stop_iteration, int) or stop_iteration < 1):
         raise ValueError(f"stop_iteration: must be an integer >= 1, got {stop_iteration!r}")
-
-    run = _Run(config, dev, start)
-    oom = False
-    with _deterministic(config.deterministic), _fork_rng(dev):
-        try:
-            if run.build(model, seed, init_state):
-                run.fit(train_data, val_data, seed, teacher, on_epoch, resume_state, stop_iteration,
-                        keep_train_state)
-            run.finish()
-        except _CallerError as e:
-            raise e.error from e.error.__cause__
-        except Exception as e:  # the candidate failed: report, never propagate
-            oom = _is_oom(e)
-            run.status = "oom" if oom else "crashed"
-            run.message = _describe(e, run.phase)
-            with contextlib.suppress(Exception):  # weights may be unusable after a crash
-                run.finish()
-    if run.status != "ok":
-        run.release()
-    result = run.result()  # copies best_state to the CPU and drops the device snapshot
-    if oom:  # the traceback (and its activations) is gone once the except block ends
-        gc.collect()
-        if dev.type == "cuda":
-            torch.cuda.empty_cache()
-    return result
+    return init_state
