@@ -201,7 +201,7 @@ def test_serial_loop_is_algorithm_1(space):
     assert rec.sizes == [*range(1, P + 1), *[P] * (N - P)]
     assert rec.births == [list(range(max(0, g - P), g)) for g in range(1, N + 1)]
     assert sorted(i.birth for i in state.population) == list(range(N - P, N))
-    assert state.extra == {"births": N, "submitted": N}
+    assert state.extra == {"births": N, "submitted": N, "in_flight_ids": []}
     assert state.in_flight == []
     # one logbook row per evaluation: the child's fitness, the best so far, never worse
     book = state.logbook
@@ -390,7 +390,7 @@ def assert_population_invariants(snap: dict[str, Any], budget: int) -> None:
     assert len(births) == P and len(set(births)) == P
     assert all(0 <= b < budget for b in births)
     assert snap["in_flight"] == []
-    assert snap["algorithm"] == {"births": budget, "submitted": budget}
+    assert snap["algorithm"] == {"births": budget, "submitted": budget, "in_flight_ids": []}
 
 
 # ============================================================================ runtime, serial
@@ -420,7 +420,7 @@ def test_serial_run_trains_repeats_with_new_seeds_and_keeps_the_last_births(seri
     assert_population_invariants(snap, 14)
     assert sorted(x["birth"] for x in snap["population"]) == list(range(10, 14))
     # the serial loop evaluates child b under eval_id b
-    assert all(x["eval_ids"] == [x["birth"]] for x in snap["population"])
+    assert all(x["result"]["eval_ids"] == [x["birth"]] for x in snap["population"])
     # one evaluation per generation, each journaled under the generation it completes
     assert [r["generation"] for r in records] == list(range(1, 15))
     assert max(r["best_so_far"] for r in snap["logbook"]) == snap["hall_of_fame"][0]["fitness"][0]
@@ -575,13 +575,14 @@ def test_async_run_evaluates_exactly_the_budget_once_each(async_run):
         assert len(s["in_flight"]) <= 1  # in_flight 2: the one that finished is not listed
         assert len(s["population"]) == min(P, s["generation"])
         assert len({x["birth"] for x in s["population"]}) == len(s["population"])
-        for x in s["in_flight"]:
-            assert x["fitness"] is None and len(x["eval_ids"]) == 1
-            assert x["eval_ids"][0] < s["next_eval_id"]
+        assert len(s["algorithm"]["in_flight_ids"]) == len(s["in_flight"])  # the ids kept by the loop
+        for x, ids in zip(s["in_flight"], s["algorithm"]["in_flight_ids"], strict=True):
+            assert x["fitness"] is None and len(ids) == 1
+            assert ids[0] < s["next_eval_id"]
             assert x["birth"] not in {y["birth"] for y in s["population"]}
-            assert x["eval_ids"][0] not in {i for y in s["population"] for i in y["eval_ids"]}
+            assert ids[0] not in {i for y in s["population"] for i in y["result"]["eval_ids"]}
             finished_by_then = {r["eval_id"] for r in records[: s["generation"]]}
-            assert x["eval_ids"][0] not in finished_by_then
+            assert ids[0] not in finished_by_then
 
 
 def in_flight_finish(run: Path) -> tuple[int, dict[str, Any], list[str]]:
@@ -594,16 +595,16 @@ def in_flight_finish(run: Path) -> tuple[int, dict[str, Any], list[str]]:
     for path in reversed(RunDir(run).snapshot_files()):
         snap = json.loads(path.read_text())
         k = snap["generation"]
-        if snap["in_flight"] and len(lines) > k and json.loads(lines[k])["eval_id"] in snap["in_flight"][0]["eval_ids"]:
+        if snap["in_flight"] and len(lines) > k and json.loads(lines[k])["eval_id"] in snap["algorithm"]["in_flight_ids"][0]:
             break
     else:
         pytest.fail(f"no snapshot of {run} whose in-flight child finished next")
     # the journal at snapshot k held exactly the k evaluations finished by then
     finished = {json.loads(x)["eval_id"] for x in lines[:k]}
-    in_flight = {i for x in snap["in_flight"] for i in x["eval_ids"]}
+    in_flight = {i for ids in snap["algorithm"]["in_flight_ids"] for i in ids}
     assert finished == set(range(snap["next_eval_id"])) - in_flight
     assert snap["evaluator"]["pending_repeats"] == {str(i): json.loads(lines[k])["repeat"] for i in in_flight}
-    return k, snap["in_flight"][0], lines
+    return k, {**snap["in_flight"][0], "in_flight_ids": snap["algorithm"]["in_flight_ids"][0]}, lines
 
 
 def rewind(src: Path, dst: Path, generation: int, lines: list[str]) -> Path:
@@ -645,7 +646,7 @@ def test_kill_9_of_an_async_run_then_resume_evaluates_each_child_once(tmp_path, 
     run, before = kill_mid_run(tmp_path, "killed", config, kill_at=8)
     assert 8 <= len(before) < budget
     k, child, lines = in_flight_finish(run)
-    (eid,) = child["eval_ids"]
+    (eid,) = child["in_flight_ids"]
     original = json.loads(lines[k])  # the child's record in the killed run
     # the in-flight child of snapshot k had finished / had not finished at the kill
     finished = rewind(run, tmp_path / "finished", k, lines[: k + 1])
@@ -664,7 +665,7 @@ def test_kill_9_of_an_async_run_then_resume_evaluates_each_child_once(tmp_path, 
     assert_async_run_complete(finished, lines[: k + 1], trained_ids(err), budget)
     after = snapshot(finished, k + 1)  # the child joined first, taken from the journal
     assert after["logbook"][-1]["child"] == original["fitness"][0]
-    assert eid not in {i for x in after["in_flight"] for i in x["eval_ids"]}
+    assert eid not in {i for ids in after["algorithm"]["in_flight_ids"] for i in ids}
 
     resume_run(unfinished)
     err = capsys.readouterr().err

@@ -55,13 +55,13 @@ class FakeEvaluator:
         self.calls = []  # (generation, stop, resumed)
         self.states = set()
 
-    def __call__(self, inds, generation=0, control=None):
-        for ind in inds:
-            total = ind.train_overrides["max_iterations"]
-            stage = getattr(ind, "train_stage", {}) or {}
-            if stage.get("resume_from"):
-                assert stage["resume_from"] in self.states, "continued a training that was never paused"
-            stop = stage.get("stop_iteration") or total
+    def __call__(self, inds, generation=0, control=None, requests=None):
+        for ind, req in zip(inds, requests, strict=True):
+            total = req.overrides_dict["max_iterations"]
+            resumed = req.start.kind == "resume"
+            if resumed:
+                assert req.start.state in self.states, "continued a training that was never paused"
+            stop = req.stop_iteration or total
             q = self.quality(ind)
             ind.fitness.values = (q * stop / total,)
             state = f"state-{len(self.calls)}" if stop < total else None
@@ -69,10 +69,7 @@ class FakeEvaluator:
                 self.states.add(state)
             ind.result = {"status": "ok", "iterations": stop, "train_state": state, "weights": "w.pt",
                           "architecture": SPACE.decode(ind).to_dict()}
-            self.calls.append((generation, stop, bool(stage.get("resume_from"))))
-            for attr in ("train_overrides", "train_stage"):
-                if attr in ind.__dict__:
-                    delattr(ind, attr)
+            self.calls.append((generation, stop, resumed))
             if control is not None:
                 control.evaluated(1)
 

@@ -130,18 +130,23 @@ def rank_architectures(
 ) -> list[dict[str, Any]]:
     """Successful journal entries grouped by ``arch_hash``, best first.
 
-    Accuracy is averaged over the repeats of a hash (trainings with different seeds);
-    cached entries reuse an earlier result and add no repeat (a hash seen only as cached
-    counts once). ``std`` is the population standard deviation (0 for one repeat).
-    Sorted by mean accuracy (descending), ties by fewer parameters, then hash. Each row:
-    ``rank, arch_hash, mean_accuracy, std_accuracy, count, accuracies, best_accuracy,
-    params, depth, weights, weights_eval_id, eval_ids, genome, architecture, generation``.
-    ``weights`` is the best repeat's file (the best repeat that kept weights), or None.
+    Only repeats are averaged: each record's request (``request``, ``role``; see
+    :mod:`deap_nas.evaluation.request`) says what it is. Paused stages (EIGEN's T1 / T2)
+    are not final accuracies and are left out; of the remaining records of a hash, those
+    of its latest request (the last continuation of a network trained further, e.g.
+    NASGEP's epochs, or the one request of a scratch network) are the repeats, averaged
+    over their seeds. Cached entries reuse an earlier result and add no repeat (a hash
+    seen only as cached counts once). ``std`` is the population standard deviation (0
+    for one repeat). Sorted by mean accuracy (descending), ties by fewer parameters, then
+    hash. Each row: ``rank, arch_hash, mean_accuracy, std_accuracy, count, accuracies,
+    best_accuracy, params, depth, weights, weights_eval_id, eval_ids, genome,
+    architecture, generation``. ``weights`` is the best repeat's file (the best repeat
+    that kept weights), or None.
     """
     groups: dict[str, list[Mapping[str, Any]]] = {}
     cached_only: dict[str, Mapping[str, Any]] = {}
     for e in journal:
-        if not _is_ok(e):
+        if not _is_ok(e) or e.get("role") == "stage":
             continue
         h = str(e["arch_hash"])
         if e.get("cached"):
@@ -150,6 +155,7 @@ def rank_architectures(
             groups.setdefault(h, []).append(e)
     for h, e in cached_only.items():
         groups.setdefault(h, [e])
+    groups = {h: _latest_request(entries) for h, entries in groups.items()}
 
     rows = []
     for h, entries in groups.items():
@@ -182,6 +188,14 @@ def rank_architectures(
     for i, r in enumerate(rows, start=1):
         r["rank"] = i
     return [{"rank": r.pop("rank"), **r} for r in rows]
+
+
+def _latest_request(entries: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The entries of the request (key without the repeat) of the newest entry."""
+    from ..runtime.cache import record_key
+
+    newest = record_key(max(entries, key=lambda e: e.get("eval_id", -1)))
+    return [e for e in entries if record_key(e) == newest]
 
 
 def _params_key(params: Any) -> float:
