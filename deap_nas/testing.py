@@ -190,28 +190,26 @@ def fake_trainer(task: EvalTask) -> dict[str, Any]:
                 progress = int(start["until"]) if start.get("until") else parent_epochs + epochs
             else:
                 progress = parent_epochs + epochs
-    reached = total = None
+    total = int(max_iterations) if max_iterations is not None else None
     if kind == "resume":
         state = _read_json(start.get("state"))
         if state is None:
             return _crashed(f"resume_state: no state file {start.get('state')}")
         if state.get("arch_hash") != task.arch_hash:
             return _crashed(f"resume_state: saved for {state.get('arch_hash')}, not {task.arch_hash}")
-        base, progress = float(state["base"]), int(state["epochs_total"])
-        out["resumed_from"] = {"eval_id": state.get("eval_id"), "iteration": state.get("iteration")}
-        total = int(max_iterations) if max_iterations is not None else int(state["total"])
-        if total != int(state["total"]):
+        if total is not None and total != int(state["total"]):
             return _crashed(f"resume_state: paused in a run of {state['total']} iterations, not {total}")
         if stop is not None and int(stop) <= int(state["iteration"]):
             return _crashed(f"stop_iteration {stop}: the state is already at iteration {state['iteration']}")
+        base, progress, total = float(state["base"]), int(state["epochs_total"]), int(state["total"])
+        out["resumed_from"] = {"eval_id": state.get("eval_id"), "iteration": state.get("iteration")}
     full = min(base + epoch_bonus(progress), 1.0)
-    if max_iterations is not None or stop is not None:
-        total = int(max_iterations) if max_iterations is not None else DEFAULT_ITERATIONS
-        reached = min(int(stop), total) if stop is not None else total
-        accuracy = staged(full, reached, total)
+    if total is None and stop is None:
+        iterations, accuracy = DEFAULT_ITERATIONS, full
     else:
-        accuracy = full
-    iterations = reached if reached is not None else DEFAULT_ITERATIONS
+        total = total if total is not None else DEFAULT_ITERATIONS
+        iterations = min(int(stop), total) if stop is not None else total
+        accuracy = staged(full, iterations, total)
 
     weights = state_file = None
     if task.weights_path is not None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import random
@@ -10,7 +9,14 @@ import random
 import pytest
 from deap import base
 
-from deap_nas.algorithms import ALGORITHMS, Budget, ImmuneSearchParams, Immunecs, SearchControl, immunecs
+from deap_nas.algorithms import (
+    ALGORITHMS,
+    Budget,
+    Immunecs,
+    ImmuneSearchParams,
+    SearchControl,
+    immunecs,
+)
 from deap_nas.spaces import ImmuneFashionSpace
 
 
@@ -103,8 +109,14 @@ def test_augmentation_after_patience_and_outer_stop_on_plateau():
 def test_augmented_copies_are_one_layer_deeper_and_inherit():
     random.seed(3)
     space = ImmuneFashionSpace()
-    tb = make_toolbox(lambda ind: (0.5,), space)
-    seen_by_depth = []
+    requests = {}
+
+    def evaluate(ind, request=None):  # a toolbox evaluate that takes the request
+        requests[id(ind)] = request
+        ind.result = {"status": "ok", "weights": f"weights/{len(requests):06d}.pt"}
+        return (0.5,)
+
+    tb = make_toolbox(evaluate, space)
     state, _ = run(tb, generations=2, patience=2, n_insert=0, n_augment=2)
     # after generation 2: N selected + N * n_augment copies
     pop = state.population
@@ -114,9 +126,10 @@ def test_augmented_copies_are_one_layer_deeper_and_inherit():
         orig = originals[k // 2]
         assert len(c) == len(orig) + 1
         assert space.string_encoding(c[:-1]) == space.string_encoding(orig)
-        assert c.changed_layers == [len(c)]
-        assert hasattr(c, "inherit_from")  # marked (None here: no weights in a plain toolbox)
-    del seen_by_depth
+        req = requests[id(c)]  # inherits the original's weights, the new layer re-initialised
+        assert req.start.kind == "inherit" and req.start.weights == orig.result["weights"]
+        assert req.start.reinit == (len(c),)
+        assert not hasattr(c, "changed_layers") and not hasattr(c, "inherit_from")  # nothing left on it
 
 
 def test_fitness_that_keeps_improving_does_not_augment():
@@ -141,19 +154,23 @@ def test_max_generations_stops():
 
 
 def test_resume_from_json_state_equals_uninterrupted():
-    def strip(state):
-        return ([(ImmuneFashionSpace().string_encoding(i), i.fitness.values) for i in state.population],
-                [dict(r) for r in state.logbook], state.extra)
+    def strip(algo):
+        st = algo.state
+        return ([(ImmuneFashionSpace().string_encoding(i), i.fitness.values) for i in st.population],
+                [dict(r) for r in st.logbook], st.extra)
 
-    random.seed(6)
-    full, _ = run(make_toolbox(), generations=5, patience=1)
-    random.seed(6)
-    part, _ = run(make_toolbox(), generations=2, patience=1)
-    part.extra = json.loads(json.dumps(part.extra))
-    part.population = [copy.deepcopy(i) for i in part.population]
+    params = ImmuneSearchParams(population_size=4, n_clones=2, n_insert=1, n_augment=1, patience=1)
+    full = Immunecs(make_toolbox(), params, seed=6, control=SearchControl(Budget(generations=5)))
+    full.run()
+    part = Immunecs(make_toolbox(), params, seed=6, control=SearchControl(Budget(generations=2)))
+    part.run()
+    saved = json.loads(json.dumps(part.state_dict()))
+    random.seed(123)  # the global state does not matter: the loop has its own generator
     control = SearchControl(Budget(generations=5))
-    control.usage.generations = part.generation
-    resumed, _ = run(make_toolbox(), state=part, control=control, patience=1)
+    control.usage.generations = part.state.generation
+    resumed = Immunecs(make_toolbox(), params, seed=0, control=control)
+    resumed.load_state_dict(saved)
+    resumed.run()
     assert strip(resumed) == strip(full)
 
 

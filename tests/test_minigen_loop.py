@@ -8,7 +8,7 @@ import pytest
 from deap import base
 
 from deap_nas.algorithms import ALGORITHMS, Budget, SearchControl
-from deap_nas.algorithms.minigen import MiniGenSearchParams, minigen, restart_decision
+from deap_nas.algorithms.minigen import MiniGen, MiniGenSearchParams, minigen, restart_decision
 from deap_nas.ops.minigen import cx_cells, mut_minigen, stamp_birth
 from deap_nas.spaces import MiniGenIndividual, MiniGenSpace
 
@@ -49,7 +49,7 @@ def run(generations, seed=0, accuracy=fake_accuracy, **params):
 
 def test_registered_with_its_operator_roles():
     entry = ALGORITHMS["minigen"]
-    assert entry.fn is minigen and set(entry.roles) == {"mate", "mutate"}
+    assert entry.cls is MiniGen and set(entry.roles) == {"mate", "mutate"}
     p = MiniGenSearchParams()
     assert (p.population_size, p.elite, p.generations_per_round, p.decay) == (15, 5, 25, 0.01)
     with pytest.raises(ValueError, match="elite"):

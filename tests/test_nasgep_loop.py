@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import random
@@ -10,7 +9,14 @@ import random
 import pytest
 from deap import base
 
-from deap_nas.algorithms import ALGORITHMS, Budget, NasgepSearchParams, SearchControl, nasgep
+from deap_nas.algorithms import (
+    ALGORITHMS,
+    Budget,
+    Nasgep,
+    NasgepSearchParams,
+    SearchControl,
+    nasgep,
+)
 from deap_nas.algorithms.nasgep import (
     genes_to_make,
     make_room,
@@ -19,7 +25,6 @@ from deap_nas.algorithms.nasgep import (
     select_survivors,
     threshold,
 )
-from deap_nas.runtime.snapshot import individual_from_dict, individual_to_dict
 from deap_nas.spaces import GepIndividual, NasgepParams, NasgepSpace
 
 SPACE = NasgepSpace(NasgepParams(channels=4, cells_per_stage=1))
@@ -59,7 +64,7 @@ def ind(fit, birth, dead=False, epochs=1):
 
 
 def test_registered():
-    assert ALGORITHMS["nasgep"].fn is nasgep and ALGORITHMS["nasgep"].params is NasgepSearchParams
+    assert ALGORITHMS["nasgep"].cls is Nasgep and ALGORITHMS["nasgep"].params is NasgepSearchParams
 
 
 def test_gene_removal_rule():
@@ -187,20 +192,23 @@ def test_extra_epoch_for_fitness_at_least_tc():
 
 
 def test_resume_from_json_state_equals_uninterrupted():
-    def strip(state):
-        return ([(SPACE.to_json(i), i.fitness.values, i.birth, i.loop_state) for i in state.population],
-                [dict(r) for r in state.logbook], state.extra)
+    def strip(algo):
+        st = algo.state
+        return ([(SPACE.to_json(i), i.fitness.values, i.birth, i.loop_state) for i in st.population],
+                [dict(r) for r in st.logbook], st.extra)
 
-    random.seed(6)
-    full = run(5)
-    random.seed(6)
-    part = run(2)
-    part.extra = json.loads(json.dumps(part.extra))
-    part.population = [individual_from_dict(json.loads(json.dumps(individual_to_dict(i, SPACE))), SPACE)
-                       for i in part.population]
+    params = NasgepSearchParams(**SMALL)
+    full = Nasgep(toolbox(), params, seed=6, control=SearchControl(Budget(generations=5)))
+    full.run()
+    part = Nasgep(toolbox(), params, seed=6, control=SearchControl(Budget(generations=2)))
+    part.run()
+    saved = json.loads(json.dumps(part.state_dict()))
+    random.seed(321)
     control = SearchControl(Budget(generations=5))
-    control.usage.generations = part.generation
-    resumed = run(5, state=copy.copy(part), control=control)
+    control.usage.generations = part.state.generation
+    resumed = Nasgep(toolbox(), params, seed=0, control=control)
+    resumed.load_state_dict(saved)
+    resumed.run()
     assert strip(resumed) == strip(full)
 
 

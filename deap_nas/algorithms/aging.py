@@ -76,10 +76,10 @@ class AgingEvolution(Algorithm):
         p, st, tb = self.params, self.state, self.toolbox
         extra = st.extra
         if extra["submitted"] < p.population_size or not st.population:
-            child = tb.individual()
+            child = self.new_individual()
         else:
             (parent,) = sel_aging_tournament(st.population, 1, p.sample_size, rng=self.rng)
-            (child,) = tb.mutate(tb.clone(parent))
+            (child,) = self.tool("mutate")(tb.clone(parent))
             forget(child)
         set_birth(child, extra["births"])
         extra["births"] += 1

@@ -36,6 +36,8 @@ never wishes for its next evaluation (those are requests).
 from __future__ import annotations
 
 import dataclasses
+import functools
+import inspect
 import json
 import random
 from collections.abc import Iterator, Sequence
@@ -79,6 +81,20 @@ def forget(ind: Any) -> Any:
     if "result" in getattr(ind, "__dict__", {}):
         del ind.result
     return ind
+
+
+def bind_rng(fn: Any, rng: Any) -> Any:
+    """``fn`` with ``rng=rng`` when it takes an ``rng`` argument that is not bound yet
+    (a toolbox registration, a functools.partial); else ``fn`` itself (None stays None)."""
+    if fn is None:
+        return None
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return fn
+    if "rng" in params and "rng" not in (getattr(fn, "keywords", None) or {}):
+        return functools.partial(fn, rng=rng)
+    return fn
 
 
 # ---------------------------------------------------------------------- individuals <-> JSON
@@ -157,6 +173,17 @@ class Algorithm:
         self._steps: Iterator[Batch] | None = None
         self._asked: Batch | None = None
         self.finished = False
+
+    # -------------------------------------------------------------- toolbox operators
+    def tool(self, name: str, default: Any = None) -> Any:
+        """``toolbox.<name>`` (or ``default``), given the loop's generator as ``rng`` when it
+        takes one and was registered without it, so a plain DEAP toolbox of the package's
+        operators draws from the loop's seed too."""
+        return bind_rng(getattr(self.toolbox, name, None) or default, self.rng)
+
+    def new_individual(self) -> Any:
+        """A random individual of the toolbox (``toolbox.individual``)."""
+        return self.tool("individual")()
 
     # -------------------------------------------------------------- the loop
     def steps(self) -> Iterator[Batch]:  # pragma: no cover - every subclass defines it

@@ -220,8 +220,7 @@ class Eigen(Algorithm):
         self.space = getattr(toolbox, "space", None)
         if self.space is None:
             raise ValueError("eigen: the toolbox needs the search space as toolbox.space")
-        self.mutate = getattr(toolbox, "mutate", None) or functools.partial(mut_eigen, space=self.space,
-                                                                             rng=self.rng)
+        self.mutate = self.tool("mutate", functools.partial(mut_eigen, space=self.space))
 
     @property
     def total(self) -> int:
@@ -238,7 +237,7 @@ class Eigen(Algorithm):
     def start(self) -> Iterator[Batch]:
         """Generation 0: the poorly initialised network trained t1 + t2 + t3 iterations."""
         p = self.params
-        first = self.toolbox.individual()
+        first = self.new_individual()
         done = yield from self.evaluate([first], 0, [training_request(self.total)])
         if not done:
             return

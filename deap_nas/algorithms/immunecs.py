@@ -122,7 +122,7 @@ class Immunecs(Algorithm):
         self.seen = SeenRegistry(self.space)
 
     def _op(self, role: str, default: Any) -> Any:
-        return getattr(self.toolbox, role, None) or default
+        return self.tool(role, default)
 
     def hypermutate(self, clone: Any, parent: Any) -> None:
         op = self._op("hypermutate", mut_hypermutation)
@@ -153,7 +153,7 @@ class Immunecs(Algorithm):
 
     def start(self) -> Iterator[Batch]:
         """N random networks, then their augmented copies (logged as generation 0)."""
-        pop = [self.toolbox.individual() for _ in range(self.params.population_size)]
+        pop = [self.new_individual() for _ in range(self.params.population_size)]
         for ind in pop:
             self.seen.add(ind)
         pop = yield from self.evaluate(pop, 0)

@@ -48,7 +48,7 @@ from typing import Any
 
 from ..checks import check_int
 from ..ops.minigen import mean_accuracy, performance_score, sel_softmax, sel_top_k, stamp_birth
-from .base import Algorithm, Batch, forget
+from .base import Algorithm, Batch, bind_rng, forget
 from .common import SearchControl, SearchState, fitness_record
 from .registry import register_algorithm, run_algorithm
 
@@ -101,8 +101,8 @@ def breed(toolbox: Any, elite: list, n: int, scores: list[float], born: int, tem
     for _ in range(n):
         p1, p2 = sel_softmax(elite, 2, scores=scores, temperature=temperature, rng=rng)
         c1, c2 = toolbox.clone(p1), toolbox.clone(p2)
-        c1, _ = toolbox.mate(c1, c2)
-        (c1,) = toolbox.mutate(c1)
+        c1, _ = bind_rng(toolbox.mate, rng)(c1, c2)
+        (c1,) = bind_rng(toolbox.mutate, rng)(c1)
         forget(c1)
         c1.__dict__.pop("acc_history", None)
         children.append(stamp_birth(c1, born))
@@ -169,7 +169,7 @@ class MiniGen(Algorithm):
         self.control.generation_done(st)
 
     def random_population(self) -> list:
-        return [stamp_birth(self.toolbox.individual(), 0) for _ in range(self.params.population_size)]
+        return [stamp_birth(self.new_individual(), 0) for _ in range(self.params.population_size)]
 
     def next_population(self) -> tuple[list, str] | None:
         """The next generation's population and what the restart rule did (None: stop)."""

@@ -41,7 +41,7 @@ class RandomSearch(Algorithm):
         st, n = self.state, self.params.population_size
         while not self.should_stop():
             gen = st.generation + 1
-            offspring = [self.toolbox.individual() for _ in range(int(min(n, self.control.remaining_evaluations())))]
+            offspring = [self.new_individual() for _ in range(int(min(n, self.control.remaining_evaluations())))]
             done = yield from self.evaluate(offspring, gen)
             close_generation(st, self.control, gen, len(done), done)
 

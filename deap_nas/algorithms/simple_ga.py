@@ -18,7 +18,7 @@ from typing import Any
 
 from deap import tools
 
-from .base import Algorithm, Batch, forget
+from .base import Algorithm, Batch, bind_rng, forget
 from .common import SearchControl, SearchState, close_generation
 from .registry import register_algorithm, run_algorithm
 
@@ -58,12 +58,12 @@ def var_and(offspring: list, toolbox: Any, cxpb: float, mutpb: float, rng: Any) 
     evaluation (``result``)."""
     for i in range(1, len(offspring), 2):
         if rng.random() < cxpb:
-            offspring[i - 1], offspring[i] = toolbox.mate(offspring[i - 1], offspring[i])
+            offspring[i - 1], offspring[i] = bind_rng(toolbox.mate, rng)(offspring[i - 1], offspring[i])
             forget(offspring[i - 1])
             forget(offspring[i])
     for i in range(len(offspring)):
         if rng.random() < mutpb:
-            (offspring[i],) = toolbox.mutate(offspring[i])
+            (offspring[i],) = bind_rng(toolbox.mutate, rng)(offspring[i])
             forget(offspring[i])
     return offspring
 
@@ -85,7 +85,7 @@ class SimpleGA(Algorithm):
     optional_roles = ("select",)
 
     def select(self, population: list, k: int) -> list:
-        select = getattr(self.toolbox, "select", None)
+        select = self.tool("select")
         if select is None:
             return sel_tournament(population, k, self.params.tournament_size, self.rng)
         return select(population, k)
@@ -95,7 +95,7 @@ class SimpleGA(Algorithm):
         while not self.should_stop():
             gen = st.generation + 1
             if not st.population:
-                offspring, kept = tb.population(n=p.population_size), []
+                offspring, kept = [self.new_individual() for _ in range(p.population_size)], []
             else:
                 kept = tools.selBest(st.population, p.elites)
                 parents = self.select(st.population, p.population_size - p.elites)
