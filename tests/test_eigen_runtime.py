@@ -17,6 +17,7 @@ import yaml
 from deap_nas.evaluation import TrainConfig, prepare_data
 from deap_nas.evaluation.engine import train
 from deap_nas.evaluation.losses import distillation_loss
+from deap_nas.evaluation.request import EvalRequest
 from deap_nas.nn import build
 from deap_nas.ops.eigen import insert_convolution, insert_pooling
 from deap_nas.runtime.evaluator import Evaluator
@@ -107,16 +108,15 @@ def test_train_overrides_and_stages_through_the_evaluator(tmp_path):
     ev = Evaluator(SPACE, dict(CONTEXT), run_seed=0, journal_path=journal, weights_dir=tmp_path / "weights")
     g = small_genome()
     a, b, c = (SPACE.from_json(SPACE.to_json(g)) for _ in range(3))
-    a.train_overrides = {"max_iterations": 3}
-    b.train_overrides = {"max_iterations": 5}
-    c.train_overrides = {"max_iterations": 3}
-    ev.evaluate_population([a, b], generation=0)
-    ev.evaluate_population([c], generation=0)
+    three, five = EvalRequest().with_overrides(max_iterations=3), EvalRequest().with_overrides(max_iterations=5)
+    ev.evaluate_population([a, b], generation=0, requests=[three, five])
+    ev.evaluate_population([c], generation=0, requests=[three])
     r = read(journal)
     assert [x["iterations"] for x in r] == [3, 5, 3]
     assert [x["cached"] for x in r] == [False, False, True]  # 3 != 5 iterations: not reused
-    assert r[0]["train_overrides"] == {"max_iterations": 3} and r[2]["cached_from"] == [0]
-    assert not hasattr(a, "train_overrides") and a.result["train_overrides"] == {"max_iterations": 3}
+    assert r[0]["request"]["overrides"] == {"max_iterations": 3} and r[2]["cached_from"] == [0]
+    assert a.result["request"]["overrides"] == {"max_iterations": 3}
+    assert set(vars(a)) == {"fitness", "result"}  # nothing else is left on the individual
 
     # staged (a fresh evaluator: repeat 0, the seed an uninterrupted run gets): pause at 4
     # of 9 iterations, then continue; the state file lies in the run directory
@@ -124,21 +124,23 @@ def test_train_overrides_and_stages_through_the_evaluator(tmp_path):
     ev2 = Evaluator(SPACE, dict(CONTEXT), run_seed=0, journal_path=staged_journal,
                     weights_dir=tmp_path / "staged" / "weights")
     d = SPACE.from_json(SPACE.to_json(g))
-    d.train_overrides, d.train_stage = {"max_iterations": 9}, {"stop_iteration": 4}
-    ev2.evaluate_population([d], generation=1)
+    nine = EvalRequest().with_overrides(max_iterations=9)
+    ev2.evaluate_population([d], generation=1, requests=[nine.paused_at(4)])
     assert d.result["iterations"] == 4 and d.result["train_state"] == "weights/000000.state.pt"
-    assert (tmp_path / "staged" / d.result["train_state"]).is_file() and not hasattr(d, "train_stage")
-    del d.fitness.values
-    d.train_overrides, d.train_stage = {"max_iterations": 9}, {"resume_from": d.result["train_state"]}
-    ev2.evaluate_population([d], generation=1)
+    assert d.result["role"] == "stage"
+    assert (tmp_path / "staged" / d.result["train_state"]).is_file()
+    resume = EvalRequest.resumed(d.result["train_state"]).with_overrides(max_iterations=9)
+    ev2.evaluate_population([d], generation=1, requests=[resume])
     last = read(staged_journal)[-1]
-    assert last["iterations"] == 9 and last["train_stage"] == {"resume_from": "weights/000000.state.pt"}
-    assert last["train_state"] is None
+    assert last["iterations"] == 9 and last["request"]["start"] == {
+        "kind": "resume", "weights": None, "reinit": [], "state": "weights/000000.state.pt", "until": None,
+        "note": None}
+    assert last["train_state"] is None and last["role"] == "continuation"
 
     # one uninterrupted 9-iteration training ends the same way
     e = SPACE.from_json(SPACE.to_json(g))
-    e.train_overrides = {"max_iterations": 9}
-    Evaluator(SPACE, dict(CONTEXT), run_seed=0, journal_path=tmp_path / "j3.jsonl").evaluate_population([e])
+    Evaluator(SPACE, dict(CONTEXT), run_seed=0, journal_path=tmp_path / "j3.jsonl").evaluate_population(
+        [e], requests=[nine])
     (straight,) = read(tmp_path / "j3.jsonl")
     assert straight["seed"] == read(staged_journal)[0]["seed"]
     final = [h for h in last["history"] if not h.get("partial")]
@@ -146,18 +148,16 @@ def test_train_overrides_and_stages_through_the_evaluator(tmp_path):
         (h["epoch"], h["train_loss"], h["val_acc"]) for h in straight["history"]]
     assert e.fitness.values == d.fitness.values or last["best_epoch"] != straight["best_epoch"]
 
-    with pytest.raises(ValueError, match="train_overrides"):
+    with pytest.raises(ValueError, match="overrides"):
         bad = SPACE.from_json(SPACE.to_json(g))
-        bad.train_overrides = {"max_iterations": 0}
-        ev.evaluate_population([bad])
+        ev.evaluate_population([bad], requests=[EvalRequest().with_overrides(max_iterations=0)])
 
 
-def test_snapshot_keeps_training_requests():
+def test_snapshot_keeps_an_individuals_own_attributes():
     ind = small_genome()
-    ind.train_overrides = {"max_iterations": 7}
-    ind.train_stage = {"stop_iteration": 3, "resume_from": "weights/000001.state.pt"}
+    ind.birth, ind.history = 3, [0.1, 0.2]
     back = individual_from_dict(json.loads(json.dumps(individual_to_dict(ind, SPACE))), SPACE)
-    assert back.train_overrides == ind.train_overrides and back.train_stage == ind.train_stage
+    assert back.birth == 3 and back.history == [0.1, 0.2]
 
 
 def test_teacher_logits_are_computed_once_and_change_the_training(tmp_path, data):
@@ -180,13 +180,12 @@ def test_teacher_logits_are_computed_once_and_change_the_training(tmp_path, data
     ev_with = Evaluator(SPACE, {**CONTEXT, "teacher": spec}, run_seed=0, journal_path=tmp_path / "with.jsonl")
     ev_without = Evaluator(SPACE, dict(CONTEXT), run_seed=0, journal_path=tmp_path / "without.jsonl")
     x, y = small_genome(), small_genome()
-    for ind in (x, y):
-        ind.train_overrides = {"max_iterations": 4}
-    ev_with.evaluate_population([x])
-    ev_without.evaluate_population([y])
+    four = EvalRequest().with_overrides(max_iterations=4)
+    ev_with.evaluate_population([x], requests=[four])
+    ev_without.evaluate_population([y], requests=[four])
     (rx,), (ry,) = read(tmp_path / "with.jsonl"), read(tmp_path / "without.jsonl")
     assert rx["status"] == ry["status"] == "ok" and rx["seed"] == ry["seed"]
-    assert rx["teacher"] == spec and "teacher" not in ry
+    assert json.loads(rx["request"]["teacher"]) == spec and ry["request"]["teacher"] is None
     assert rx["history"][0]["train_loss"] != ry["history"][0]["train_loss"]  # the eq. 3 loss was used
 
 

@@ -10,12 +10,12 @@ import torch
 
 from deap_nas.arch import sequential
 from deap_nas.evaluation.config import TrainConfig
+from deap_nas.evaluation.request import EvalRequest, Start
 from deap_nas.evaluation.task import prepare_data, train_architecture
 from deap_nas.nn import build
-from deap_nas.ops import augment, clone_population, mark_inheritance, random_insertion
+from deap_nas.ops import augment, clone_population, inheritance_request
 from deap_nas.runtime.evaluator import Evaluator
 from deap_nas.runtime.parallel import ParallelMap
-from deap_nas.runtime.snapshot import individual_from_dict, individual_to_dict
 from deap_nas.runtime.worker import EvalTask, inherited_init_state, run_task
 from deap_nas.spaces import ImmuneFashionParams, ImmuneFashionSpace
 
@@ -89,8 +89,8 @@ def test_appended_layer_inherits_every_parent_node(data, parent_path, monkeypatc
         return real(*args, **kwargs)
 
     monkeypatch.setattr(task_module, "train_architecture", spy)
-    task = EvalTask(0, child.hash(), 0, 11, child.to_dict(), CONTEXT, init_weights=str(parent_path),
-                    extra={"exclude": [3]})
+    req = EvalRequest(start=Start("inherit", weights=str(parent_path), reinit=(3,)), arch_hash=child.hash())
+    task = EvalTask(0, child.hash(), 0, 11, child.to_dict(), CONTEXT, request=req.to_dict())
     rec = run_task(task)
     assert rec["status"] == "ok", rec["message"]
     assert rec["inherited"]["copied"] == [0, 1, 2]
@@ -123,8 +123,8 @@ def test_mutated_clone_reinitialises_changed_and_reshaped_nodes(data, parent_pat
 
 def test_missing_parent_file_trains_from_scratch(tmp_path):
     arch = sequential([conv(), conv()])
-    task = EvalTask(0, arch.hash(), 0, 1, arch.to_dict(), CONTEXT, init_weights=str(tmp_path / "gone.pt"),
-                    extra={"exclude": []})
+    req = EvalRequest(start=Start("inherit", weights=str(tmp_path / "gone.pt")), arch_hash=arch.hash())
+    task = EvalTask(0, arch.hash(), 0, 1, arch.to_dict(), CONTEXT, request=req.to_dict())
     rec = run_task(task)
     assert rec["status"] == "ok" and rec["accuracy"] is not None
     assert rec["inherited"] is None and "trained from scratch" in rec["inherit_note"]
@@ -142,41 +142,27 @@ def conv_gene():
     return {"op": 0.1, "hp": [0.4, 0.1, 0.1]}  # conv, kernel 3, bn, relu
 
 
-def test_mark_inheritance_and_no_stale_marks():
+def test_inheritance_request_and_no_stale_marks():
     space = fashion_space()
     parent = space.from_json([conv_gene(), conv_gene()])
     parent.fitness.values = (0.5,)
     parent.result = {"status": "ok", "weights": "weights/000004.pt"}
     (clone,) = clone_population([parent], n_c=1)
-    assert getattr(clone, "inherit_from", None) is None
-    assert mark_inheritance(clone, parent) == "weights/000004.pt"
-    assert clone.inherit_from == "weights/000004.pt" and clone.changed_layers == []
-    # a copy of a marked individual does not keep its mark
-    assert getattr(augment(clone, space, rng=random.Random(0)), "inherit_from", None) is None
-    assert getattr(clone_population([clone], n_c=1)[0], "inherit_from", None) is None
-    assert all(getattr(i, "inherit_from", None) is None for i in random_insertion([clone], 2, space=space))
-    # parents without weights: the child trains from scratch, and says why
+    assert not hasattr(clone, "result")  # a copy does not carry its parent's evaluation
+    req = inheritance_request(clone, parent)
+    assert req.start.kind == "inherit" and req.start.weights == "weights/000004.pt" and req.start.reinit == ()
+    child = augment(parent, space, rng=random.Random(0))
+    assert child.changed_layers == [3]  # the operator's annotation ...
+    assert inheritance_request(child, parent).start.reinit == (3,)
+    assert not hasattr(child, "changed_layers")  # ... consumed by the request
+    # parents without weights: the child trains from scratch, and the request says why
     for result, why in [({"status": "ok", "weights": None}, "no saved weights"),
                         ({"status": "crashed", "weights": None}, "crashed"), (None, "not evaluated")]:
         orphan = space.from_json([conv_gene()])
         if result is not None:
             orphan.result = result
-        child = augment(orphan, space, rng=random.Random(1))
-        assert mark_inheritance(child, orphan) is None
-        assert why in child.inherit_note and child.changed_layers == [2]
-
-
-def test_snapshot_keeps_inheritance_marks():
-    space = fashion_space()
-    ind = space.from_json([conv_gene(), conv_gene()])
-    ind.inherit_from, ind.changed_layers = "weights/000002.pt", [2]
-    back = individual_from_dict(json.loads(json.dumps(individual_to_dict(ind, space))), space)
-    assert back.inherit_from == "weights/000002.pt" and back.changed_layers == [2]
-    assert not back.fitness.valid
-    ind2 = space.from_json([conv_gene()])
-    ind2.inherit_from, ind2.inherit_note, ind2.changed_layers = None, "parent evaluation crashed", [1]
-    back = individual_from_dict(json.loads(json.dumps(individual_to_dict(ind2, space))), space)
-    assert back.inherit_note == "parent evaluation crashed" and back.changed_layers == [1]
+        req = inheritance_request(augment(orphan, space, rng=random.Random(1)), orphan)
+        assert req.start.kind == "scratch" and why in req.start.note
 
 
 # ------------------------------------------------------------------------- through the evaluator
@@ -199,25 +185,26 @@ def test_evaluator_child_inherits_across_processes(tmp_path):
 
     child = augment(parent, space, rng=random.Random(0))
     child[-1] = conv_gene()  # keep the new layer a conv (any layer would do)
-    mark_inheritance(child, parent)
+    child_req = inheritance_request(child, parent)
     orphan = augment(parent, space, rng=random.Random(0))
     orphan[-1] = {"op": 0.1, "hp": [0.9, 0.1, 0.1]}  # conv, kernel 7
-    orphan.inherit_from, orphan.changed_layers = "weights/999999.pt", [3]  # file missing
+    orphan_req = EvalRequest(start=Start("inherit", weights="weights/999999.pt", reinit=(3,)))  # file missing
     pool = ParallelMap("process", 2)
     try:
         ev.map_fn = pool
-        ev.evaluate_population([child, orphan], generation=1)
+        ev.evaluate_population([child, orphan], generation=1, requests=[child_req, orphan_req])
     finally:
         pool.close()
     recs = {r["eval_id"]: r for r in read_journal(journal)}
     rec, lost = recs[1], recs[2]
     assert rec["status"] == "ok" and rec["worker"] != recs[0]["worker"]  # another process
-    assert rec["inherit_from"] == "weights/000000.pt" and rec["changed_layers"] == [3]
+    assert rec["request"]["start"]["weights"] == "weights/000000.pt" and rec["request"]["start"]["reinit"] == [3]
     assert rec["inherited"]["copied"] == [0, 1, 2]
     assert rec["inherited"]["skipped"] == {"3": "changed by the mutation"}
     assert lost["status"] == "ok" and lost["inherited"] is None and "999999.pt" in lost["inherit_note"]
-    # consumed: a clone of the child does not inherit from the grandparent
-    assert not hasattr(child, "inherit_from") and child.result["inherit_from"] == "weights/000000.pt"
+    # nothing is left on the child: a clone of it does not inherit from the grandparent
+    assert set(vars(child)) == {"fitness", "result", "parent_affinity"}
+    assert child.result["request"]["start"]["weights"] == "weights/000000.pt"
     assert child.result["inherited"]["copied"] == [0, 1, 2]
 
     # a parent without saved weights: scratch training, the record says why
@@ -226,8 +213,7 @@ def test_evaluator_child_inherits_across_processes(tmp_path):
     kid[-1] = {"op": 0.1, "hp": [0.0, 0.1, 0.1]}  # conv, kernel 1
     parent_without = space.from_json(space.to_json(parent))
     parent_without.result = {**parent.result, "weights": None}
-    mark_inheritance(kid, parent_without)
-    no_weights.evaluate_population([kid])
+    no_weights.evaluate_population([kid], requests=[inheritance_request(kid, parent_without)])
     (r,) = read_journal(tmp_path / "j2.jsonl")
-    assert r["status"] == "ok" and r["inherited"] is None and "no saved weights" in r["inherit_note"]
-    assert r["inherit_from"] is None and r["changed_layers"] == [3]
+    assert r["status"] == "ok" and "no saved weights" in r["inherit_note"]
+    assert r["request"]["start"]["kind"] == "scratch"

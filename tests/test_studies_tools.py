@@ -52,7 +52,8 @@ def test_locality_statistics_match_the_journals_and_a_rerun_trains_nothing(tmp_p
     by_weights = {f"../parents/{p['weights']}": p for p in parents}
     clone_accs: dict[int, list[float]] = {}
     for c in clones:
-        parent = by_weights[c["inherit_from"]]
+        assert c["request"]["start"]["kind"] == "inherit"
+        parent = by_weights[c["request"]["start"]["weights"]]
         assert c["arch_hash"] != parent["arch_hash"] and c["inherited"]["copied"]
         clone_accs.setdefault(parent["eval_id"], []).append(c["accuracy"])
     assert all(len(v) == 2 for v in clone_accs.values())
@@ -82,8 +83,8 @@ def test_partial_evaluation_trains_fully_with_and_without_inheritance(tmp_path: 
     scratch = journal(tmp_path / "s" / "full_scratch" / "journal.jsonl")
     assert [r["arch_hash"] for r in inherit] == [r["arch_hash"] for r in partial] == [r["arch_hash"] for r in scratch]
     for p, i, s in zip(partial, inherit, scratch, strict=True):
-        assert i["inherit_from"] == f"../partial/{p['weights']}"
-        assert i["inherited"]["copied"] and "inherit_from" not in s
+        assert i["request"]["start"]["weights"] == f"../partial/{p['weights']}"
+        assert i["inherited"]["copied"] and s["request"]["start"]["kind"] == "scratch"
         assert 0 <= i["test_accuracy"] <= 1 and 0 <= s["test_accuracy"] <= 1
         assert i["seed"] == s["seed"]  # the same seed: only the initial weights differ
     assert [a["full_test_acc_inherit"] for a in res["architectures"]] == [r["test_accuracy"] for r in inherit]
@@ -110,7 +111,7 @@ def test_progressive_appends_one_layer_with_inherited_weights(tmp_path: Path):
     after = journal(tmp_path / "s" / "after" / "journal.jsonl")
     for b, a in zip(before, after, strict=True):
         assert a["genome"][:-1] == b["genome"] and len(a["genome"]) == len(b["genome"]) + 1
-        assert a["changed_layers"] == [len(a["genome"])]
+        assert a["request"]["start"]["reinit"] == [len(a["genome"])]
         assert len(b["genome"]) + 1 not in a["inherited"]["copied"]
     assert [x["before"] for x in res["pairs"]] == [r["accuracy"] for r in before]
     q1 = res["question1"]["all"]["all"]
