@@ -6,10 +6,11 @@ generations and stops cleanly at the first limit reached, saying which. A loop h
 :class:`SearchState` to :meth:`SearchControl.generation_done` after each generation; the
 runtime hooks snapshots and progress display there.
 
-Loops evaluate through :func:`evaluate_invalid`, which uses the runtime's
-``toolbox.evaluate_population`` (fitness cache, journal, parallel map) when present and
-otherwise plain DEAP ``toolbox.map(toolbox.evaluate, ...)``, so every loop also runs with
-a hand-made DEAP toolbox.
+The loops themselves are :class:`~deap_nas.algorithms.base.Algorithm` subclasses that
+yield batches with evaluation requests (:mod:`deap_nas.algorithms.base`);
+:func:`evaluate_invalid`, :func:`submit_evaluation` and :func:`wait_first` remain for
+hand-written DEAP loops (and the steady-state aging loop) and use the runtime's
+``toolbox.evaluate_population`` when present, else plain DEAP ``toolbox.evaluate``.
 """
 
 from __future__ import annotations

@@ -60,11 +60,12 @@ def reevaluate_candidates(
             penalty=config.evaluation.penalty,
             log=log,
         )
-        ev.next_eval_id = 1 + max((int(r["eval_id"]) for r in journal), default=-1)
+        ev.replay.next_eval_id = 1 + max((int(r["eval_id"]) for r in journal), default=-1)
+        counts = ev.replay.repeat_counts
         for r in journal:
             if not r.get("cached") and r.get("arch_hash") and r.get("repeat") is not None:
                 h = r["arch_hash"]
-                ev.repeat_counts[h] = max(ev.repeat_counts.get(h, 0), int(r["repeat"]) + 1)
+                counts[h] = max(counts.get(h, 0), int(r["repeat"]) + 1)
         log(f"final selection: {total} re-evaluations so that the top {len(ranked)} have {min_evaluations} each")
         individuals = [space.from_json(row["genome"]) for row, n in need for _ in range(n)]
         try:

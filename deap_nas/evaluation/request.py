@@ -28,7 +28,8 @@ What a result is (:meth:`EvalRequest.role`): a ``stage`` (paused: not a final ac
 a ``continuation`` (of an earlier training of the same network) or a ``repeat`` (a
 complete training, repeat index ``repeat``). Reports average repeats only.
 
-This module is torch-free and has no dependency on the rest of the package.
+This module is torch-free and imports nothing else of the package (importing it runs
+``deap_nas.evaluation``'s torch-free ``__init__``).
 """
 
 from __future__ import annotations
