@@ -5,29 +5,38 @@ checks can be exhaustive instead of sampled.
 
 Combinations (:data:`CASES`; spaces, operators and parameters from the shipped quick
 configs, experiments/configs/*_quick.yaml, with budgets small enough for ~0.1 s runs):
-random_search x {sequential, neat}, simple_ga x sequential, aging_evolution x neat,
-immunecs x immunecs_fashion, eigen x eigen, nasgep x nasgep, minigen x minigen.
+random_search x {sequential, neat}, simple_ga x sequential, aging_evolution x neat
+(serial, and asynchronous with two children in flight), immunecs x immunecs_fashion,
+eigen x eigen, nasgep x nasgep, minigen x minigen.
 
 Checks, each a test per combination:
 
 - (a) ``cache``: the fitness cache on and off request the same trainings (same
-  evaluation ids, architectures and requests, weight files named by what they hold); with
-  it on, cache hits are journaled ``cached: true`` and not trained; NASGEP continues
-  training its individuals with the cache on (a bug once: the cache swallowed NASGEP's
-  continued epochs);
+  evaluation ids, architectures and requests, weight files named by what they hold), with
+  a trainer that ignores the repeat's seed (else a second training of an architecture,
+  cache off, scores differently and the searches part); with it on, cache hits are
+  journaled ``cached: true`` and not trained; NASGEP continues training its individuals
+  with the cache on (a bug once: the cache swallowed NASGEP's continued epochs);
 - (b) ``parallel``: a process pool (2 workers) gives the serial run's journal triples
-  (eval_id, arch_hash, fitness) and final search state; SCOOP (``python -m scoop -n 2
-  experiments/run.py``) too, for three algorithms (:data:`SCOOP_CASES`);
-- (c) ``kill``: a run killed in-process after its k-th journal record (the trainer raises
-  a BaseException, as a kill -9 would leave it: no status written, the training in
-  progress lost), then resumed, equals the uninterrupted run (journal, final search
-  state, weight files, best architectures), for every k; plus one run killed three times;
+  (eval_id, arch_hash, fitness), final search state, weight files and best list; SCOOP
+  (``python -m scoop -n 2 experiments/run.py``) too, for three algorithms
+  (:data:`SCOOP_CASES`);
+- (c) ``kill``: a run killed in-process at the first training after its k-th journal
+  record (the trainer raises KeyboardInterrupt, or a BaseException that no handler of the
+  runtime catches, as kill -9 leaves a run), then resumed, equals the uninterrupted run
+  (journal, final search state, trainings, weight files, best list), for every k; one run
+  killed three times (a resumed run killed again); one killed, moved to another directory
+  and resumed there. fsync is off in these tests (tests/test_runtime_resume.py kills
+  real processes);
 - (d) ``budget``: the evaluation budget is met exactly (run.json usage and journal);
 - (e) ``seed``: a loop driven by ask/tell with ``seed=3`` gives the same batches, fitness
-  values and hall of fame after ``random.seed(1)`` and ``random.seed(2)``, and so does the
-  runtime's toolbox (``build_toolbox(..., rng=...)``): individuals and operators.
+  values and hall of fame after ``random.seed(1)`` and ``random.seed(2)``, and leaves the
+  global ``random`` alone, with a plain toolbox (the loop binds its generator) and with
+  the runtime's (one generator for both); the runtime's toolbox (``build_toolbox(...,
+  rng=...)``) draws the same individuals and operator results either way.
 
-``test_summary`` prints the number of combinations x checks.
+Bugs found are marked ``xfail(strict=True)`` with the reason. ``test_summary`` prints
+the number of combinations x checks.
 """
 
 from __future__ import annotations
@@ -48,6 +57,7 @@ import pytest
 import yaml
 
 from deap_nas.algorithms import ALGORITHMS, Budget, SearchControl
+from deap_nas.arch import ArchitectureError
 from deap_nas.runtime.config import parse_config
 from deap_nas.runtime.evaluator import Evaluator
 from deap_nas.runtime.journal import read_journal
@@ -98,6 +108,13 @@ CASES: dict[str, dict[str, Any]] = {
         "operators": {"mutate": {"name": "mut_neat", "p_mutate": 0.7, "p_add": 0.25, "p_identity": 0.05}},
         "budget": {"evaluations": 16},
     },
+    "aging_evolution-neat-async": {  # the asynchronous steady state: children in flight in the snapshots
+        "space": NEAT,
+        "algorithm": {"name": "aging_evolution", "population_size": 5, "sample_size": 2, "cycles": 40,
+                      "in_flight": 2, "hall_of_fame": 5},
+        "operators": {"mutate": {"name": "mut_neat", "p_mutate": 0.7, "p_add": 0.25, "p_identity": 0.05}},
+        "budget": {"evaluations": 16},
+    },
     "immunecs-immunecs_fashion": {  # immunecs_fashion_mnist_quick.yaml
         "data": {"name": "fashion_mnist_mini", "resample": True},
         "space": {"name": "immunecs_fashion", "stem_channels": 16},
@@ -142,7 +159,12 @@ CASES: dict[str, dict[str, Any]] = {
     },
 }
 IDS = list(CASES)
+#: with W > 1 children in flight, the order in which they join depends on training times
+#: under a pool (aging.py: "two runs with the same seed may differ"): serial only
+PARALLEL_CASES = [c for c in IDS if not c.endswith("-async")]
 SCOOP_CASES = ["aging_evolution-neat", "eigen-eigen", "nasgep-nasgep"]
+#: ask/tell drives the serial loop (``steps``): the async variant is the same loop there
+LOOP_CASES = [c for c in IDS if not c.endswith("-async")]
 CHECKS = ("cache", "parallel", "kill", "budget", "seed")
 
 
@@ -167,10 +189,14 @@ def meta(run_dir: Path) -> dict[str, Any]:
     return json.loads((run_dir / "run.json").read_text())
 
 
-def search_state(snap: dict[str, Any]) -> str:
-    """What must be bit-identical between equivalent runs (as tests/test_runtime_resume.py)."""
+def search_state(run_dir: Path) -> str:
+    """What must be bit-identical between equivalent runs (as tests/test_runtime_resume.py),
+    from the newest snapshot; the run directory's absolute path (in EIGEN's teacher spec)
+    reads ``<run>``."""
+    snap = snapshot(run_dir)
     keys = ("generation", "next_eval_id", "population", "hall_of_fame", "logbook", "evaluator")
-    return json.dumps({k: snap[k] for k in keys}, sort_keys=True, indent=1)
+    text = json.dumps({k: snap[k] for k in keys}, sort_keys=True, indent=1)
+    return text.replace(str(run_dir.resolve()), "<run>").replace(str(run_dir.absolute()), "<run>")
 
 
 def files(run_dir: Path, sub: str) -> dict[str, str]:
@@ -184,7 +210,7 @@ def assert_same_run(got: Path, want: Path) -> None:
     ids = [r["eval_id"] for r in g]
     assert len(ids) == len(set(ids)), f"{got}: an eval_id journaled twice"
     assert triples(g) == triples(w)
-    assert search_state(snapshot(got)) == search_state(snapshot(want))
+    assert search_state(got) == search_state(want)
     assert calls(got) == calls(want), "a training was repeated (or lost)"
     assert files(got, "weights") == files(want, "weights")
     assert files(got, "best") == files(want, "best")
@@ -198,17 +224,17 @@ def workdir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("harness")
 
 
-_REFERENCES: dict[str, Path] = {}
+@pytest.fixture(scope="module")
+def reference(workdir) -> Callable[..., Path]:
+    """``reference(case, trainer=FAKE)``: the uninterrupted serial run of a case (made
+    once per module)."""
+    made: dict[tuple[str, str], Path] = {}
 
-
-@pytest.fixture
-def reference(workdir) -> Callable[[str], Path]:
-    """The uninterrupted serial run of a case (made once per module)."""
-
-    def get(case: str) -> Path:
-        if case not in _REFERENCES:
-            _REFERENCES[case] = run(config_of(case), workdir / f"ref-{case}")
-        return _REFERENCES[case]
+    def get(case: str, trainer: str = FAKE) -> Path:
+        if (case, trainer) not in made:
+            name = f"ref-{case}" if trainer == FAKE else f"ref-{case}-{trainer.rpartition(':')[2]}"
+            made[case, trainer] = run(config_of(case, evaluation={"trainer": trainer}), workdir / name)
+        return made[case, trainer]
 
     return get
 
@@ -233,15 +259,16 @@ def canonical_requests(records: list[dict[str, Any]]) -> list[tuple[int, str, st
         if not path:
             return path
         m = re.search(r"(\d{6})(\.state)?\.pt$", path)
-        assert m, f"unexpected weights path {path}"
-        return f"{int(m.group(1)) in by_id and identity(int(m.group(1)))}{m.group(2) or ''}"
+        assert m and int(m.group(1)) in by_id, f"a weights path of no evaluation: {path}"
+        return identity(int(m.group(1))) + (m.group(2) or "")
 
     def identity(eid: int) -> str:
         if eid not in memo:
             r = by_id[eid]
-            src = r["cached_from"][0] if r.get("cached") and r.get("cached_from") else eid
-            memo[eid] = f"{by_id[src]['arch_hash']}<{request_text(by_id[src])}>" if src != eid else \
-                f"{r['arch_hash']}<{request_text(r)}>"
+            if r.get("cached") and r.get("cached_from"):
+                memo[eid] = identity(r["cached_from"][0])
+            else:
+                memo[eid] = f"{r['arch_hash']}<{request_text(r)}>"
         return memo[eid]
 
     def request_text(r: dict[str, Any]) -> str:
@@ -249,6 +276,10 @@ def canonical_requests(records: list[dict[str, Any]]) -> list[tuple[int, str, st
         start = req.get("start") or {}
         for k in ("weights", "state"):
             start[k] = of_file(start.get(k))
+        if req.get("teacher"):  # EIGEN's mimicry: the parent's weights file
+            teacher = json.loads(req["teacher"])
+            teacher["weights"] = of_file(teacher.get("weights"))
+            req["teacher"] = teacher
         req.pop("repeat", None)
         return json.dumps(req, sort_keys=True)
 
@@ -263,10 +294,11 @@ def test_cache_on_and_off_request_the_same_trainings(workdir, case):
               workdir / f"cache-off-{case}")
     j_on, j_off = journal(on), journal(off)
     assert canonical_requests(j_on) == canonical_requests(j_off)
-    assert [r["fitness"] for r in j_on] == [r["fitness"] for r in j_off]
+    assert triples(j_on) == triples(j_off)  # (journal order differs: a hit is journaled before the batch trains)
     # cache on: a hit is journaled as cached and not trained (no weight file of its own)
     hits = [r for r in j_on if r.get("cached")]
-    assert calls(on) + len(hits) == len(j_on)
+    undecoded = [r for r in j_on if r["status"] == "invalid" and not r.get("cached")]  # no training either
+    assert calls(on) + len(hits) + len(undecoded) == len(j_on)
     for r in hits:
         assert not (on / "weights" / f"{r['eval_id']:06d}.pt").exists()
         assert r["cached_from"] and all(i < r["eval_id"] for i in r["cached_from"])
@@ -283,13 +315,14 @@ def test_cache_on_and_off_request_the_same_trainings(workdir, case):
 
 
 # ---------------------------------------------------------------------- (b) parallel backends
-@pytest.mark.parametrize("case", IDS)
+@pytest.mark.parametrize("case", PARALLEL_CASES)
 def test_process_pool_equals_serial(workdir, reference, case):
     ref = reference(case)
     pool = run(config_of(case, parallel={"backend": "process", "workers": 2}), workdir / f"pool-{case}")
     assert triples(journal(pool)) == triples(journal(ref))
-    assert search_state(snapshot(pool)) == search_state(snapshot(ref))
+    assert search_state(pool) == search_state(ref)
     assert files(pool, "weights") == files(ref, "weights")
+    assert files(pool, "best") == files(ref, "best")
 
 
 @pytest.mark.parametrize("case", SCOOP_CASES)
@@ -297,7 +330,8 @@ def test_scoop_equals_serial(workdir, reference, case):
     ref = reference(case)
     d = workdir / f"scoop-{case}"
     d.mkdir()
-    (d / "config.yaml").write_text(yaml.safe_dump(config_of(case, parallel={"backend": "auto"}), sort_keys=False))
+    config = config_of(case, parallel={"backend": "auto"}, output={"progress": True})
+    (d / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     env = {**ENV, "PYTHONPATH": os.pathsep.join([str(REPO), ENV.get("PYTHONPATH", "")])}
     r = subprocess.run(
         [sys.executable, "-m", "scoop", "-n", "2", str(REPO / "experiments" / "run.py"), "config.yaml",
@@ -307,7 +341,7 @@ def test_scoop_equals_serial(workdir, reference, case):
     check(r)
     assert re.search(r"^run run: .* scoop evaluation$", r.stderr, re.M), r.stderr[-4000:]
     assert triples(journal(d / "run")) == triples(journal(ref))
-    assert search_state(snapshot(d / "run")) == search_state(snapshot(ref))
+    assert search_state(d / "run") == search_state(ref)
     assert files(d / "run", "weights") == files(ref, "weights")
 
 
@@ -323,12 +357,13 @@ class Killed(BaseException):
 
 def killing_trainer(task: EvalTask) -> dict[str, Any]:
     """:func:`~deap_nas.testing.fake_trainer`, except that with :data:`KILL_ENV` set it
-    dies (raises :class:`Killed`) at the first training once the journal has k records."""
+    dies at the first training once the journal has k records: :class:`Killed` for an even
+    k, KeyboardInterrupt (Ctrl-C, which the runtime records as "interrupted") for an odd k."""
     spec = os.environ.get(KILL_ENV)
     if spec:
         path, k = spec.rsplit("|", 1)
         if Path(path).exists() and len(read_journal(path)) >= int(k):
-            raise Killed(f"killed after {k} journal records")
+            raise (KeyboardInterrupt if int(k) % 2 else Killed)(f"killed after {k} journal records")
     return fake_trainer(task)
 
 
@@ -343,7 +378,7 @@ def run_killed(config: dict[str, Any], run_dir: Path, ks: list[int], monkeypatch
                 run(config, run_dir)
             else:
                 resume_run(run_dir)
-        except Killed:
+        except (Killed, KeyboardInterrupt):
             killed.append(len(journal(run_dir)))
         else:
             break  # it finished before a training came after k records
@@ -354,13 +389,17 @@ def run_killed(config: dict[str, Any], run_dir: Path, ks: list[int], monkeypatch
 
 
 @pytest.mark.parametrize("case", IDS)
-def test_kill_after_each_evaluation_then_resume_equals_uninterrupted_run(workdir, monkeypatch, case):
+def test_kill_after_each_evaluation_then_resume_equals_uninterrupted_run(workdir, reference, monkeypatch, case):
+    # durability is not what is tested here (tests/test_runtime_resume.py kills with SIGKILL): no fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: None)
     config = config_of(case, evaluation={"trainer": KILLER})
-    ref = run(config, workdir / f"kill-ref-{case}")
+    ref = reference(case, KILLER)
     records = journal(ref)
     n = len(records)
     gens = [r["generation"] for r in records]
     mid = [k for k in range(1, n) if gens[k - 1] == gens[k]]  # the kill lands inside a generation
+    if case.startswith("aging_evolution"):  # a generation is one evaluation: every kill loses a child in flight
+        mid = list(range(1, n))
     assert mid, "no generation with two evaluations: no mid-generation kill"
     failures, kills = [], 0
     for k in range(1, n):
@@ -372,12 +411,60 @@ def test_kill_after_each_evaluation_then_resume_equals_uninterrupted_run(workdir
         except AssertionError as e:
             failures.append(f"k={k} (killed at {killed}): {str(e)[:300]}")
     assert not failures, "\n".join(failures)
-    assert kills >= len(mid), f"only {kills} of {n - 1} runs were killed"
+    # a kill comes at the first training after k records: none when only untrained records follow
+    # (with W children in flight, up to W - 1 trainings start before the records before them)
+    trained_after = [k for k in range(1, n) if any(r.get("fake_trainer") and not r.get("cached") for r in records[k:])]
+    early = CASES[case]["algorithm"].get("in_flight", 1) - 1
+    assert len(trained_after) - early <= kills <= len(trained_after), f"{kills} of {n - 1} runs were killed"
     # one run killed three times (a resumed run killed again), the last kill mid-generation
     d = workdir / f"kill3-{case}"
     killed = run_killed(config, d, [n // 4, n // 2, mid[-1]], monkeypatch)
     assert len(killed) >= 2, killed
     assert_same_run(d, ref)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "bug: runtime/search.py resume_run/_execute never set run.json back to status 'running' "
+    "(stop_reason null): a resumed run reads 'interrupted' / 'failed' / 'finished' with the old "
+    "stop_reason while it runs, and still does when it is killed again"))
+def test_a_resumed_run_is_marked_running(workdir, monkeypatch):
+    config = config_of("simple_ga-sequential", evaluation={"trainer": KILLER})
+    d = workdir / "status"
+    monkeypatch.setenv(KILL_ENV, f"{d / 'journal.jsonl'}|3")  # odd k: Ctrl-C
+    with pytest.raises(KeyboardInterrupt):
+        run(config, d)
+    assert (meta(d)["status"], meta(d)["stop_reason"]) == ("interrupted", "interrupted by the user")
+    monkeypatch.setenv(KILL_ENV, f"{d / 'journal.jsonl'}|8")  # even k: what kill -9 leaves
+    with pytest.raises(Killed):
+        resume_run(d)
+    assert (meta(d)["status"], meta(d)["stop_reason"]) == ("running", None)
+
+
+MOVED_XFAIL = pytest.mark.xfail(strict=True, reason=(
+    "bug: EIGEN's mimicry teacher is kept with absolute paths in every request "
+    "(runtime/evaluator.py Evaluator.set_teacher -> teacher.resolve_teacher(spec, run_dir) -> "
+    "Evaluator.complete -> EvalRequest.teacher), unlike start.weights / start.state, which stay "
+    "run-relative: the journal, the snapshots and the fitness-cache keys name the run directory. "
+    "Resumed after a move, the state keeps the old directory's paths, and requests after the "
+    "resume miss the cache entries of the same requests before it (retrained with the next "
+    "repeat's seed: another search)"))
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, marks=MOVED_XFAIL) if c.startswith("eigen") else c for c in IDS])
+def test_resume_in_a_moved_run_directory_equals_uninterrupted_run(workdir, reference, monkeypatch, case):
+    """A run directory is self-contained: killed mid-run, moved (copied off a cluster) and
+    resumed there, it finishes as the uninterrupted run."""
+    monkeypatch.setattr(os, "fsync", lambda fd: None)
+    config = config_of(case, evaluation={"trainer": KILLER})
+    ref = reference(case, KILLER)
+    d = workdir / f"moved-{case}"
+    monkeypatch.setenv(KILL_ENV, f"{d / 'journal.jsonl'}|{2 * (len(journal(ref)) // 4)}")
+    with pytest.raises(Killed):
+        run(config, d)
+    monkeypatch.delenv(KILL_ENV)
+    there = d.rename(workdir / f"moved-{case}-there")
+    resume_run(there)
+    assert_same_run(there, ref)
 
 
 # ---------------------------------------------------------------------- (d) budget
@@ -404,27 +491,38 @@ def _toolbox(case: str, rng: random.Random | None) -> tuple[Any, Any, Any]:
     return config, space, build_toolbox(config, space, evaluator, map, rng=rng)
 
 
+def fitness(ind: Any, space: Any) -> tuple[float]:
+    """:func:`~deap_nas.testing.fake_fitness`; 0 for a genome that does not decode."""
+    try:
+        return fake_fitness(ind, space, seed=3)
+    except (ArchitectureError, ValueError, KeyError, TypeError):
+        return (0.0,)
+
+
 def ask_tell(case: str, global_seed: int, shared_rng: bool) -> dict[str, Any]:
     """Drive the case's loop by ask/tell with ``seed=3`` (``shared_rng``: with the
     runtime's setup instead, one generator seeded 3 for the loop and the toolbox) after
     ``random.seed(global_seed)``; what it asked, the fitness told and the hall of fame."""
     random.seed(global_seed)
-    config, space, tb = _toolbox(case, random.Random(3) if shared_rng else None)
+    rng = random.Random(3) if shared_rng else None
+    config, space, tb = _toolbox(case, rng)
     entry = ALGORITHMS[config.algorithm.name]
-    seed = {"rng": tb.individual.keywords["rng"]} if shared_rng else {"seed": 3}
+    seed: dict[str, Any] = {"rng": rng} if shared_rng else {"seed": 3}
     algo = entry.cls(tb, config.algorithm.params, control=SearchControl(Budget(**CASES[case]["budget"])), **seed)
+    global_state = random.getstate()
     asked, told = [], []
     while (batch := algo.ask()) is not None:
         asked.append([space.to_json(i) for i in batch.individuals])
-        values = [fake_fitness(i, space, seed=3) if space.is_valid(i) else (0.0,) for i in batch.individuals]
+        values = [fitness(i, space) for i in batch.individuals]
         told.append(values)
         algo.tell(values)
     hof = [(space.to_json(i), list(i.fitness.values)) for i in algo.state.hall_of_fame]
-    return {"asked": asked, "told": told, "hall_of_fame": hof, "generation": algo.state.generation}
+    return {"asked": asked, "told": told, "hall_of_fame": hof, "generation": algo.state.generation,
+            "global_random_untouched": random.getstate() == global_state}
 
 
 @pytest.mark.parametrize("shared_rng", [False, True], ids=["seed3", "runtime-rng"])
-@pytest.mark.parametrize("case", IDS)
+@pytest.mark.parametrize("case", LOOP_CASES)
 def test_loop_is_reproducible_from_its_own_seed(case, shared_rng):
     a = ask_tell(case, 1, shared_rng)
     b = ask_tell(case, 2, shared_rng)
@@ -432,9 +530,10 @@ def test_loop_is_reproducible_from_its_own_seed(case, shared_rng):
     assert a["asked"] == b["asked"]
     assert a["told"] == b["told"]
     assert a["hall_of_fame"] == b["hall_of_fame"]
+    assert a["global_random_untouched"] and b["global_random_untouched"], "the loop drew from the global random"
 
 
-@pytest.mark.parametrize("case", IDS)
+@pytest.mark.parametrize("case", LOOP_CASES)
 def test_runtime_toolbox_is_independent_of_the_global_random(case):
     def draws(global_seed: int) -> list[Any]:
         random.seed(global_seed)
@@ -454,12 +553,61 @@ def test_runtime_toolbox_is_independent_of_the_global_random(case):
     assert draws(1) == draws(2)
 
 
+# ---------------------------------------------------------------------- the fake trainer itself
+def _task(tmp: Path, eid: int, request: dict[str, Any] | None = None, weights: bool = True,
+          nodes: int = 3, seed: int = 7, **training: Any) -> EvalTask:
+    from deap_nas.evaluation.request import EvalRequest
+
+    req = EvalRequest.from_dict(request).completed(arch_hash="h0") if request else EvalRequest(arch_hash="h0")
+    return EvalTask(eid, "h0", 0, seed, {"nodes": [{}] * nodes}, {"training": {"epochs": 2, **training}},
+                    str(tmp / "weights" / f"{eid:06d}.pt") if weights else None, request=req.to_dict())
+
+
+def test_fake_trainer_contract(tmp_path):
+    scratch = fake_trainer(_task(tmp_path, 0))
+    assert scratch == fake_trainer(_task(tmp_path, 0))  # deterministic
+    assert scratch["status"] == "ok" and 0.1 <= scratch["accuracy"] <= 0.9 + 0.09
+    assert (scratch["params"], scratch["epochs"], scratch["iterations"]) == (3000, 2, 100)
+    assert json.loads(Path(scratch["weights"]).read_text())["eval_id"] == 0
+    assert fake_trainer(_task(tmp_path, 9, seed=8))["accuracy"] != scratch["accuracy"]  # the seed counts
+    assert fake_trainer(_task(tmp_path, 9, weights=False))["weights"] is None
+    # continue: the same network (the parent's base), one epoch more: a little better
+    cont = fake_trainer(_task(tmp_path, 1, {"start": {"kind": "continue", "weights": scratch["weights"],
+                                                      "until": 3}}, seed=99))
+    assert cont["accuracy"] == pytest.approx(scratch["accuracy"] + 0.01)
+    assert cont["inherited"]["from_eval_id"] == 0 and cont["epochs_total"] == 3
+    lost = fake_trainer(_task(tmp_path, 2, {"start": {"kind": "continue", "weights": str(tmp_path / "no.pt")}}))
+    assert lost["inherited"] is None and "from scratch" in lost["inherit_note"]
+    inherit = fake_trainer(_task(tmp_path, 3, {"start": {"kind": "inherit", "weights": scratch["weights"],
+                                                         "reinit": [2]}}))
+    assert inherit["inherited"]["reinit"] == [2] and inherit["epochs_total"] == 4
+    # staged: a paused stage scores less, its state file lies next to the weights; resumed to
+    # the end, the training ends where the uninterrupted one does
+    full = fake_trainer(_task(tmp_path, 4, {"overrides": {"max_iterations": 60}}))
+    stage = fake_trainer(_task(tmp_path, 5, {"overrides": {"max_iterations": 60}, "stop_iteration": 20}))
+    assert stage["accuracy"] < full["accuracy"] and stage["iterations"] == 20
+    assert stage["train_state"] == str(tmp_path / "weights" / "000005.state.pt")
+    assert Path(stage["train_state"]).is_file()
+    stage2 = fake_trainer(_task(tmp_path, 6, {"start": {"kind": "resume", "state": stage["train_state"]},
+                                              "overrides": {"max_iterations": 60}, "stop_iteration": 50}, seed=1))
+    assert stage["accuracy"] < stage2["accuracy"] < full["accuracy"] and stage2["iterations"] == 50
+    end = fake_trainer(_task(tmp_path, 7, {"start": {"kind": "resume", "state": stage2["train_state"]},
+                                           "overrides": {"max_iterations": 60}}, seed=2))
+    assert end["accuracy"] == full["accuracy"] and end["iterations"] == 60 and end["train_state"] is None
+    assert end["resumed_from"] == {"eval_id": 6, "iteration": 50}
+    gone = fake_trainer(_task(tmp_path, 8, {"start": {"kind": "resume", "state": str(tmp_path / "x.state.pt")}}))
+    assert gone["status"] == "crashed" and gone["accuracy"] is None
+    assert fake_trainer(_task(tmp_path, 10, nodes=5, max_params=4000))["status"] == "too_large"
+    assert calls([scratch, cont, {**full, "cached": True}, {"status": "ok"}]) == 2
+
+
 # ---------------------------------------------------------------------- summary
 def test_summary(capsys):
-    tests = {"cache": len(IDS), "parallel (process pool)": len(IDS), "parallel (scoop)": len(SCOOP_CASES),
-             "kill + resume": len(IDS), "budget": len(IDS), "seed (ask/tell x 2)": 2 * len(IDS),
-             "seed (toolbox)": len(IDS)}
+    tests = {"cache": len(IDS), "parallel (process pool)": len(PARALLEL_CASES), "parallel (scoop)": len(SCOOP_CASES),
+             "kill + resume": len(IDS), "moved + resume": len(IDS), "budget": len(IDS),
+             "seed (ask/tell x 2)": 2 * len(LOOP_CASES),
+             "seed (toolbox)": len(LOOP_CASES), "run.json status": 1, "fake trainer": 1}
     with capsys.disabled():
         print(f"\nharness: {len(IDS)} combinations x {len(CHECKS)} checks ({', '.join(CHECKS)}): "
               + ", ".join(f"{k} {v}" for k, v in tests.items()) + f"; {sum(tests.values())} tests")
-    assert set(IDS) == set(CASES) and len(IDS) == 8
+    assert set(IDS) == set(CASES) and len(IDS) == 9
