@@ -185,7 +185,8 @@ def test_teacher_logits_are_computed_once_and_change_the_training(tmp_path, data
     ev_without.evaluate_population([y], requests=[four])
     (rx,), (ry,) = read(tmp_path / "with.jsonl"), read(tmp_path / "without.jsonl")
     assert rx["status"] == ry["status"] == "ok" and rx["seed"] == ry["seed"]
-    assert json.loads(rx["request"]["teacher"]) == spec and ry["request"]["teacher"] is None
+    # recorded relative to the run directory (a moved run keeps its cache keys), trained with it
+    assert json.loads(rx["request"]["teacher"]) == {**spec, "weights": "t.pt"} and ry["request"]["teacher"] is None
     assert rx["history"][0]["train_loss"] != ry["history"][0]["train_loss"]  # the eq. 3 loss was used
 
 

@@ -423,10 +423,6 @@ def test_kill_after_each_evaluation_then_resume_equals_uninterrupted_run(workdir
     assert_same_run(d, ref)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: runtime/search.py resume_run/_execute never set run.json back to status 'running' "
-    "(stop_reason null): a resumed run reads 'interrupted' / 'failed' / 'finished' with the old "
-    "stop_reason while it runs, and still does when it is killed again"))
 def test_a_resumed_run_is_marked_running(workdir, monkeypatch):
     config = config_of("simple_ga-sequential", evaluation={"trainer": KILLER})
     d = workdir / "status"
@@ -440,17 +436,7 @@ def test_a_resumed_run_is_marked_running(workdir, monkeypatch):
     assert (meta(d)["status"], meta(d)["stop_reason"]) == ("running", None)
 
 
-MOVED_XFAIL = pytest.mark.xfail(strict=True, reason=(
-    "bug: EIGEN's mimicry teacher is kept with absolute paths in every request "
-    "(runtime/evaluator.py Evaluator.set_teacher -> teacher.resolve_teacher(spec, run_dir) -> "
-    "Evaluator.complete -> EvalRequest.teacher), unlike start.weights / start.state, which stay "
-    "run-relative: the journal, the snapshots and the fitness-cache keys name the run directory. "
-    "Resumed after a move, the state keeps the old directory's paths, and requests after the "
-    "resume miss the cache entries of the same requests before it (retrained with the next "
-    "repeat's seed: another search)"))
-
-
-@pytest.mark.parametrize("case", [pytest.param(c, marks=MOVED_XFAIL) if c.startswith("eigen") else c for c in IDS])
+@pytest.mark.parametrize("case", IDS)
 def test_resume_in_a_moved_run_directory_equals_uninterrupted_run(workdir, reference, monkeypatch, case):
     """A run directory is self-contained: killed mid-run, moved (copied off a cluster) and
     resumed there, it finishes as the uninterrupted run."""

@@ -155,9 +155,25 @@ class Evaluator:
         self._check(request)
         context = self.context_for(generation)
         store = self.weight_store_dir is not None and hasattr(self.space, "weight_store_keys")
-        return request.completed(arch_hash=arch_hash, teacher=self.context.get("teacher"),
+        return request.completed(arch_hash=arch_hash, teacher=self._teacher_in_run(),
                                  data_seed=context["data_seed"] if context is not self.context else None,
                                  weight_store=store)
+
+    def _teacher_in_run(self) -> dict[str, Any] | None:
+        """The teacher spec as requests record it: paths inside the run directory relative
+        to it (like start weights), so journal, snapshots and cache keys do not name the
+        directory and a moved run resumes the same; tasks get them absolute again."""
+        spec = self.context.get("teacher")
+        root = self.run_dir()
+        if not spec or root is None:
+            return spec
+        from .teacher import PATH_KEYS
+
+        out = dict(spec)
+        for key in PATH_KEYS:
+            if isinstance(out.get(key), str):
+                out[key] = _relative(out[key], root)
+        return out
 
     def _check(self, request: EvalRequest) -> None:
         """ValueError naming the field for a request this run cannot carry out."""
@@ -193,11 +209,20 @@ class Evaluator:
         s = request.start
         start = Start(s.kind, weights=self._absolute(s.weights), reinit=s.reinit, state=self._absolute(s.state),
                       until=s.until, note=s.note)
-        return EvalRequest(**{**vars(request), "start": start}).to_dict()
+        teacher = request.teacher_spec
+        if teacher:
+            from .teacher import PATH_KEYS
+
+            teacher = {k: (self._absolute(v) if k in PATH_KEYS and isinstance(v, str) else v)
+                       for k, v in teacher.items()}
+        return EvalRequest(**{**vars(request), "start": start}).completed(teacher=teacher).to_dict()
 
     # ------------------------------------------------------------------ evaluation
     def _base_record(self, ind: Any, generation: int, arch: Any, request: EvalRequest | None) -> dict[str, Any]:
-        rec = {"generation": generation, "arch_hash": arch.hash() if arch is not None else None,
+        arch_hash = request.arch_hash if request is not None and request.arch_hash else None
+        if arch is not None and arch_hash is None:
+            arch_hash = arch.hash()
+        rec = {"generation": generation, "arch_hash": arch_hash,
                "genome": self.space.to_json(ind), "architecture": arch.to_dict() if arch is not None else None}
         if request is not None:
             rec.update(request=request.to_dict(), role=request.role())

@@ -138,6 +138,7 @@ def resume_run(run_dir: str | Path, overrides: Sequence[str] = (), force: bool =
 
 
 def _execute(config: RunConfig, run: RunDir, snapshot: dict[str, Any] | None, journal: list[dict[str, Any]]) -> SearchOutcome:
+    run.write_meta(status="running", stop_reason=None)  # a resumed run runs again
     space = make_space(config)
     control = SearchControl(config.budget)
     progress = Progress(control, enabled=config.output.progress)
