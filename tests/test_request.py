@@ -130,3 +130,28 @@ def test_report_averages_repeats_only():
     assert rows["eigen"]["count"] == 1 and rows["eigen"]["mean_accuracy"] == 0.19
     assert rows["gep"]["count"] == 1 and rows["gep"]["mean_accuracy"] == 0.20
     assert rows["rep"]["count"] == 2 and rows["rep"]["mean_accuracy"] == pytest.approx(0.35)
+
+
+def test_paper_loops_take_their_operators_from_the_toolbox():
+    """``operators:`` applies to every loop: ImmuNeCS calls a registered ``hypermutate``."""
+    from deap import base
+
+    from deap_nas.algorithms import Budget, Immunecs, ImmuneSearchParams, SearchControl
+    from deap_nas.ops.immunecs import mut_hypermutation
+    from deap_nas.spaces import ImmuneFashionSpace
+
+    space, calls = ImmuneFashionSpace(), []
+
+    def spy(ind, **kw):
+        calls.append(kw["rng"])
+        return mut_hypermutation(ind, **kw)
+
+    tb = base.Toolbox()
+    tb.register("individual", space.random_individual)
+    tb.register("hypermutate", spy)
+    tb.space = space
+    algo = Immunecs(tb, ImmuneSearchParams(population_size=3, n_clones=1, n_insert=0, n_augment=0), seed=2,
+                    control=SearchControl(Budget(generations=2)))
+    while (batch := algo.ask()) is not None:
+        algo.tell([0.5 for _ in batch.individuals])
+    assert len(calls) == 3 * 2 and all(r is algo.rng for r in calls)
