@@ -206,6 +206,23 @@ class Algorithm:
             yield Batch(inds, reqs, generation)
         return inds
 
+    def require_space(self, needs: str | None = None) -> Any:
+        """``toolbox.space`` (loops whose operators work on the space); ValueError naming
+        the loop when it is missing or lacks the method ``needs``."""
+        space = getattr(self.toolbox, "space", None)
+        if space is None or (needs is not None and not hasattr(space, needs)):
+            what = f"a search space with {needs}()" if needs else "the search space"
+            raise ValueError(f"{self.name}: the toolbox needs {what} as toolbox.space")
+        return space
+
+    def generation_limit_reached(self, label: str) -> bool:
+        """True (with ``control.reason`` set) once ``params.max_generations`` generations ran."""
+        mg = getattr(self.params, "max_generations", None)
+        if mg is not None and self.state.generation >= mg:
+            self.control.reason = f"{label} max_generations reached ({mg})"
+            return True
+        return False
+
     def should_stop(self) -> bool:
         """True when the control's budget is spent (``control.reason`` says which)."""
         return self.control.stop_reason() is not None

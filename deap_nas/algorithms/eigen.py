@@ -217,9 +217,7 @@ class Eigen(Algorithm):
 
     def __init__(self, toolbox: Any, params: Any = None, **kw: Any) -> None:
         super().__init__(toolbox, params, **kw)
-        self.space = getattr(toolbox, "space", None)
-        if self.space is None:
-            raise ValueError("eigen: the toolbox needs the search space as toolbox.space")
+        self.space = self.require_space()
         self.mutate = self.tool("mutate", functools.partial(mut_eigen, space=self.space))
 
     @property
@@ -315,12 +313,8 @@ class Eigen(Algorithm):
             if self.should_stop():
                 return
             yield from self.start()
-        mg = self.params.max_generations
         while st.population and st.extra["phase"] != "done":
-            if self.should_stop():
-                break
-            if mg is not None and st.generation >= mg:
-                self.control.reason = f"EIGEN max_generations reached ({mg})"
+            if self.should_stop() or self.generation_limit_reached("EIGEN"):
                 break
             gen, parent, phase = st.generation + 1, st.population[0], st.extra["phase"]
             if self.params.mimic_parent:

@@ -118,7 +118,7 @@ class Immunecs(Algorithm):
 
     def __init__(self, toolbox: Any, params: Any = None, **kw: Any) -> None:
         super().__init__(toolbox, params, **kw)
-        self.space = _space(toolbox)
+        self.space = self.require_space()
         self.seen = SeenRegistry(self.space)
 
     def _op(self, role: str, default: Any) -> Any:
@@ -234,21 +234,8 @@ class Immunecs(Algorithm):
             if self.should_stop():
                 return
             yield from self.start()
-        mg = self.params.max_generations
-        while not self.finished:
-            if self.should_stop():
-                break
-            if mg is not None and st.generation >= mg:
-                self.control.reason = f"ImmuNeCS max_generations reached ({mg})"
-                break
+        while not self.finished and not self.should_stop() and not self.generation_limit_reached("ImmuNeCS"):
             yield from self.generation(st.generation + 1)
-
-
-def _space(toolbox: Any) -> Any:
-    space = getattr(toolbox, "space", None)
-    if space is None:
-        raise ValueError("immunecs: the toolbox needs the search space as toolbox.space")
-    return space
 
 
 def immunecs(toolbox: Any, control: SearchControl, state: SearchState | None = None, **params: Any) -> SearchState:

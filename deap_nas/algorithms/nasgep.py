@@ -210,9 +210,7 @@ class Nasgep(Algorithm):
 
     def __init__(self, toolbox: Any, params: Any = None, **kw: Any) -> None:
         super().__init__(toolbox, params, **kw)
-        self.space = getattr(toolbox, "space", None)
-        if self.space is None or not hasattr(self.space, "make_individual"):
-            raise ValueError("nasgep: the toolbox needs the NASGEP search space as toolbox.space")
+        self.space = self.require_space("make_individual")
         p = self.p = self.params
         self.rates = dict(mutation=p.mutation, is_rate=p.is_rate, ris_rate=p.ris_rate, gene_rate=p.gene_rate,
                           one_point=p.one_point, two_point=p.two_point, head_functions_only=True)
@@ -413,17 +411,12 @@ class Nasgep(Algorithm):
         self.close(gen, nevals, pop)
 
     def steps(self) -> Iterator[Batch]:
-        st, mg = self.state, self.p.max_generations
+        st = self.state
         if not st.population:
             if self.should_stop():
                 return
             yield from self.start()
-        while st.population:
-            if self.should_stop():
-                break
-            if mg is not None and st.generation >= mg:
-                self.control.reason = f"NASGEP max_generations reached ({mg})"
-                break
+        while st.population and not self.should_stop() and not self.generation_limit_reached("NASGEP"):
             yield from self.generation(st.generation + 1)
 
 
