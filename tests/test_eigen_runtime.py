@@ -272,8 +272,9 @@ def test_eigen_run_with_mimicry_resumes_exactly(tmp_path):
     full, part = snapshot(tmp_path / "full"), snapshot(tmp_path / "part")
     assert search_state(part) == search_state(full)
     records = read(tmp_path / "full" / "journal.jsonl")
-    assert any(r.get("teacher") for r in records)  # mimicry: the parent taught its children
-    assert any((r.get("train_stage") or {}).get("resume_from") for r in records)  # extinction stages
+    assert any(r["request"]["teacher"] for r in records)  # mimicry: the parent taught its children
+    assert any(r["request"]["start"]["kind"] == "resume" for r in records)  # extinction stages
+    assert any(r["role"] == "stage" for r in records)
     assert full["logbook"][0]["phase"] == "start"
     # a finished run's best model can teach another run
     from deap_nas.runtime.teacher import load_teacher

@@ -33,16 +33,17 @@ def test_quick_nasgep_run_continues_training_and_shares_weights(tmp_path):
     records = [json.loads(line) for line in (run / "journal.jsonl").read_text().splitlines()]
     assert all(r["status"] == "ok" for r in records)
     gen0 = [r for r in records if r["generation"] == 0]
-    assert len(gen0) == 2 and all(r.get("inherit_from") is None for r in gen0)
+    assert len(gen0) == 2 and all(r["request"]["start"]["kind"] == "scratch" for r in gen0)
     # generation 1: the two parents continue from their own last weights, every node and the head
-    continued = [r for r in records if r.get("inherit_from")]
-    assert continued
+    continued = [r for r in records if r["request"]["start"]["kind"] == "continue"]
+    assert continued and all(r["role"] == "continuation" and r["request"]["start"]["until"] == 2 for r in continued)
     for r in continued:
         assert r["inherited"]["head_copied"]
         assert all(reason == "no weights" for reason in r["inherited"]["skipped"].values())
     # the weight store was filled by generation 0 and read by new children of generation 1
     assert any(r.get("store_saved", 0) > 0 for r in gen0)
-    assert any(r.get("store_loaded", 0) > 0 for r in records if r["generation"] == 1 and not r.get("inherit_from"))
+    assert any(r.get("store_loaded", 0) > 0 for r in records
+               if r["generation"] == 1 and r["request"]["start"]["kind"] == "scratch")
     assert list((run / "weight_store").glob("*.pt"))
     snap = json.loads(sorted((run / "snapshots").glob("*.json"))[-1].read_text())
     assert all("loop_state" in ind and "birth" in ind for ind in snap["population"])
