@@ -131,10 +131,10 @@ def rank_architectures(
     """Successful journal entries grouped by ``arch_hash``, best first.
 
     Only repeats are averaged: each record's request (``request``, ``role``; see
-    :mod:`deap_nas.evaluation.request`) says what it is. Paused stages (EIGEN's T1 / T2)
+    :mod:`deap_nas.evaluation.request`) says what it is. Paused stages (training in stages)
     are not final accuracies and are left out; of the remaining records of a hash, those
     of its latest request (the last continuation of a network trained further, e.g.
-    NASGEP's epochs, or the one request of a scratch network) are the repeats, averaged
+    one more epoch per generation, or the one request of a scratch network) are the repeats, averaged
     over their seeds. Cached entries reuse an earlier result and add no repeat (a hash
     seen only as cached counts once). ``std`` is the population standard deviation (0
     for one repeat). Sorted by mean accuracy (descending), ties by fewer parameters, then

@@ -1,15 +1,13 @@
-"""Stratified mini data sets frozen in a file (MiniGen sec. III-C2 and IV-A, IV-B).
+"""Stratified mini data sets frozen in a file.
 
-MiniGen trains every candidate on ``Mini CIFAR10``: 100 images per class drawn from the
-training split (1,000) and tests it on 100 stratified images. The paper draws the mini
-test set from the test split; here the default draws it from images *held out of the
-training split* (``test_source="heldout"``), so that selection never sees the test set;
-``test_source="test"`` is the paper's variant. The indices are exactly those of
-:func:`deap_nas.evaluation.task.prepare_data` with ``val_per_class`` / ``train_subset``
+A search may train every candidate on a mini data set, e.g. 100 images per class drawn
+from the training split, and test it on a small stratified set. The default draws that set
+from images *held out of the training split* (``test_source="heldout"``), so that
+selection never sees the test set; ``test_source="test"`` draws it from the test split. The indices are exactly those of
+:func:`deap_nas.data.prepare.prepare_data` with ``val_per_class`` / ``train_subset``
 (per-class counts) and the same seed.
 
-"We applied torch.save to reserve a particular Mini CIFAR10 dataset to pickle file, and
-used torch.load to load it in the later experiments" (sec. IV-B): :func:`mini_dataset`
+The set is drawn once and kept in a file that later runs reload: :func:`mini_dataset`
 writes the images, labels, indices and a description to an ``.npz`` file the first time
 and reloads that file afterwards (no pickles: ``allow_pickle=False``), so experiments
 compare on the same subset. A file made for a different request (data set, seed, sizes,

@@ -82,7 +82,7 @@ def prepare_data(
     ``mini_file``: train on ``train_subset`` (a per-class count) images and validate on
     ``val_per_class`` per class, frozen in that file (created on first use, reloaded after:
     :func:`deap_nas.data.mini.mini_dataset`); ``mini_test_source="test"`` draws
-    the validation images from the test split (MiniGen's paper) instead of holding them
+    the validation images from the test split (as some papers do) instead of holding them
     out of the training split.
     """
     if mini_file is not None:

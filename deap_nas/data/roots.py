@@ -5,8 +5,8 @@ folder or several joined with ``os.pathsep``), else the default roots below. An 
 root (argument or variable) is the only place searched, so a test or a run reads exactly
 the data it was pointed at.
 
-Default roots: ``shared/datasets`` in and beside the current directory and the checkout
-(the folder holding the ``deap_nas`` package), then ``<cache>/data`` (``cache_dir()``).
+Default roots: ``datasets`` in the current directory and in the checkout (the folder
+holding the ``deap_nas`` package), then ``<cache>/data`` (``cache_dir()``).
 
 Downloads (torchvision, network needed) run only when ``download=True``, or when
 ``download=None`` (the default) and ``DEAP_NAS_DOWNLOAD=1``; so by default a machine
@@ -31,7 +31,7 @@ __all__ = [
 ]
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
-# deap_nas/evaluation/data_roots.py -> the folder holding the deap_nas package
+# deap_nas/data/roots.py -> the folder holding the deap_nas package
 _CHECKOUT = Path(__file__).resolve().parents[2]
 
 
@@ -59,10 +59,8 @@ def _default_roots() -> list[Path]:
     cwd = Path.cwd()
     return unique(
         [
-            cwd / "shared" / "datasets",
-            cwd.parent / "shared" / "datasets",
-            _CHECKOUT / "shared" / "datasets",
-            _CHECKOUT.parent / "shared" / "datasets",
+            cwd / "datasets",
+            _CHECKOUT / "datasets",
             cache_dir() / "data",
         ]
     )

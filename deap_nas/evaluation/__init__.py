@@ -42,7 +42,7 @@ __all__ = [
     "PreparedData",
     "prepare_data",
     "train_architecture",
-    # neural committee (ImmuNeCS section 3.5)
+    # neural committee (affinity-weighted ensemble)
     "Committee",
     "CommitteeResult",
     "evaluate_committee",

@@ -146,7 +146,7 @@ def auto_augment(x: torch.Tensor) -> torch.Tensor:
     Each sample draws its own sub-policy, as the paper's policy is defined per image, so
     this is the one transform with a Python loop over samples; torchvision draws from the
     global torch RNG (seeded per training by the engine), not from the batch generator.
-    Runs before normalisation and the other transforms (NASGEP final training, Table I)."""
+    Runs before normalisation and the other transforms (final training)."""
     global _AUTOAUGMENT
     if x.dtype != torch.uint8:
         raise ValueError(f"auto_augment: expects a uint8 batch, got {x.dtype}")

@@ -1,4 +1,4 @@
-"""Neural network committee (ensemble) of ImmuNeCS, section 3.5 of the paper.
+"""Neural network committee: an ensemble whose members vote with their affinity (fitness).
 
 "Neural Committee Search": the final population's networks are trained
 further (without re-initialising their weights) and combined by an affinity-weighted soft
@@ -84,7 +84,7 @@ def _check_affinities(
 
 
 class Committee(nn.Module):
-    """Member networks combined by the affinity-weighted soft vote of ImmuNeCS section 3.5.
+    """Member networks combined by an affinity-weighted soft vote.
 
     ``forward(x)`` returns ``G(x)``, the (B, c) committee class probabilities (float32): the
     members' softmax outputs averaged with weights ``f_j / sum_m f_m``. The members always run

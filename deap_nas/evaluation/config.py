@@ -34,16 +34,16 @@ class TrainConfig:
     ``milestones``.
 
     ``patience``: stop after this many epochs without a validation gain > ``min_delta`` and
-    restore the best epoch's weights. ``max_iterations``: cap on optimiser steps (EIGEN
-    counts training in iterations). ``distill_alpha``/``distill_temperature``: alpha and T
-    of EIGEN eq. 3, used when teacher logits are given. ``amp``: "auto" = bf16 autocast on
+    restore the best epoch's weights. ``max_iterations``: cap on optimiser steps (for
+    loops that count training in iterations). ``distill_alpha``/``distill_temperature``: alpha and T
+    of the distillation loss, used when teacher logits are given. ``amp``: "auto" = bf16 autocast on
     CUDA only, "bf16" = always, "off". ``channels_last``: "auto" = on (CUDA and CPU: on
     CPU oneDNN trains depthwise-separable networks about 3x faster, plain convs 1.0-1.1x:
     benchmarks/memory_format.py), or a bool.
     ``time_limit``: wall-clock seconds for the whole call. ``max_params``: larger models get
     status "too_large" without training. ``score``: "best" = the result is the best epoch's
-    validation accuracy (and weights); "last" = the last epoch's (MiniGen tests each
-    network once, after its 20 epochs).
+    validation accuracy (and weights); "last" = the last epoch's (a network tested
+    once, after its last epoch).
     """
 
     epochs: int = 10
@@ -77,7 +77,7 @@ class TrainConfig:
     keep_best_state: bool = False
     drop_last: bool = True
     score: str = "best"
-    #: drop-path probability on merged branches (NASGEP / DARTS final training; 0 = off)
+    #: drop-path probability on merged branches (final training of cell networks; 0 = off)
     drop_path: float = 0.0
 
     def __post_init__(self) -> None:

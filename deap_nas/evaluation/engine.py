@@ -1,9 +1,9 @@
 """The training engine: trains one candidate module on device-resident data.
 
-Performance rules (DESIGN.md, "Evaluation engine"): batches are index slices of device
+Performance rules (docs/architecture.md, "Evaluation engine"): batches are index slices of device
 tensors, augmentation runs on whole batches on the device, bf16 autocast and channels_last
 on CUDA, and no host synchronisation per step: the loss is accumulated on the device and
-read once per epoch, where NaN/inf is also detected. Reliability rules (DESIGN.md,
+read once per epoch, where NaN/inf is also detected. Reliability rules (docs/architecture.md,
 "Reliability"): every call returns a :class:`TrainResult` with a status; anything the
 candidate raises (build, forward, backward) becomes "crashed" or "oom", never an exception,
 while errors in the caller's arguments (config, data, teacher logits, init_state) raise.
@@ -731,13 +731,13 @@ def train(
     caller's RNG state is restored afterwards) and the device generator used for shuffling
     and augmentation. ``num_params`` lets a too-large model be rejected without building.
     ``teacher_logits`` (len(train_data), K), aligned with the training rows, switch the loss
-    to EIGEN's distillation loss (eq. 3, see :func:`~.losses.distillation_loss`).
+    to the distillation loss ( see :func:`~.losses.distillation_loss`).
     ``init_state`` is loaded after building (weight inheritance). ``on_epoch`` is called
     with each epoch's history entry (progress display); its exceptions propagate.
 
     Early stopping (``patience``) and ``keep_best_state`` keep a device copy of the best
     epoch's weights, restored into the module at the end (also after "nan"/"timeout").
-    Staged training (EIGEN's extinction, sec. 3.1 Algorithm 1): ``stop_iteration`` pauses
+    Staged training (a loop that discards weak candidates early): ``stop_iteration`` pauses
     after that many optimiser steps in total while the learning-rate schedule still spans
     the whole run (``epochs`` / ``max_iterations``); the validation set is evaluated at the
     pause (a history entry with ``partial: true`` when it falls inside an epoch). With

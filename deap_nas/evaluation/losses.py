@@ -1,4 +1,4 @@
-"""Training losses: cross-entropy with label smoothing and EIGEN's mimicry (distillation) loss."""
+"""Training losses: cross-entropy with label smoothing and the mimicry (distillation) loss."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def classification_loss(
 
 
 def soft_cross_entropy(logits: torch.Tensor, target_probs: torch.Tensor) -> torch.Tensor:
-    """Mean over the batch of ``-sum_k p_k log softmax(logits)_k`` (EIGEN eq. 4 with soft ``p``)."""
+    """Mean over the batch of ``-sum_k p_k log softmax(logits)_k`` (cross-entropy with soft targets ``p``)."""
     return -(target_probs * F.log_softmax(logits.float(), dim=1)).sum(dim=1).mean()
 
 
@@ -29,8 +29,7 @@ def distillation_loss(
     temperature: float = 5.0,
     label_smoothing: float = 0.0,
 ) -> torch.Tensor:
-    """EIGEN's mimicry loss (Ren et al., "EIGEN: Ecologically-Inspired GENetic Approach for
-    Neural Network Structure Searching from Scratch", CVPR 2019, sec. 3.2, eq. 3):
+    """The mimicry (knowledge-distillation) loss:
 
         L_K = (1 - alpha) * L_C(y, H(s)) + alpha * T^2 * L_C(H(t / T), H(s / T))
 

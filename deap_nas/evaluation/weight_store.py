@@ -1,12 +1,11 @@
 """Weight store: the best weights seen so far per reusable block, shared by a search.
 
-NASGEP (Alves & de Oliveira 2020, sec. III-D): "whenever a convolution block or gene has
-validation accuracy greater than before, its current weights are saved to the disk. Then,
-whenever a new individual is created, these weights are loaded to the model, rather than
-being randomly initialized."
+Whenever a block reaches a validation accuracy higher than before, its weights are saved;
+a new network then starts from the stored weights of its blocks instead of a random
+initialisation.
 
 A search space names the reusable blocks: ``space.weight_store_keys(genome)`` maps node ids
-to keys, most specific first (NASGEP: the gene position, then the conv block kind). After a
+to keys, most specific first (e.g. a gene position, then a conv block kind). After a
 training with validation accuracy ``acc``, every key whose stored accuracy is lower (or
 absent) gets the tensors of the first node (lowest id) carrying it. Before a new network
 trains, each node takes the tensors of its first key whose stored tensors have the same

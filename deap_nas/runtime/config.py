@@ -42,13 +42,13 @@ class DataConfig:
     train_subset: float | int | None = None
     val_subset: float | int | None = None
     download: bool = False
-    #: draw a new stratified train/val subset each generation (ImmuNeCS sec. 3.4 / 4.2,
-    #: "Make training and validation datasets"): the data seed of generation g is a
+    #: draw a new stratified train/val subset each generation (a loop that asks
+    #: for fresh data per generation): the data seed of generation g is a
     #: deterministic function of (run seed, g), see ``worker.generation_data_seed``
     resample: bool = False
     #: freeze the stratified training subset (``train_subset`` per class) and validation
     #: set (``val_per_class`` per class) in this .npz file, created on first use and
-    #: reloaded by later runs (MiniGen's Mini CIFAR-10, sec. IV-A/B); relative to the
+    #: reloaded by later runs (a fixed mini data set, e.g. 100 images per class); relative to the
     #: working directory. None: the usual split (see ``prepare_data``)
     mini_file: str | None = None
     #: where a mini file's validation images come from: "heldout" (held out of the
@@ -93,11 +93,11 @@ class EvaluationConfig:
     penalty: float = 0.0  # fitness of a failed candidate (status recorded beside it)
     fail_fast: bool = False  # stop the search at the first crashed evaluation
     save_weights: bool = True  # keep each candidate's best-epoch weights in the run dir
-    #: mimicry (EIGEN sec. 3.2): train with the distillation loss against this teacher's
+    #: mimicry (knowledge distillation): train with the distillation loss against this teacher's
     #: logits (``training.distill_alpha`` / ``distill_temperature``); see runtime/teacher.py
     teacher: dict[str, Any] | None = None
-    #: share the best weights of reusable blocks across candidates (NASGEP sec. III-D) in
-    #: <run>/weight_store; needs a space with ``weight_store_keys`` (nasgep)
+    #: share the best weights of reusable blocks across candidates in
+    #: <run>/weight_store; needs a space with ``weight_store_keys``
     weight_store: bool = False
     #: ``"module:function"`` that replaces real training: called with each
     #: :class:`~deap_nas.runtime.worker.EvalTask`, returns the record fields of a training
@@ -131,17 +131,17 @@ class FinalTrainingConfig:
     seeds: tuple[int, ...] = (0,)
     training: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=20))
     head: str | dict[str, Any] | None = None
-    channels: int | None = None  # widen the stem (macro-NAS trains with more channels)
+    channels: int | None = None  # widen the stem (final training with more channels)
     #: which architectures: "ranking" (best mean search accuracy first) or "found" (those
-    #: the search reported as found, in that order: MiniGen's networks above its target)
+    #: the search reported as found, in that order, e.g. networks above a target accuracy)
     source: str = "ranking"
     #: order of the printed / written table (final/table.csv): "rank" or "ratio" (accuracy
-    #: per million parameters, descending: MiniGen's Table III)
+    #: per million parameters, descending)
     sort: str = "rank"
-    #: mimicry in final training (EIGEN Table 5): a teacher spec as for ``evaluation.teacher``
+    #: mimicry in final training: a teacher spec as for ``evaluation.teacher``
     teacher: dict[str, Any] | None = None
     #: how the journal ranks architectures: "mean" accuracy over their trainings, or their
-    #: "best" one (NASGEP: an individual's fitness is its latest, best-trained accuracy)
+    #: "best" one (for loops that train a network further, whose latest accuracy is its best-trained one)
     rank_by: str = "mean"
 
     def __post_init__(self) -> None:
@@ -277,8 +277,8 @@ class RunConfig:
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
-#: section -> {field: default} of the fields added after runs existed (mimicry: EIGEN;
-#: mini data sets, last-epoch score, found-list final training: MiniGen): left out of
+#: section -> {field: default} of the fields added after runs existed (mimicry,
+#: mini data sets, last-epoch score, found-list final training, ...): left out of
 #: :meth:`RunConfig.to_dict` at their default, so older runs keep their fingerprint
 LATER_FIELDS: dict[str, dict[str, Any]] = {
     "data": {"mini_file": None, "mini_test_source": "heldout"},
@@ -286,7 +286,7 @@ LATER_FIELDS: dict[str, dict[str, Any]] = {
     "evaluation": {"teacher": None, "weight_store": False, "trainer": None},
     "final_training": {"teacher": None, "source": "ranking", "sort": "rank", "rank_by": "mean"},
 }
-#: the same for ``training.augment`` (and ``final_training.training.augment``): NASGEP
+#: the same for ``training.augment`` (and ``final_training.training.augment``)
 LATER_AUGMENT_FIELDS: dict[str, Any] = {"autoaugment": False}
 
 

@@ -59,8 +59,8 @@ class Progress:
 
 
 def _acc(v: Any) -> str:
-    """An accuracy for the progress line; "-" when there is none (e.g. an EIGEN generation
-    whose children all went extinct, a generation of failed evaluations)."""
+    """An accuracy for the progress line; "-" when there is none (e.g. a generation
+    whose children were all discarded early, a generation of failed evaluations)."""
     try:
         x = float(v)
     except (TypeError, ValueError):

@@ -1,4 +1,4 @@
-"""The teacher of mimicry (EIGEN sec. 3.2): which network's logits a student imitates.
+"""The teacher of mimicry (knowledge distillation): which network's logits a student imitates.
 
 A teacher spec is a small dict (config ``evaluation.teacher``), one of::
 

@@ -26,7 +26,7 @@ def build_toolbox(config: RunConfig, space: Any, evaluator: Evaluator, map_fn: A
     probability in ``toolbox.probability[role]``; ``evaluate`` is the module-level
     :func:`~deap_nas.runtime.evaluator.evaluate_genome` (picklable, for plain DEAP code);
     ``evaluate_population`` adds the fitness cache, journal and resume reuse; ``map`` is
-    the parallel map; ``space`` is the search space (loops such as ``immunecs`` call
+    the parallel map; ``space`` is the search space (loops whose operators work on the space call
     space-aware operators with it).
     """
     tb = base.Toolbox()
@@ -53,6 +53,6 @@ def build_toolbox(config: RunConfig, space: Any, evaluator: Evaluator, map_fn: A
     tb.register("submit_evaluation", evaluator.submit)
     tb.register("wait_first", evaluator.wait_first)
     tb.register("decode", space.decode)
-    tb.register("set_teacher", evaluator.set_teacher)  # mimicry teacher of later evaluations (EIGEN)
-    tb.space = space  # loops that need the space itself (immunecs) read it here
+    tb.register("set_teacher", evaluator.set_teacher)  # mimicry teacher of later evaluations
+    tb.space = space  # loops that need the space itself read it here
     return tb
