@@ -206,6 +206,17 @@ class Algorithm:
             yield Batch(inds, reqs, generation)
         return inds
 
+    def start_once(self) -> Iterator[Batch]:
+        """``yield from self.start_once()``: the loop's :meth:`start` (its first generation),
+        unless the state already has a population (a resumed search) or the budget is spent."""
+        if not self.state.population and not self.should_stop():
+            yield from self.start()
+
+    def start(self) -> Iterator[Batch]:  # pragma: no cover - loops with a start phase define it
+        """The first generation of a loop that has one (see :meth:`start_once`)."""
+        raise NotImplementedError
+        yield  # a generator
+
     def require_space(self, needs: str | None = None) -> Any:
         """``toolbox.space`` (loops whose operators work on the space); ValueError naming
         the loop when it is missing or lacks the method ``needs``."""

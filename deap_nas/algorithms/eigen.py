@@ -309,10 +309,7 @@ class Eigen(Algorithm):
 
     def steps(self) -> Iterator[Batch]:
         st = self.state
-        if not st.population:
-            if self.should_stop():
-                return
-            yield from self.start()
+        yield from self.start_once()
         while st.population and st.extra["phase"] != "done":
             if self.should_stop() or self.generation_limit_reached("EIGEN"):
                 break

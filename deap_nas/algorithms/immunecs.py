@@ -230,10 +230,7 @@ class Immunecs(Algorithm):
     def steps(self) -> Iterator[Batch]:
         st = self.state
         self.seen = SeenRegistry.from_json(self.space, st.extra.get("seen", []))
-        if not st.population:
-            if self.should_stop():
-                return
-            yield from self.start()
+        yield from self.start_once()
         while not self.finished and not self.should_stop() and not self.generation_limit_reached("ImmuNeCS"):
             yield from self.generation(st.generation + 1)
 

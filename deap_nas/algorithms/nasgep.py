@@ -412,10 +412,7 @@ class Nasgep(Algorithm):
 
     def steps(self) -> Iterator[Batch]:
         st = self.state
-        if not st.population:
-            if self.should_stop():
-                return
-            yield from self.start()
+        yield from self.start_once()
         while st.population and not self.should_stop() and not self.generation_limit_reached("NASGEP"):
             yield from self.generation(st.generation + 1)
 

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..runtime.evaluator import Evaluator
 from ..runtime.journal import read_journal, write_json
 from ..runtime.parallel import ParallelMap
 from ..runtime.rundir import RunDir
@@ -32,7 +31,7 @@ def reevaluate_candidates(
     """Re-evaluate the top ``candidates`` until each has ``min_evaluations`` results and
     return :func:`rank_architectures` restricted to those (best first)."""
     from ..runtime.config import parse_config, read_yaml
-    from ..runtime.search import evaluation_context, make_space, preflight
+    from ..runtime.search import make_space, preflight, run_evaluator
 
     if min_evaluations < 1 or candidates < 1:
         raise ValueError(f"min_evaluations and candidates must be >= 1, got {min_evaluations}, {candidates}")
@@ -49,17 +48,8 @@ def reevaluate_candidates(
         preflight(config)
         space = make_space(config)
         pmap = ParallelMap(config.parallel.backend, config.parallel.workers)
-        ev = Evaluator(
-            space,
-            evaluation_context(config, space),
-            run_seed=config.seed,
-            map_fn=pmap,
-            journal_path=run.journal,
-            weights_dir=run.weights if config.evaluation.save_weights else None,
-            cache=False,
-            penalty=config.evaluation.penalty,
-            log=log,
-        )
+        ev = run_evaluator(config, space, run, pmap, log, cache=False, repeats=1, fail_fast=False,
+                           weight_store_dir=None)
         ev.replay.next_eval_id = 1 + max((int(r["eval_id"]) for r in journal), default=-1)
         counts = ev.replay.repeat_counts
         for r in journal:

@@ -1,6 +1,6 @@
 """How a node combines several inputs: the plan both the shape checker and the builder use.
 
-Merge modes (DESIGN.md): ``none`` (exactly one input), ``add`` and ``concat``.
+Merge modes (docs/architecture.md): ``none`` (exactly one input), ``add`` and ``concat``.
 The first input is the reference: other inputs are resized to its spatial size by
 bilinear interpolation (ImmuNeCS sec. 3.3; macro NAS sec. 3.1 "scaled to the same size")
 and, for ``add``, brought to its channel count by a bias-free 1x1 convolution without BN

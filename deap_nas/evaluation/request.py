@@ -17,12 +17,12 @@ How a network starts (:class:`Start`, ``kind``):
 - ``scratch``: fresh initialisation from the evaluation's seed (the weight store, when the
   run has one, may fill it: ``weight_store``);
 - ``inherit``: the parent's weights file, except the node ids in ``reinit`` (and nodes
-  whose shapes changed), which keep their fresh initialisation (ImmuNeCS-style weight
-  inheritance, Frachon et al. sec. 3.4);
+  whose shapes changed), which keep their fresh initialisation (weight
+  inheritance from a parent);
 - ``continue``: the individual's own weights file, trained further (``until``: the epoch
-  count this training brings it to; NASGEP's one more epoch per generation);
+  count this training brings it to; e.g. one more epoch per generation);
 - ``resume``: a paused training's saved state (optimizer, schedule, RNG), continued as if
-  it had not stopped (EIGEN's extinction stages).
+  it had not stopped (training in stages).
 
 What a result is (:meth:`EvalRequest.role`): a ``stage`` (paused: not a final accuracy),
 a ``continuation`` (of an earlier training of the same network) or a ``repeat`` (a
@@ -48,6 +48,12 @@ NOT_IN_KEY = {
     "Start.note": "a remark for the journal (why an inheritance fell back to scratch); same training",
     "EvalRequest.repeat": "repeats of one request are averaged under one key; the repeat picks the seed",
 }
+
+
+def _check_fields(cls: type, d: Mapping[str, Any], what: str) -> None:
+    unknown = sorted(set(d) - {f.name for f in dataclasses.fields(cls)})
+    if unknown:
+        raise ValueError(f"{what}: unknown field(s) {unknown}")
 
 
 def _no_key(reason: str) -> dict[str, Any]:
@@ -94,10 +100,7 @@ class Start:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Start:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"start: unknown field(s) {unknown}")
+        _check_fields(cls, d, "start")
         return cls(**{k: (tuple(v) if k == "reinit" else v) for k, v in d.items()})
 
 
@@ -222,10 +225,7 @@ class EvalRequest:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> EvalRequest:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"request: unknown field(s) {unknown}")
+        _check_fields(cls, d, "request")
         kw = dict(d)
         kw["start"] = Start.from_dict(kw.get("start") or {})
         kw["overrides"] = tuple((kw.get("overrides") or {}).items())

@@ -97,6 +97,19 @@ def preflight(config: RunConfig) -> None:
         raise ConfigError(f"data: {e}") from None
 
 
+def run_evaluator(config: RunConfig, space: Any, run: RunDir, map_fn: Any, log: Callable[[str], None],
+                  **overrides: Any) -> Evaluator:
+    """The :class:`Evaluator` of a run directory as ``config.evaluation`` sets it up
+    (``overrides``: Evaluator keywords that differ, e.g. ``cache=False``)."""
+    ev = config.evaluation
+    settings: dict[str, Any] = dict(
+        run_seed=config.seed, map_fn=map_fn, journal_path=run.journal,
+        weights_dir=run.weights if ev.save_weights else None, cache=ev.cache, repeats=ev.repeats,
+        penalty=ev.penalty, fail_fast=ev.fail_fast, log=log,
+        weight_store_dir=run.path / "weight_store" if ev.weight_store else None)
+    return Evaluator(space, evaluation_context(config, space), **{**settings, **overrides})
+
+
 def start_run(config: RunConfig, run_dir: str | Path | None = None) -> SearchOutcome:
     """Create a run directory for ``config`` and search until the budget is spent."""
     preflight(config)
@@ -143,21 +156,7 @@ def _execute(config: RunConfig, run: RunDir, snapshot: dict[str, Any] | None, jo
     control = SearchControl(config.budget)
     progress = Progress(control, enabled=config.output.progress)
     pmap = ParallelMap(config.parallel.backend, config.parallel.workers)
-    ev = config.evaluation
-    evaluator = Evaluator(
-        space,
-        evaluation_context(config, space),
-        run_seed=config.seed,
-        map_fn=pmap,
-        journal_path=run.journal,
-        weights_dir=run.weights if ev.save_weights else None,
-        cache=ev.cache,
-        repeats=ev.repeats,
-        penalty=ev.penalty,
-        fail_fast=ev.fail_fast,
-        log=progress.line,
-        weight_store_dir=run.path / "weight_store" if ev.weight_store else None,
-    )
+    evaluator = run_evaluator(config, space, run, pmap, progress.line)
     entry = ALGORITHMS[config.algorithm.name]
     loop_rng = random.Random(config.seed)
     toolbox = build_toolbox(config, space, evaluator, pmap, rng=loop_rng)
