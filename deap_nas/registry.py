@@ -1,4 +1,4 @@
-"""A small name -> object registry with decorator registration (docs/architecture.md convention 6)."""
+"""A small name -> object registry with decorator registration (docs/architecture.md)."""
 
 from __future__ import annotations
 

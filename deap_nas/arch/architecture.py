@@ -1,4 +1,4 @@
-"""The shared architecture description: a small DAG of layer nodes (docs/architecture.md, "One sentence").
+"""The shared architecture description: a small DAG of layer nodes (docs/architecture.md).
 
 Every genome family decodes to an :class:`Architecture`; the builder, the parameter
 count, hashing, deduplication, drawing, export and weight inheritance are written once

@@ -4,7 +4,7 @@
 class ArchitectureError(ValueError):
     """An architecture description is invalid; the message names the node and the reason.
 
-    It subclasses ``ValueError`` (docs/architecture.md convention 5) so callers that only know
+    It subclasses ``ValueError`` (docs/architecture.md) so callers that only know
     ``ValueError`` still catch it, and a search gives such a genome a penalty with
     status ``invalid`` instead of training it.
     """

@@ -1,7 +1,7 @@
 """Device-resident image data set: uint8 images and int64 labels kept on the device.
 
 Batches are index tensors into the resident tensors, so the training loop never runs
-per-sample Python and never copies data from the host (docs/architecture.md, "Evaluation engine").
+per-sample Python and never copies data from the host (docs/architecture.md).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The training engine: trains one candidate module on device-resident data.
 
-Performance rules (docs/architecture.md, "Evaluation engine"): batches are index slices of device
+Performance rules (docs/architecture.md): batches are index slices of device
 tensors, augmentation runs on whole batches on the device, bf16 autocast and channels_last
 on CUDA, and no host synchronisation per step: the loss is accumulated on the device and
 read once per epoch, where NaN/inf is also detected. Reliability rules (docs/architecture.md,

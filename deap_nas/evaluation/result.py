@@ -27,7 +27,7 @@ def _json_safe(value: Any) -> Any:
 
 @dataclass
 class TrainResult:
-    """Outcome of :func:`deap_nas.evaluation.train` (docs/architecture.md, "Reliability").
+    """Outcome of :func:`deap_nas.evaluation.train` (docs/architecture.md).
 
     ``status`` is one of ``STATUSES``; anything but "ok" is a failure whose accuracy must not
     be taken as a fitness. ``best_acc`` is the validation accuracy in [0, 1] at

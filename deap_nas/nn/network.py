@@ -4,7 +4,7 @@ Only live nodes are built, one :class:`NodeModule` each, stored under readable n
 ``nodes.n{id}_{op}`` (e.g. ``nodes.n3_conv.op.bn.weight``), which is also how weights
 are matched when a child inherits from its parent (:mod:`deap_nas.nn.transfer`).
 Weights get He (Kaiming) initialisation. Decoding runs on the CPU; the caller moves
-the module to its device (docs/architecture.md convention 4).
+the module to its device (docs/architecture.md).
 """
 
 from __future__ import annotations

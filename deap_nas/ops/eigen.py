@@ -16,7 +16,7 @@ Two layers per operator:
   reached) the genome is left unchanged and they return False: the operator "reports that
   it cannot apply".
 - ``mut_insert_convolution(individual, space, rng) -> (individual,)`` and friends are the
-  DEAP operators (docs/architecture.md convention 1: in place, never touching the fitness); they set
+  DEAP operators (docs/architecture.md: in place, never touching the fitness); they set
   ``individual.applied`` (plain bool) to the step's answer.
 
 Choices the paper leaves open (ours): an insertion goes on a uniformly drawn edge of the

@@ -19,7 +19,7 @@ function ("elements in an individual's head only change to a function").
 Why not geppy: geppy 0.1.3 (on DEAP) works on its own ``Chromosome`` / ``Gene`` objects
 built from a ``PrimitiveSet``, draws from the global ``random`` module without an ``rng``
 argument, and its uniform mutation cannot restrict head symbols to functions. Our genomes
-are plain lists (docs/architecture.md convention 3) and operators take ``rng`` (convention 2), so
+are plain lists (docs/architecture.md) and operators take ``rng`` (convention 2), so
 the operators are written here (about as long as an adapter would be).
 """
 

@@ -3,7 +3,7 @@ three-level mutation and top-k elitism (torch-free).
 
 Zhang, Ebadi & Jing, "MiniGen", sec. III-C (eq. 1 and 2) and IV-D. Every operator draws
 only from ``rng`` (default: the ``random`` module, DEAP's stream); operators edit in place
-and never touch fitness (docs/architecture.md convention 1).
+and never touch fitness (docs/architecture.md).
 
 Individuals carry two plain attributes the loop sets (:func:`stamp_birth`):
 

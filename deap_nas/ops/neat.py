@@ -12,7 +12,7 @@ Kyriakides & Margaritis, "Regularized Evolution for Macro Neural Architecture Se
   p_add = 0.25, p_identity = 0.05 (sec. 4.1).
 
 All edit the individual in place and return ``(individual,)``, never clone and never touch
-the fitness (docs/architecture.md convention 1); they draw only from ``rng`` (default: the ``random``
+the fitness (docs/architecture.md); they draw only from ``rng`` (default: the ``random``
 module, DEAP's stream). No ``space`` is needed: the layer choices are fixed by Table 1.
 
 Departures from the reference code (NORD, ``rem/genome.py``), following the paper's text:

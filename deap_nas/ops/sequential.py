@@ -1,7 +1,7 @@
 """Operators for list genomes of layer genes (the ``sequential`` space), DEAP-style.
 
 They edit the individual in place and return a tuple, never clone and never touch the
-fitness (docs/architecture.md convention 1); ``rng`` defaults to the ``random`` module so they
+fitness (docs/architecture.md); ``rng`` defaults to the ``random`` module so they
 share DEAP's stream. ``space`` supplies new genes and the depth bounds.
 """
 

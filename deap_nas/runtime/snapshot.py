@@ -1,6 +1,6 @@
 """Snapshots: an algorithm's state, the budget used, evaluation ids and all RNG states.
 
-Snapshots are data (docs/architecture.md, "Nothing loads untrusted code"): genomes through the
+Snapshots are data (docs/architecture.md): genomes through the
 space's ``to_json``/``from_json``, RNG states as lists and base64 text, never pickles.
 """
 

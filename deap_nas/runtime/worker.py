@@ -2,9 +2,9 @@
 
 :func:`run_task` is a module-level function, so serial runs, spawned process pools and
 SCOOP workers all call the same code. Each worker process prepares its data once per
-data description and keeps it on its device (docs/architecture.md, "Evaluation engine"); worker i
+data description and keeps it on its device (docs/architecture.md); worker i
 uses GPU ``i mod n``. Failures of the candidate come back as a status, never as an
-exception (docs/architecture.md, "Reliability").
+exception (docs/architecture.md).
 
 How the network starts is the task's request (:mod:`deap_nas.evaluation.request`,
 ``start.kind``): ``scratch`` (the engine's initialisation from the task seed; with a

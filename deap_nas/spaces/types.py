@@ -1,4 +1,4 @@
-"""Every ``deap.creator`` type of deap_nas, created once at import (docs/architecture.md convention 3).
+"""Every ``deap.creator`` type of deap_nas, created once at import (docs/architecture.md).
 
 SCOOP workers and spawned processes import this module too, so pickled individuals
 unpickle to the same classes everywhere. Genomes hold plain Python values only.
