@@ -201,6 +201,8 @@ def test_idx_set_from_env_root_gz_and_plain(tmp_path, monkeypatch):
 
 def test_missing_files_message_names_every_place(tmp_path, monkeypatch):
     empty = tmp_path / "nothing_here"
+    system = tmp_path / "system_fashion"
+    monkeypatch.setattr(datasets_mod, "FASHION_MNIST_SYSTEM_DIR", system)
     monkeypatch.setenv("DEAP_NAS_DATA", str(empty))
     with pytest.raises(DatasetNotFoundError) as info:
         load_dataset("fashion_mnist", "test")
@@ -211,10 +213,31 @@ def test_missing_files_message_names_every_place(tmp_path, monkeypatch):
     assert "t10k-images-idx3-ubyte" in msg and "apt-get install dataset-fashion-mnist" in msg
     assert "DEAP_NAS_DATA" in msg and "download=True" in msg
     assert str(empty / "FashionMNIST" / "raw") in info.value.looked_in[0]
+    assert f"  {system} (" in msg  # the system folder is still searched with DEAP_NAS_DATA set
     with pytest.raises(DatasetNotFoundError, match="cifar-10-batches-py"):
         load_dataset("cifar10", root=empty)
     with pytest.raises(DatasetNotFoundError, match="cifar-100-python"):
         load_dataset("cifar100", root=empty)
+
+
+def test_search_order_root_then_env_then_system_then_defaults(tmp_path, monkeypatch):
+    """No root hides the others: a config's root, DEAP_NAS_DATA and the system folder are
+    searched in that order, and the first that holds the files wins."""
+    system = tmp_path / "system_fashion"
+    monkeypatch.setattr(datasets_mod, "FASHION_MNIST_SYSTEM_DIR", system)
+    _write_mnist_like(system, n=5, split="test", seed=1)
+    env = tmp_path / "env"
+    monkeypatch.setenv("DEAP_NAS_DATA", str(env))
+    wrong_root = tmp_path / "config_root"  # a config written for another machine
+    assert load_dataset("fashion_mnist", "test", root=wrong_root).source == str(system)
+    _write_mnist_like(env / "fashion-mnist", n=4, split="test", seed=2)
+    assert load_dataset("fashion_mnist", "test", root=wrong_root).source == str(env / "fashion-mnist")
+    _write_mnist_like(wrong_root, n=3, split="test", seed=3)
+    data = load_dataset("fashion_mnist", "test", root=wrong_root)
+    assert data.source == str(wrong_root) and len(data) == 3
+    roots = datasets_mod.search_roots(wrong_root, (system,))
+    assert [r.path for r in roots[:3]] == [wrong_root, env, system]
+    assert [r.explicit for r in roots[:3]] == [True, True, False]
 
 
 def test_partial_folder_says_what_is_lacking(tmp_path):

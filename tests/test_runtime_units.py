@@ -4,6 +4,7 @@ import json
 import random
 import sys
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from deap import base, tools
@@ -107,6 +108,32 @@ def test_missing_and_malformed_config_files(tmp_path):
     bad.write_text("training: [unclosed")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(bad)
+
+
+def test_relative_data_root_resolves_against_the_config_file(tmp_path, monkeypatch):
+    """A config's relative data.root means the same folder from any working directory;
+    a --set value is relative to the working directory; the run keeps the absolute path."""
+    import yaml
+
+    from deap_nas.studies.base import load_study_config
+
+    folder = tmp_path / "configs"
+    folder.mkdir()
+    cfg = folder / "c.yaml"
+    cfg.write_text(yaml.safe_dump({**BUDGET, "data": {"name": "mnist", "root": "../data"}}))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert load_config(cfg).data.root == str(tmp_path / "configs" / ".." / "data")
+    assert load_config(cfg, ["data.root=mine"]).data.root == str(elsewhere / "mine")
+    assert load_config(cfg, [f"data.root={tmp_path}"]).data.root == str(tmp_path)
+    assert load_config(cfg, ["data.root=~/d"]).data.root == str(Path("~/d").expanduser())
+    study = folder / "s.yaml"
+    study.write_text(yaml.safe_dump({"study": "locality", "base": "c.yaml"}))
+    mapping = load_study_config(study).run
+    assert Path(mapping["data"]["root"]) == tmp_path / "configs" / ".." / "data"
+    study.write_text(yaml.safe_dump({"study": "locality", "base": "c.yaml", "run": {"data": {"root": "x"}}}))
+    assert load_study_config(study).run["data"]["root"] == str(folder / "x")
 
 
 def test_missing_data_root_is_reported_before_a_run_directory_exists(tmp_path):

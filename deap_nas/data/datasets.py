@@ -6,7 +6,7 @@ layout), ``cifar10`` (torchvision pickle batches, or the ``cifar10_jpg.tar.gz`` 
 folder), ``cifar100`` (torchvision pickle batches), ``image_folder`` (a folder or tar of
 class folders, see ``image_folder``) and ``fashion_mnist_mini`` (2,000 + 500 Fashion-MNIST
 images shipped inside the package). Where roots are searched and when a download may run
-is described in ``data_roots``. torchvision is imported only when it is used.
+is described in ``search_roots``. torchvision is imported only when it is used.
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from . import idx
 from .image_folder import is_archive, read_image_folder
 from .roots import (
     DatasetNotFoundError,
-    data_roots,
     download_allowed,
     download_root,
     how_to_get,
+    search_roots,
     unique,
 )
 
@@ -181,10 +181,12 @@ def _load_idx_set(
     system_dirs: tuple[Path, ...] = (),
     hint: str = "",
 ) -> ImageData:
-    roots, explicit = data_roots(root)
-    folders = [] if explicit else list(system_dirs)
-    for r in roots:
-        folders += [r / s for s in subdirs] + ([r] if explicit else [])
+    folders = []
+    for r in search_roots(root, system_dirs):
+        if r.path in system_dirs:
+            folders.append(r.path)
+        else:
+            folders += [r.path / s for s in subdirs] + ([r.path] if r.explicit else [])
     looked = []
     for folder in unique(folders):
         found = idx.find_split_files(folder, split)
@@ -281,9 +283,8 @@ def _load_cifar(name: str, split: str, root: str | Path | None, download: bool |
     tv_class, folder = ("CIFAR10", "cifar-10-batches-py")
     if name == "cifar100":
         tv_class, folder = ("CIFAR100", "cifar-100-python")
-    roots, _ = data_roots(root)
     looked = []
-    for r in roots:
+    for r in (r.path for r in search_roots(root)):
         base = r.parent if r.name == folder else r
         if (base / folder).is_dir():
             return _cifar_torchvision(name, split, base, tv_class, folder, download=False)

@@ -1,12 +1,19 @@
 """Where named data sets are looked for, and whether they may be downloaded.
 
-Search order for a named data set: the ``root`` argument, else ``$DEAP_NAS_DATA`` (one
-folder or several joined with ``os.pathsep``), else the default roots below. An explicit
-root (argument or variable) is the only place searched, so a test or a run reads exactly
-the data it was pointed at.
+Search order for a named data set (:func:`search_roots`), first hit wins:
 
-Default roots: ``datasets`` in the current directory and in the checkout (the folder
-holding the ``deap_nas`` package), then ``<cache>/data`` (``cache_dir()``).
+1. the ``root`` argument (a config's ``data.root``, made absolute against the config
+   file's folder when the config is read);
+2. ``$DEAP_NAS_DATA`` (one folder or several joined with ``os.pathsep``);
+3. the data set's standard system folders (e.g. Debian's ``/usr/share/datasets/...``),
+   added by its loader;
+4. the default roots: ``datasets`` in the current directory and in the checkout (the
+   folder holding the ``deap_nas`` package), then ``<cache>/data`` (``cache_dir()``).
+
+A root named by the caller or the variable is *explicit*: its own folder is searched as
+well as the usual sub-folders. No root hides the others, so a config written for one
+machine still finds the data another machine keeps elsewhere; where the data came from
+is recorded (``ImageData.source``), and a not-found error lists every place looked in.
 
 Downloads (torchvision, network needed) run only when ``download=True``, or when
 ``download=None`` (the default) and ``DEAP_NAS_DOWNLOAD=1``; so by default a machine
@@ -17,13 +24,16 @@ explicit root if there is one, else ``<cache>/data``.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from .image_folder import cache_dir
 
 __all__ = [
     "DatasetNotFoundError",
+    "Root",
     "data_roots",
+    "search_roots",
     "download_allowed",
     "download_root",
     "how_to_get",
@@ -66,14 +76,38 @@ def _default_roots() -> list[Path]:
     )
 
 
-def data_roots(root: str | Path | None = None) -> tuple[list[Path], bool]:
-    """(roots to search, whether they were given explicitly by `root` or $DEAP_NAS_DATA)."""
-    if root is not None:
-        return [Path(root).expanduser()], True
+@dataclass(frozen=True)
+class Root:
+    """A folder to search; ``explicit`` when the caller or ``$DEAP_NAS_DATA`` named it."""
+
+    path: Path
+    explicit: bool
+
+
+def _explicit_roots(root: str | Path | None) -> list[Path]:
+    paths = [Path(root).expanduser()] if root is not None else []
     env = os.environ.get("DEAP_NAS_DATA", "").strip()
-    if env:
-        return unique([Path(p).expanduser() for p in env.split(os.pathsep) if p]), True
-    return _default_roots(), False
+    return paths + [Path(p).expanduser() for p in env.split(os.pathsep) if p]
+
+
+def search_roots(root: str | Path | None = None, system: tuple[Path, ...] = ()) -> list[Root]:
+    """Every folder to search, in order (module docstring): ``root``, ``$DEAP_NAS_DATA``,
+    the ``system`` folders of the data set, the default roots; repeats removed."""
+    out: list[Root] = []
+    seen: set[str] = set()
+    explicit = _explicit_roots(root)
+    for path, flag in [(p, True) for p in explicit] + [(p, False) for p in (*system, *_default_roots())]:
+        key = str(path.resolve(strict=False))
+        if key not in seen:
+            seen.add(key)
+            out.append(Root(path, flag))
+    return out
+
+
+def data_roots(root: str | Path | None = None) -> tuple[list[Path], bool]:
+    """(the folders :func:`search_roots` gives, whether any was named explicitly)."""
+    roots = search_roots(root)
+    return [r.path for r in roots], any(r.explicit for r in roots)
 
 
 def download_allowed(download: bool | None) -> bool:
@@ -84,9 +118,9 @@ def download_allowed(download: bool | None) -> bool:
 
 
 def download_root(root: str | Path | None = None) -> Path:
-    """Where a download goes: the explicit root, else ``<cache>/data``."""
-    roots, explicit = data_roots(root)
-    return roots[0] if explicit else cache_dir() / "data"
+    """Where a download goes: the first explicit root, else ``<cache>/data``."""
+    explicit = _explicit_roots(root)
+    return explicit[0] if explicit else cache_dir() / "data"
 
 
 def how_to_get(root: str | Path | None, extra: str = "") -> str:

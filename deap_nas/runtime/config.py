@@ -399,6 +399,33 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     return data or {}
 
 
+#: config keys that name input folders or files. A relative value is made absolute when the
+#: config is read: against the config file's folder for a value in the file, against the
+#: working directory for a ``--set`` value. The saved config of a run (``config.yaml``)
+#: holds the absolute path, so a resume from any folder reads the same data.
+PATH_KEYS: tuple[str, ...] = ("data.root",)
+
+
+def absolute_paths(data: dict[str, Any], base: str | Path) -> dict[str, Any]:
+    """A copy of ``data`` whose :data:`PATH_KEYS` values are absolute (relative ones joined
+    to ``base``; ``~`` expanded). Absent or empty keys are left alone."""
+    data = copy.deepcopy(data)
+    for key in PATH_KEYS:
+        *parents, leaf = key.split(".")
+        node: Any = data
+        for part in parents:
+            node = node.get(part) if isinstance(node, Mapping) else None
+        if not isinstance(node, dict) or not isinstance(node.get(leaf), str) or not node[leaf]:
+            continue
+        value = Path(node[leaf]).expanduser()
+        node[leaf] = str(value if value.is_absolute() else (Path(base) / value).absolute())
+    return data
+
+
 def load_config(path: str | Path, overrides: Sequence[str] = ()) -> RunConfig:
-    """Read, override (``--set``) and validate a YAML config file."""
-    return parse_config(apply_overrides(read_yaml(path), overrides), source=str(path))
+    """Read, override (``--set``) and validate a YAML config file; relative
+    :data:`PATH_KEYS` resolve against the file's folder (``--set`` ones against the
+    working directory)."""
+    data = absolute_paths(read_yaml(path), Path(path).parent)
+    data = absolute_paths(apply_overrides(data, overrides), Path.cwd())
+    return parse_config(data, source=str(path))

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..algorithms import ALGORITHMS, SearchControl, SearchState
 from ..spaces import SPACES
-from .config import RunConfig, apply_overrides, parse_config, read_yaml
+from .config import RunConfig, absolute_paths, apply_overrides, parse_config, read_yaml
 from .evaluator import EvaluationFailed, Evaluator
 from .journal import read_journal, write_logbook_csv
 from .parallel import ParallelMap
@@ -127,7 +127,8 @@ def resume_run(run_dir: str | Path, overrides: Sequence[str] = (), force: bool =
     meta = run.read_meta()
     if not run.config_path.is_file():
         raise RunDirError(f"{run.path} has no config.yaml")
-    config = parse_config(apply_overrides(read_yaml(run.config_path), overrides), source=meta.get("config_source", ""))
+    data = absolute_paths(apply_overrides(read_yaml(run.config_path), overrides), Path.cwd())  # --set paths: cwd
+    config = parse_config(data, source=meta.get("config_source", ""))
     if config.fingerprint() != meta.get("fingerprint") and not force:
         raise RunDirError(
             f"the config of {run.path} differs from the one it was started with "

@@ -43,7 +43,7 @@ from typing import Any
 import yaml
 
 from ..registry import Registry
-from ..runtime.config import RunConfig, apply_overrides, parse_config, read_yaml
+from ..runtime.config import RunConfig, absolute_paths, apply_overrides, parse_config, read_yaml
 from ..runtime.journal import read_journal, write_json
 from ..runtime.rundir import atomic_write_text
 from ..runtime.schema import ConfigError, from_mapping, to_plain
@@ -110,11 +110,11 @@ def resolve_run_mapping(base: Any, run: Any, where: Path, path: str) -> dict[str
         p = Path(base)
         if not p.is_absolute():
             p = where / p
-        data = read_yaml(p)
+        data = absolute_paths(read_yaml(p), p.parent)
     if run is not None:
         if not isinstance(run, Mapping):
             raise ConfigError(f"{path}run: expected a mapping of run-config sections, got {run!r}")
-        data = merge(data, run)
+        data = merge(data, absolute_paths(dict(run), where))
     return data
 
 
@@ -204,8 +204,17 @@ def load_study_config(path: str | Path, name: str | None = None, overrides: Sequ
     """Read a study YAML, apply ``--set`` overrides (``params.clones=3``,
     ``run.training.epochs=1``) and validate."""
     p = Path(path)
-    data = apply_overrides(read_yaml(p), overrides)
+    data = _absolute_run_paths(read_yaml(p), p.parent)
+    data = _absolute_run_paths(apply_overrides(data, overrides), Path.cwd())
     return parse_study_config(data, name, where=p.parent, source=str(p))
+
+
+def _absolute_run_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
+    """``data`` with the input paths of its ``run:`` mapping made absolute against ``base``
+    (the study file's folder, or the working directory for ``--set`` values)."""
+    if isinstance(data.get("run"), dict):
+        data = {**data, "run": absolute_paths(data["run"], base)}
+    return data
 
 
 class Study:
