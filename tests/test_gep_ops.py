@@ -104,10 +104,14 @@ def test_point_mutation_head_to_function_tail_to_terminal():
     rng = Scripted(0.0, "*", 0.9, 0.9, 0.0, "a", 0.9)
     (out,) = mut_point(ind, spec, indpb=0.5, head_functions_only=True, rng=rng)
     assert out is ind and ind == ["*", "+", "a", "a", "b"]
-    # without the NASGEP rule a head symbol may become a terminal
+    # without the NASGEP rule a head symbol may become a terminal: the kind is drawn first
+    # (0.7 >= function_prob 0.5: a terminal), then the symbol within the kind
     ind = ["+", "+", "a", "b", "b"]
-    mut_point(ind, spec, indpb=0.5, rng=Scripted(0.0, "b", 0.9, 0.9, 0.9, 0.9))
+    mut_point(ind, spec, indpb=0.5, rng=Scripted(0.0, 0.7, "b", 0.9, 0.9, 0.9, 0.9))
     assert ind == ["b", "+", "a", "b", "b"]
+    ind = ["+", "+", "a", "b", "b"]
+    mut_point(ind, spec, indpb=0.5, rng=Scripted(0.0, 0.2, "Q", 0.9, 0.9, 0.9, 0.9))  # 0.2 < 0.5: a function
+    assert ind == ["Q", "+", "a", "b", "b"]
     with pytest.raises(AssertionError):  # a terminal is not offered to the head with the rule on
         mut_point(["+", "+", "a", "b", "b"], spec, indpb=1.0, head_functions_only=True, rng=Scripted(0.0, "b"))
 

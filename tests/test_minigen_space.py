@@ -121,7 +121,7 @@ def test_without_keep_resolution_the_input_cell_downsamples():
     ([[None, 1, ["3*3 conv"]]] + PAPER_INDEX_1[1:], "input cell needs 2"),
     ([[None, 1, ["identity", "3*3 conv"]]] + PAPER_INDEX_1[1:], "input cell needs 2"),
     ([[None, 1, ["3*3 conv", "3*3 maxpool"]]] + PAPER_INDEX_1[1:], "input cell needs 2"),
-    ([[32, 1, ["3*3 conv", "3*3 conv"]]] + PAPER_INDEX_1[1:], "no channel size"),
+    ([["32", 1, ["3*3 conv", "3*3 conv"]]] + PAPER_INDEX_1[1:], "no channel size"),
     (PAPER_INDEX_1[:1] + [[24, 1, ["3*3 conv", "identity"]]] + PAPER_INDEX_1[2:], "only be the first"),
     (PAPER_INDEX_1[:1] + [[24, 1, ["identity"]]] + PAPER_INDEX_1[2:], "besides 'identity'"),
     (PAPER_INDEX_1[:1] + [[24, 0, ["3*3 conv"]]] + PAPER_INDEX_1[2:], "blocks"),
@@ -131,6 +131,17 @@ def test_without_keep_resolution_the_input_cell_downsamples():
 def test_bad_genomes_are_rejected_with_reasons(bad, why):
     with pytest.raises(ValueError, match=why):
         MiniGenSpace().from_json(bad)
+
+
+def test_the_printed_input_channel_is_read_and_ignored():
+    """Sec. IV-E prints index 1 with 128 as the input cell's channel, which sec. III-B says
+    has none ('.'); the authors' code mutates that slot but never reads it."""
+    printed = [[128, 1, ["identity", "3*3 conv", "3*3 conv"]]] + PAPER_INDEX_1[1:]
+    space = MiniGenSpace()
+    assert space.from_json(printed) == PAPER_INDEX_1
+    assert space.decode(space.from_json(printed)).hash() == space.decode(space.from_json(PAPER_INDEX_1)).hash()
+    with pytest.raises(ValueError, match="no channel size"):  # a genome itself still has none
+        space.check_genome([[32, 1, ["3*3 conv", "3*3 conv"]]] + PAPER_INDEX_1[1:])
 
 
 def test_json_round_trip_and_the_papers_dot():

@@ -24,8 +24,10 @@ epoch. Each later generation:
    never fewer than ``genes_min``: room is made by removing the worst unused genes);
 2. P_i new reduction cells are made from tournament-selected pairs; P_i children of the
    normal population are made from tournament-selected pairs (GEP reproduction, sec.
-   III-E, head symbols mutate only to functions), each given a reduction cell drawn by
-   tournament among the live reduction cells;
+   III-E: a cell's head symbols mutate only to functions, "elements in an individual's
+   head only change to a function"; genes, not individuals, keep GEP's default mutation
+   in step 1), each given a reduction cell drawn by tournament among the live reduction
+   cells;
 3. every live individual (parents and children) is trained one more epoch (the runtime
    continues from its own last weights), and once more when its fitness >= T_c; an
    individual reaching ``max_epochs`` (E_max) is marked dead, and so is its reduction cell;
@@ -212,8 +214,13 @@ class Nasgep(Algorithm):
         super().__init__(toolbox, params, **kw)
         self.space = self.require_space("make_individual")
         p = self.p = self.params
-        self.rates = dict(mutation=p.mutation, is_rate=p.is_rate, ris_rate=p.ris_rate, gene_rate=p.gene_rate,
-                          one_point=p.one_point, two_point=p.two_point, head_functions_only=True)
+        rates = dict(mutation=p.mutation, is_rate=p.is_rate, ris_rate=p.ris_rate, gene_rate=p.gene_rate,
+                     one_point=p.one_point, two_point=p.two_point)
+        # cells: head symbols mutate only to functions (sec. III-E); ADF genes: GEP's
+        # default mutation, a head symbol becomes a function or a terminal
+        self.cell_rates = dict(rates, head_functions_only=True)
+        self.gene_rates = dict(rates, head_functions_only=False,
+                               function_prob=getattr(self.space.params, "head_function_prob", 0.5))
 
     @property
     def x(self) -> dict[str, Any]:
@@ -241,7 +248,8 @@ class Nasgep(Algorithm):
             chroms = [e["chrom"] for e in self.x["reductions"].values()]
         return {s for c in chroms for s in c if s in pool}
 
-    def _reproduce(self, chroms: dict[str, list[str]], fit: dict[str, float], spec: Any, n: int) -> list[tuple]:
+    def _reproduce(self, chroms: dict[str, list[str]], fit: dict[str, float], spec: Any, n: int,
+                   rates: dict[str, Any]) -> list[tuple]:
         """``n`` children ``(chrom, parent ids)`` of tournament-selected pairs."""
         keys = sorted(chroms)
         out = []
@@ -250,7 +258,7 @@ class Nasgep(Algorithm):
             b = tournament(keys, fit, self.p.tournament_size, self.rng)
             c1, c2 = list(chroms[a]), list(chroms[b])
             reproduce = getattr(self.toolbox, "reproduce", None) or reproduce_pair
-            reproduce(c1, c2, spec=spec, rng=self.rng, **self.rates)
+            reproduce(c1, c2, spec=spec, rng=self.rng, **rates)
             out.append((c1, (a, b)))
             if len(out) < n:
                 out.append((c2, (a, b)))
@@ -269,13 +277,13 @@ class Nasgep(Algorithm):
             for _ in range(p.gene_pool_size):
                 gid = self._new_id(f"next_{kind}_gene", kind[0])
                 self.pool(kind)[gid] = {"chrom": sp.random_gene(kind, self.rng), "fitness": None}
-        rspec = sp.cell_spec(sorted(self.pool("reduction")))
+        rgenes = sorted(self.pool("reduction"))
         for _ in range(p.reduction_population):
             rid = self._new_id("next_reduction", "R")
-            self.x["reductions"][rid] = {"chrom": rspec.random_chromosome(self.rng), "fitness": None, "dead": False}
-        nspec = sp.cell_spec(sorted(self.pool("normal")))
+            self.x["reductions"][rid] = {"chrom": sp.random_cell(rgenes, self.rng), "fitness": None, "dead": False}
+        ngenes = sorted(self.pool("normal"))
         rids = sorted(self.x["reductions"])
-        pop = [self._individual(nspec.random_chromosome(self.rng), self.rng.choice(rids))
+        pop = [self._individual(sp.random_cell(ngenes, self.rng), self.rng.choice(rids))
                for _ in range(p.population_size)]
         nevals = yield from self.train(pop, 0)
         pop = [i for i in pop if i.fitness.valid]
@@ -301,7 +309,7 @@ class Nasgep(Algorithm):
             if not pool:
                 continue
             fit = {g: _fit(e) for g, e in pool.items()}
-            children = self._reproduce(self.chroms(kind), fit, self.space.gene_spec(kind), n)
+            children = self._reproduce(self.chroms(kind), fit, self.space.gene_spec(kind), n, self.gene_rates)
             for chrom, parents in children:
                 gid = self._new_id(f"next_{kind}_gene", kind[0])
                 pool[gid] = {"chrom": chrom, "fitness": self._mean_parent_fitness(pool, parents)}
@@ -313,7 +321,8 @@ class Nasgep(Algorithm):
         alive = [r for r, e in reds.items() if not e.get("dead")] or sorted(reds)
         rfit = {r: _fit(e) for r, e in reds.items()}
         rspec = sp.cell_spec(sorted(self.pool("reduction")))
-        for chrom, parents in self._reproduce({r: reds[r]["chrom"] for r in alive}, rfit, rspec, p.population_size):
+        for chrom, parents in self._reproduce({r: reds[r]["chrom"] for r in alive}, rfit, rspec, p.population_size,
+                                              self.cell_rates):
             rid = self._new_id("next_reduction", "R")
             reds[rid] = {"chrom": chrom, "fitness": self._mean_parent_fitness(reds, parents), "dead": False}
         alive = sorted(r for r, e in reds.items() if not e.get("dead"))
@@ -323,7 +332,7 @@ class Nasgep(Algorithm):
         nfit = {str(i): ind_fitness(ind) for i, ind in enumerate(pop)}
         nspec = sp.cell_spec(sorted(self.pool("normal")))
         kids = []
-        for chrom, _ in self._reproduce(normals, nfit, nspec, p.population_size):
+        for chrom, _ in self._reproduce(normals, nfit, nspec, p.population_size, self.cell_rates):
             rid = tournament(alive, rfit, p.tournament_size, self.rng)
             kids.append(self._individual(chrom, rid))
         return kids

@@ -14,7 +14,9 @@ symbol, IS / RIS / gene transposition 0.1 each with IS / RIS element lengths 1, 
 one-point recombination 0.3 and two-point recombination 0.3.
 
 NASGEP's change (sec. III-E): with ``head_functions_only`` a head symbol mutates only to a
-function ("elements in an individual's head only change to a function").
+function ("elements in an individual's head only change to a function"). Otherwise a
+mutated head symbol becomes a function with probability ``function_prob`` (0.5, as geppy's
+``mutate_uniform``), else a terminal.
 
 Why not geppy: geppy 0.1.3 (on DEAP) works on its own ``Chromosome`` / ``Gene`` objects
 built from a ``PrimitiveSet``, draws from the global ``random`` module without an ``rng``
@@ -43,18 +45,23 @@ def _check_rate(name: str, p: float) -> None:
 
 @register_operator("mut_gep_point")
 def mut_point(individual: list, spec: GepSpec, indpb: float = 0.044, head_functions_only: bool = False,
-              rng: Any = random) -> tuple:
+              rng: Any = random, function_prob: float = 0.5) -> tuple:
     """Point mutation: each symbol changes with probability ``indpb`` to another symbol
-    allowed at its place: head -> any function or terminal (only functions with
-    ``head_functions_only``), tail -> any terminal. The new symbol differs from the old
-    one whenever an alternative exists."""
+    allowed at its place. Head: a function with probability ``function_prob``, else a
+    terminal (Ferreira's "any symbol can change into a function or a terminal"; geppy's
+    ``mutate_uniform`` draws the kind 50/50), only functions with ``head_functions_only``;
+    tail: a terminal. The new symbol differs from the old one whenever its kind has an
+    alternative."""
     _check_rate("indpb", indpb)
+    _check_rate("function_prob", function_prob)
     functions = list(spec.functions)
-    head_pool = functions if head_functions_only else functions + list(spec.terminals)
     tail_pool = list(spec.terminals)
     for i in range(len(individual)):
         if rng.random() < indpb:
-            pool = head_pool if spec.is_head(i) else tail_pool
+            if spec.is_head(i) and not head_functions_only:
+                individual[i] = spec.draw_head_symbol(rng, function_prob, exclude=individual[i])
+                continue
+            pool = functions if spec.is_head(i) else tail_pool
             choices = [s for s in pool if s != individual[i]] or pool
             individual[i] = rng.choice(choices)
     return (individual,)
@@ -149,15 +156,17 @@ def cx_two_point(ind1: list, ind2: list, rng: Any = random) -> tuple:
 def reproduce_pair(ind1: list, ind2: list, spec: GepSpec, rng: Any = random, *,
                    mutation: float = 0.044, is_rate: float = 0.1, ris_rate: float = 0.1,
                    gene_rate: float = 0.1, one_point: float = 0.3, two_point: float = 0.3,
-                   head_functions_only: bool = False) -> tuple:
+                   head_functions_only: bool = False, function_prob: float = 0.5) -> tuple:
     """NASGEP's reproduction of a pair of (already cloned) parents, sec. III-E: point
     mutation (per symbol), IS, RIS and gene transposition (per chromosome) on each, then
-    one-point and two-point recombination (per pair), in this order. In place."""
+    one-point and two-point recombination (per pair), in this order. In place.
+    ``function_prob``: chance that a mutated head symbol becomes a function (when
+    ``head_functions_only`` is off)."""
     for name, p in (("mutation", mutation), ("is_rate", is_rate), ("ris_rate", ris_rate),
                     ("gene_rate", gene_rate), ("one_point", one_point), ("two_point", two_point)):
         _check_rate(name, p)
     for ind in (ind1, ind2):
-        mut_point(ind, spec, mutation, head_functions_only, rng=rng)
+        mut_point(ind, spec, mutation, head_functions_only, rng=rng, function_prob=function_prob)
         if rng.random() < is_rate:
             mut_is_transpose(ind, spec, rng=rng)
         if rng.random() < ris_rate:

@@ -111,18 +111,42 @@ class GepSpec:
                 raise ValueError(f"{where}: function {s!r} in the tail (position {i})")
 
     # ------------------------------------------------------------------ random genes
-    def random_chromosome(self, rng: Any = random, head_functions_only: bool = False) -> list[str]:
-        """Head symbols uniform over functions + terminals (functions only when asked);
-        tail symbols uniform over terminals. The root of each gene is a function, so no
-        gene is a lone terminal from the start (Ferreira's usual initialisation)."""
-        symbols = list(self.functions) + list(self.terminals)
+    def draw_head_symbol(self, rng: Any = random, function_prob: float = 0.5, exclude: str | None = None) -> str:
+        """One head symbol: a function with probability ``function_prob``, else a terminal,
+        each uniform within its kind (geppy's ``generate_genome`` and ``mutate_uniform``
+        draw the kind first, 50/50). ``exclude`` is avoided when its kind has another symbol."""
+        check_probability("function_prob", function_prob)
+        pool = list(self.functions) if rng.random() < function_prob else list(self.terminals)
+        return rng.choice([s for s in pool if s != exclude] or pool)
+
+    def random_chromosome(self, rng: Any = random, head_functions_only: bool = False,
+                          function_prob: float = 0.5) -> list[str]:
+        """A random chromosome. The root of each gene is a function (so no gene starts as a
+        lone terminal); the other head positions hold a function with probability
+        ``function_prob`` (0.5 as in GEP practice; only functions with
+        ``head_functions_only``), else a terminal, each uniform within its kind; tail
+        symbols are uniform over the terminals.
+
+        Drawing the kind first matters when the kinds differ in size: a cell of NASGEP has
+        2 functions and up to 100 gene terminals, so a uniform draw over all symbols would
+        put a function in a head position 2% to 4% of the time and nearly every cell would
+        express only two genes."""
+        check_probability("function_prob", function_prob)
         out: list[str] = []
         for _ in range(self.n_genes):
             for i in range(self.head):
-                pool = list(self.functions) if (i == 0 or head_functions_only) else symbols
-                out.append(rng.choice(pool))
+                if i == 0 or head_functions_only:
+                    out.append(rng.choice(list(self.functions)))
+                else:
+                    out.append(self.draw_head_symbol(rng, function_prob))
             out.extend(rng.choice(self.terminals) for _ in range(self.tail))
         return out
+
+
+def check_probability(name: str, p: Any) -> None:
+    """ValueError naming ``name`` unless ``p`` is a number in [0, 1]."""
+    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
+        raise ValueError(f"{name}: must be a probability in [0, 1], got {p!r}")
 
 
 @dataclass

@@ -7,7 +7,8 @@ Genome (a :class:`~deap_nas.spaces.types.MiniGenIndividual`, plain values only):
 
     [[None, 1, al_0], [c_1, b_1, al_1], [c_2, b_2, al_2], [c_3, b_3, al_3], [c_4, b_4, al_4]]
 
-``None`` is the paper's "." (the input cell has no channel gene); ``c_i`` is a channel size,
+``None`` is the paper's "." (the input cell has no channel gene; :meth:`MiniGenSpace.from_json`
+also reads a number there, as the paper prints one, and ignores it); ``c_i`` is a channel size,
 ``b_i`` the number of blocks of cell i and ``al_i`` its action list, a list of Table I's
 operation names exactly as the paper spells them (``"3*3 dconv"``, ``"5*5 dconv"``,
 ``"3*3 conv"``, ``"5*5 conv"``, ``"1*7-7*1 conv"``, ``"3*3 dil conv"``, ``"identity"``,
@@ -290,9 +291,15 @@ class MiniGenSpace(SearchSpace):
         return [[c, b, list(actions)] for c, b, actions in genome]
 
     def from_json(self, data: Any) -> MiniGenIndividual:
-        """The genome from JSON; the input cell's channel may be written ``"."`` as in the paper."""
-        if isinstance(data, list) and data and isinstance(data[0], list) and data[0] and data[0][0] == ".":
-            data = [[None, *data[0][1:]], *data[1:]]
+        """The genome from JSON. The input cell's channel may be written ``"."`` (sec.
+        III-B) or as a number, which is ignored and read as ``None``: the paper prints
+        Table III's index 1 with ``128`` there (sec. IV-E) because the authors' code
+        mutates that slot with the other cells' channels but never reads it (the input
+        cell's flow is fixed, 3 -> 32 -> 64)."""
+        if isinstance(data, list) and data and isinstance(data[0], list) and data[0]:
+            c0 = data[0][0]
+            if c0 == "." or (isinstance(c0, (int, float)) and not isinstance(c0, bool)):
+                data = [[None, *data[0][1:]], *data[1:]]
         genome = copy.deepcopy(data)
         self.check_genome(genome)
         return MiniGenIndividual(genome)

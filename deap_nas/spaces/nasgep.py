@@ -40,8 +40,10 @@ Our choices where the paper is silent:
   1x1 conv block with stride 2 to h_{i-1}'s width (as DARTS's preprocessing does).
 - A reduction cell computes at its input width and ends with the 1x1 block to twice it.
 - Random genomes (:meth:`NasgepSpace.random_individual`, used for the random-sampling
-  ablation) draw ``random_genes`` fresh genes per cell type; cell heads start with a
-  function at the root.
+  ablation) draw ``random_genes`` fresh genes per cell type.
+- Random heads (cells and genes): the root is a function, every other head position a
+  function with probability ``head_function_prob`` (0.5), else a terminal, as GEP
+  implementations draw them (geppy); the paper gives no distribution.
 - Weight-store keys (:meth:`NasgepSpace.weight_store_keys`): a conv block of a gene is
   keyed by the gene's symbols, its position in the gene and the width it works at, then
   by its own kind, stride and width (sec. III-D: "convolution block or gene").
@@ -57,7 +59,7 @@ from typing import Any
 
 from ..arch import INPUT, Architecture, Node
 from .base import SearchSpace, check_input_shape_and_head, register_space
-from .gep import GepSpec, Tree, karva_decode
+from .gep import GepSpec, Tree, check_probability, karva_decode
 from .types import GepIndividual
 
 KERNELS = ("3x3", "5x5", "3x5", "5x3", "1x7", "7x1")
@@ -107,6 +109,11 @@ class NasgepParams:
     - ``cell_head`` / ``gene_head``: head lengths (4 and 1, sec. IV-A).
     - ``convs``: the convolution kinds genes may use (all 19 by default).
     - ``random_genes``: genes per cell type drawn by :meth:`NasgepSpace.random_individual`.
+    - ``head_function_prob``: chance that a random head position (after the root, which is
+      always a function) holds a function rather than a terminal, for cells and genes
+      alike (0.5: GEP practice, geppy's ``generate_genome``; the paper says only "a random
+      genotype (head and tail) is generated", sec. III-A). Also the chance that a mutated
+      gene head symbol becomes a function (cells mutate to functions only, sec. III-E).
     - ``input_shape`` / ``head``: the data's image shape and the classifier head.
     """
 
@@ -117,6 +124,7 @@ class NasgepParams:
     gene_head: int = 1
     convs: tuple[str, ...] = CONV_KINDS
     random_genes: int = 5
+    head_function_prob: float = 0.5
     input_shape: tuple[int, int, int] = (3, 32, 32)
     head: str = "gap_linear"
 
@@ -131,6 +139,7 @@ class NasgepParams:
             if c not in CONV_KINDS:
                 raise ValueError(f"convs: unknown convolution {c!r}; known: {', '.join(CONV_KINDS)}")
         self.convs = tuple(self.convs)
+        check_probability("head_function_prob", self.head_function_prob)
         self.input_shape = check_input_shape_and_head(self.input_shape, self.head)
 
 
@@ -201,7 +210,12 @@ class NasgepSpace(SearchSpace):
 
     # ------------------------------------------------------------------ genomes
     def random_gene(self, kind: str, rng: Any = random) -> list[str]:
-        return self.gene_spec(kind).random_chromosome(rng)
+        """A random ADF gene of cell type ``kind`` (root a function; ``head_function_prob``)."""
+        return self.gene_spec(kind).random_chromosome(rng, function_prob=self.params.head_function_prob)
+
+    def random_cell(self, gene_ids: list[str], rng: Any = random) -> list[str]:
+        """A random cell chromosome over ``gene_ids`` (root a function; ``head_function_prob``)."""
+        return self.cell_spec(gene_ids).random_chromosome(rng, function_prob=self.params.head_function_prob)
 
     def random_individual(self, rng: Any = random) -> GepIndividual:
         genes: dict[str, dict[str, list[str]]] = {}
@@ -209,7 +223,7 @@ class NasgepSpace(SearchSpace):
         for kind in KINDS:
             prefix = kind[0]
             pool = {f"{prefix}{k}": self.random_gene(kind, rng) for k in range(self.params.random_genes)}
-            cells[kind] = self.cell_spec(sorted(pool)).random_chromosome(rng)
+            cells[kind] = self.random_cell(sorted(pool), rng)
             used = {s for s in cells[kind] if s in pool}
             genes[kind] = {g: pool[g] for g in sorted(used)}
         return GepIndividual(normal=cells["normal"], reduction=cells["reduction"], genes=genes)
