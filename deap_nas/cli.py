@@ -7,6 +7,7 @@
     deap-nas export RUN_DIR [--rank 1] [--format state_dict torchscript onnx]
     deap-nas select RUN_DIR [--k 5] [--candidates 10]
     deap-nas train-final RUN_DIR [--top-k K] [--epochs N] [--device auto]
+    deap-nas train-teacher TEACHER_CONFIG --out DIR [--set key=value ...] [--device auto]
     deap-nas train ARCH.json [--data fashion_mnist_mini] [--epochs 5] [--out DIR]
     deap-nas describe ARCH.json [--input-shape 1,28,28] [--dot FILE]
     deap-nas datasets
@@ -345,6 +346,22 @@ def cmd_train_final(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_teacher(args: argparse.Namespace) -> int:
+    from .evaluation import DatasetNotFoundError
+    from .runtime.schema import ConfigError
+    from .runtime.teacher_ensemble import load_teacher_config, train_teacher
+
+    try:
+        config = load_teacher_config(args.config, args.set)
+        train_teacher(config, args.out, device=_device(args.device), log=lambda s: print(s, flush=True))
+    except (ConfigError, DatasetNotFoundError, FileNotFoundError, ValueError) as e:
+        raise UsageError(str(e)) from None
+    except RuntimeError as e:  # a member failed to train: what finished is kept
+        print(f"deap-nas: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_draw_cells(args: argparse.Namespace) -> int:
     from .analysis.nasgep_cells import draw_best_cells
 
@@ -464,6 +481,14 @@ def _found_model_commands(sub: argparse._SubParsersAction) -> None:
     tf.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="override final-training settings for this call, e.g. --set final_training.channels=128")
     tf.set_defaults(func=cmd_train_final)
+
+    tt = sub.add_parser("train-teacher", help="train a teacher ensemble for mimicry (reference networks x seeds)")
+    tt.add_argument("config", help="teacher config (YAML), e.g. experiments/configs/eigen_teacher_cifar10.yaml")
+    tt.add_argument("--out", required=True, help="ensemble directory; an interrupted one is continued")
+    tt.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a teacher-config value, e.g. --set training.epochs=1 (repeatable)")
+    tt.add_argument("--device", default="auto")
+    tt.set_defaults(func=cmd_train_teacher)
 
     dc = sub.add_parser("draw-cells", help="NASGEP: draw the best normal and reduction cells (paper Figs. 4-5)")
     dc.add_argument("run_dir")

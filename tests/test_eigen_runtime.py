@@ -231,11 +231,11 @@ def test_configs_parse():
     quick = load_config(root / "eigen_cifar10_quick.yaml")
     assert quick.algorithm.params.mimic_parent and quick.space.name == "eigen"
     off = load_config(root / "eigen_cifar10.yaml", ["algorithm.secondary=false", "algorithm.duplication=false",
-                                                     "algorithm.mimic_parent=false"])
+                                                     "evaluation.teacher=null"])
     assert not (off.algorithm.params.secondary or off.algorithm.params.duplication)
     # a config without a teacher is written (and fingerprinted) as before mimicry existed
     assert "teacher" not in off.to_dict()["evaluation"]
-    taught = load_config(root / "eigen_cifar10.yaml", ["evaluation.teacher.committee=c.pt"])
+    taught = load_config(root / "eigen_cifar10.yaml", ["evaluation.teacher={committee: c.pt}"])
     assert taught.to_dict()["evaluation"]["teacher"] == {"committee": "c.pt"}
     assert taught.fingerprint() != paper.fingerprint()
 

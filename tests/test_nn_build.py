@@ -37,6 +37,8 @@ CASES = {
     "dense_bottleneck_block": [{"growth": 12, "layers": 1}, {"growth": 36, "layers": 2, "transition": True}],
     "inception_resnet_a": [{}, {"kernel": 5, "bottleneck": 0.1}, {"bottleneck": 0.75}],
     "inception_resnet_b": [{}, {"kernel": 5, "bottleneck": 0.75}],
+    "wrn_block": [{}, {"channels": 16, "stride": 2, "dropout": 0.3}, {"channels": 12}],
+    "dense_transition": [{}, {"compression": 0.5}, {"compression": 0.3}],
 }
 
 INPUT_SHAPE = (8, 12, 12)
@@ -166,3 +168,29 @@ def test_a_child_identical_to_its_parent_computes_the_same_function():
     transfer_weights(a, b)
     x = torch.randn(2, 3, 8, 8)
     assert torch.equal(a(x), b(x))
+
+
+@pytest.mark.parametrize("make, params, want", [
+    ("wide_resnet", {"depth": 28, "width": 10}, 36_479_194),   # WRN-28-10: 36.5 M (Zagoruyko & Komodakis, Table 1)
+    ("wide_resnet", {"depth": 40, "width": 4}, 8_949_210),     # WRN-40-4: 8.9 M
+    ("densenet", {"depth": 40, "growth": 12}, 1_019_722),       # DenseNet L=40 k=12: 1.0 M (Huang et al., Table 2)
+    ("densenet", {"depth": 100, "growth": 12, "bottleneck": True, "compression": 0.5}, 769_162),  # BC: 0.8 M
+])
+def test_reference_networks_have_their_papers_parameter_counts(make, params, want):
+    from deap_nas.arch.zoo import reference_architecture
+
+    arch = reference_architecture({"family": make, **params})
+    assert arch.num_params((3, 32, 32), 10, "gap_linear") == want
+
+
+def test_small_reference_networks_build_with_the_counted_parameters():
+    from deap_nas.arch.zoo import densenet, reference_architecture, wide_resnet
+
+    for arch in (wide_resnet(10, 1, dropout=0.3), densenet(10, 4), densenet(16, 4, bottleneck=True, compression=0.5)):
+        net = build(arch, (3, 16, 16), 10, "gap_linear").eval()
+        assert n_params(net) == arch.num_params((3, 16, 16), 10, "gap_linear")
+        assert net(torch.randn(2, 3, 16, 16)).shape == (2, 10)
+    for bad, msg in (({"family": "vgg"}, "family"), ({"family": "wide_resnet", "depth": 27}, "depth"),
+                     ({"family": "densenet", "k": 12}, "k: unknown")):
+        with pytest.raises(ValueError, match=msg):
+            reference_architecture(bad)

@@ -9,7 +9,10 @@ Results go to ``final/results.json`` and ``final/results.csv``, one row per arch
 ``final/table.csv``, weights to
 ``final/<hash>_seed<k>.pt`` (``<hash>`` is the searched architecture's hash, also when
 ``final_training.channels`` widens it; ``trained_hash`` and ``architecture`` in the
-results describe the network actually trained).
+results describe the network actually trained). With ``final_training.teacher`` every
+model trains with the distillation loss against that teacher (mimicry); each record's
+``loss`` says which loss trained it (``classification`` or ``distillation``), and a
+missing, incomplete or mismatched teacher is an error before any training.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ __all__ = ["resolve_device", "train_final", "widen", "width_factor"]
 
 _CSV_FIELDS = (
     "rank", "arch_hash", "trained_hash", "seed", "status", "val_acc", "test_acc", "search_accuracy",
-    "params", "epochs", "best_epoch", "seconds", "device", "weights", "message",
+    "params", "epochs", "best_epoch", "seconds", "device", "weights", "loss", "message",
 )  # fmt: skip
 
 
@@ -159,10 +162,12 @@ def train_final(
     )
     job.out.mkdir(parents=True, exist_ok=True)
     archs = [_final_architecture(entry, ft.channels) for entry in ranked]
-    if ft.teacher is not None:  # mimicry (EIGEN sec. 3.2, Table 5): relative paths from the cwd
-        from ..runtime.teacher import resolve_teacher
+    if ft.teacher is not None:  # mimicry: relative paths from the cwd; checked before any training
+        from ..runtime.teacher import check_teacher, resolve_teacher
 
         job.teacher_spec = resolve_teacher(ft.teacher)
+        check_teacher(job.teacher_spec, config.data.name, "final_training.teacher")
+        log(f"final training with mimicry (distillation loss) from the teacher {job.teacher_spec}")
     results: list[dict[str, Any]] = []
     for seed in ft.seeds:  # seeds outside: each split is loaded once
         data, teacher = _seed_data(job, config, seed)
@@ -265,6 +270,7 @@ def _train_one(
         "device": res.device or job.device,
         "weights": None,
     }
+    record["loss"] = "classification" if teacher is None else "distillation"
     if job.teacher_spec is not None:
         record["teacher"] = job.teacher_spec
     if res.ok and res.best_state is not None:

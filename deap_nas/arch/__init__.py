@@ -6,7 +6,7 @@
     (16, 14, 14)
 """
 
-from . import block_ops, conv_ops, misc_ops, pool_ops  # noqa: F401  (register the ops)
+from . import block_ops, conv_ops, misc_ops, pool_ops, reference_ops  # noqa: F401  (register the ops)
 from .architecture import FORMAT, INPUT, Architecture, Node, sequential
 from .canonical import canonical_form, canonical_hash
 from .errors import ArchitectureError

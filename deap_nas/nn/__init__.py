@@ -5,7 +5,7 @@
     >>> net = build(sequential([("conv", {"channels": 8})]), (1, 28, 28), 10)
 """
 
-from . import blocks, layers, misc  # noqa: F401  (register the op modules)
+from . import blocks, layers, misc, reference  # noqa: F401  (register the op modules)
 from .network import Network, NodeModule, build, init_weights, node_key
 from .registry import MODULES, make_module, register_module
 from .transfer import TransferReport, transfer_weights

@@ -72,7 +72,8 @@ def make_space(config: RunConfig) -> Any:
 
 
 def preflight(config: RunConfig) -> None:
-    """Fail early, before any run directory is written, when the data cannot be had.
+    """Fail early, before any run directory is written, when the data cannot be had or
+    ``evaluation.teacher`` is missing or was trained on other data (``check_teacher``).
 
     In a serial run the data are prepared here once and kept for every evaluation (the
     worker is this process); other backends load them in each worker, so only their
@@ -84,6 +85,13 @@ def preflight(config: RunConfig) -> None:
 
     if config.evaluation.trainer is not None:  # a replacement trainer brings its own data (or none)
         return
+    if config.evaluation.teacher is not None:  # a missing or mismatched teacher: before any training
+        from .teacher import check_teacher, resolve_teacher
+
+        try:
+            check_teacher(resolve_teacher(config.evaluation.teacher), config.data.name, "evaluation.teacher")
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
     space = make_space(config)
     try:
         if resolve_backend(config.parallel.backend, config.parallel.workers) == "serial":

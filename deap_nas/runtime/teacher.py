@@ -2,15 +2,20 @@
 
 A teacher spec is a small dict (config ``evaluation.teacher``), one of::
 
+    {"ensemble": "teachers/cifar10"}               # an ensemble written by `deap-nas train-teacher`
     {"committee": "runs/x/final/committee.pt"}     # a committee saved by `deap-nas committee`
     {"export": "runs/x/export"}                    # a directory written by `deap-nas export`
     {"run": "runs/x", "rank": 1}                   # a run directory's best model (best/, rank 1)
     {"architecture": "net.json", "weights": "net.pt", "head": "linear"}   # a saved network
     {"architecture": {<Architecture.to_dict()>}, "weights": ...}           # (inline, as in a record)
 
-The paper's teacher is an ensemble of four Wide-DenseNets trained beforehand; here any
-network or committee this library trained can serve (the best network of an earlier
-search, or a committee of them). Relative paths are resolved against the working
+A strong teacher trained beforehand is an ``ensemble``: reference networks
+(Wide-ResNet, DenseNet; :mod:`deap_nas.arch.zoo`) trained by ``deap-nas train-teacher``
+(:mod:`deap_nas.runtime.teacher_ensemble`), whose logits are averaged; its manifest
+records the data set, class count and image shape it was trained on, and
+:func:`check_teacher` refuses a missing, incomplete or mismatched one before a run
+starts. Any other network or committee this library trained can serve too (the best
+network of an earlier search, or a committee of them). Relative paths are resolved against the working
 directory when the run starts (:func:`resolve_teacher`), so workers get absolute paths.
 
 The logits are computed once per prepared data set in each worker, on the training rows
@@ -33,10 +38,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-KINDS = ("committee", "export", "run", "architecture")
-ALLOWED = {"committee": {"committee"}, "export": {"export"}, "run": {"run", "rank"},
+KINDS = ("ensemble", "committee", "export", "run", "architecture")
+ALLOWED = {"ensemble": {"ensemble"}, "committee": {"committee"}, "export": {"export"}, "run": {"run", "rank"},
            "architecture": {"architecture", "weights", "head"}}
-PATH_KEYS = ("committee", "export", "run", "architecture", "weights")
+PATH_KEYS = ("ensemble", "committee", "export", "run", "architecture", "weights")
 
 
 def teacher_kind(spec: Mapping[str, Any]) -> str:
@@ -77,6 +82,23 @@ def resolve_teacher(spec: Mapping[str, Any] | None, base: str | Path | None = No
     return out
 
 
+def check_teacher(spec: Mapping[str, Any] | None, data_name: str | None = None, key: str = "teacher") -> None:
+    """ValueError naming ``key`` when the files of a resolved ``spec`` are missing, or an
+    ensemble is incomplete or was trained on another data set than ``data_name``."""
+    if spec is None:
+        return
+    kind = teacher_kind(spec)
+    if kind == "ensemble":
+        from .teacher_ensemble import check_data, read_manifest
+
+        manifest = read_manifest(spec["ensemble"], f"{key}.ensemble")
+        check_data(manifest, spec["ensemble"], data_name, key=f"{key}.ensemble")
+        return
+    for k in PATH_KEYS:
+        if isinstance(spec.get(k), str) and not Path(spec[k]).exists():
+            raise ValueError(f"{key}.{k}: {spec[k]} does not exist")
+
+
 def _network(arch_json: Any, weights: Path, input_shape: Any, num_classes: int, head: Any) -> Any:
     import torch
 
@@ -95,6 +117,10 @@ def load_teacher(spec: Mapping[str, Any], input_shape: Any, num_classes: int) ->
     from torch import nn
 
     kind = teacher_kind(spec)
+    if kind == "ensemble":
+        from .teacher_ensemble import load_ensemble
+
+        return load_ensemble(spec["ensemble"], input_shape, num_classes)
     if kind == "committee":
         from ..evaluation.committee import Committee
 
