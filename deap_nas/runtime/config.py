@@ -402,7 +402,10 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
 #: config keys that name input folders or files. A relative value is made absolute when the
 #: config is read: against the config file's folder for a value in the file, against the
 #: working directory for a ``--set`` value. The saved config of a run (``config.yaml``)
-#: holds the absolute path, so a resume from any folder reads the same data.
+#: holds the absolute path, so a resume from any folder reads the same data. Paths to what
+#: the user's own commands create (``data.mini_file``, a teacher ensemble written by
+#: ``deap-nas train-teacher --out``, run directories) stay relative to the working
+#: directory, where those commands wrote them.
 PATH_KEYS: tuple[str, ...] = ("data.root",)
 
 
