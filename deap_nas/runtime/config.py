@@ -294,6 +294,7 @@ class RunConfig:
 LATER_FIELDS: dict[str, dict[str, Any]] = {
     "data": {"mini_file": None, "mini_test_source": "heldout", "gcn": False, "gcn_scale": 55.0, "whiten": None,
              "zca_epsilon": 0.1},
+    "algorithm": {"duplication_modes": ["serial"]},
     "training": {"score": "best", "drop_path": 0.0},
     "evaluation": {"teacher": None, "weight_store": False, "trainer": None},
     "final_training": {"teacher": None, "source": "ranking", "sort": "rank", "rank_by": "mean"},
