@@ -3,6 +3,7 @@ switch and duplication, with a fake evaluator that honours staged-training reque
 
 from __future__ import annotations
 
+import copy
 import random
 
 import pytest
@@ -160,3 +161,48 @@ def test_params_are_checked():
         EigenSearchParams(t1=0)
     with pytest.raises(ValueError, match="mimic_parent"):
         EigenSearchParams(mimic_parent="yes")
+
+
+def test_duplication_variants_cover_multi_exit_blocks_both_modes_and_train_from_scratch():
+    from deap_nas.algorithms.eigen import duplication_variants
+    from deap_nas.spaces import EigenIndividual
+    from deap_nas.spaces.eigen import blocks
+
+    space = EigenSpace()
+    conv = {"type": "conv", "kernel": 3, "channels": 32, "stride": 1}
+    parent = EigenIndividual(layers=[{**conv, "id": 0, "inputs": [-1]}, {**conv, "id": 1, "inputs": [0]},
+                                     {**conv, "id": 2, "inputs": [0]}, {"id": 3, "type": "pool", "inputs": [1]},
+                                     {"id": 4, "type": "pool", "inputs": [2]},
+                                     {"id": 5, "type": "concat", "inputs": [3, 4]}], output=5, next_id=6)
+    assert len(blocks(parent, (3, 32, 32))) == 2
+    serial = duplication_variants(parent, space, 2, copy.deepcopy)
+    assert [v.duplicated for v in serial] == [[0, 1, "serial"], [0, 2, "serial"]]  # block 0 has two exits
+    both = duplication_variants(parent, space, 1, copy.deepcopy, ("serial", "parallel"))
+    assert [v.duplicated for v in both] == [[0, 1, "serial"], [0, 1, "parallel"], [1, 1, "parallel"]]
+    assert len({space.decode(v).hash() for v in both}) == 3 and all(space.is_valid(v) for v in both)
+    # the variants are new networks trained from scratch (the paper trains the duplicated
+    # network from scratch, Table 5): the duplication generation asks for full, fresh trainings
+    state, control, tb = run_loop(lambda ind: min(len(ind["layers"]), 3) / 3 + 0.01,
+                                  duplication_modes=["serial", "parallel"])
+    assert state.extra["phase"] == "done" and "duplication" in control.reason
+    last = state.logbook[-1]
+    assert last["phase"] == "duplication" and last["nevals"] > 0
+    calls = [c for c in tb.evaluate_population.calls if c[0] == last["gen"]]
+    assert calls and all(stop == 6 and not resumed for _, stop, resumed in calls)
+    with pytest.raises(ValueError, match="duplication_modes"):
+        EigenSearchParams(duplication_modes=("serial", "mirror"))
+
+
+def test_paper_config_duplicates_in_both_modes_and_old_configs_keep_their_form():
+    from pathlib import Path
+
+    import yaml
+
+    from deap_nas.runtime.config import parse_config
+
+    path = Path(__file__).resolve().parents[1] / "experiments" / "configs" / "eigen_cifar10.yaml"
+    cfg = parse_config(yaml.safe_load(path.read_text()))
+    assert cfg.algorithm.params.duplication_modes == ("serial", "parallel")
+    assert cfg.to_dict()["algorithm"]["duplication_modes"] == ["serial", "parallel"]
+    old = parse_config({"algorithm": {"name": "eigen"}, "space": {"name": "eigen"}, "budget": {"generations": 1}})
+    assert "duplication_modes" not in old.to_dict()["algorithm"]

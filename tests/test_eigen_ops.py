@@ -16,6 +16,7 @@ from deap_nas.ops.eigen import (
     insert_concatenation,
     insert_convolution,
     insert_pooling,
+    mut_duplicate_block,
     mut_eigen,
     mut_remove_pooling,
 )
@@ -248,8 +249,110 @@ def test_duplication_twice_and_an_entry_conv_keeps_the_resolution():
     assert SPACE.decode(g).output_shape((3, 32, 32)) == (48, 1, 1)
 
 
-def test_duplication_needs_a_single_exit():
-    g = genome([conv(0, -1), conv(1, 0), conv(2, 0), {"id": 3, "type": "pool", "inputs": [1]},
-                {"id": 4, "type": "pool", "inputs": [2]}, {"id": 5, "type": "concat", "inputs": [3, 4]}], output=5)
-    with pytest.raises(ValueError, match="exits"):
-        duplicate_block(g, [0, 1, 2], times=1)
+def two_exit_genome():
+    """Block 32x32 [0, 1, 2] with two exits (1 and 2, each pooled), block 16x16 [3, 4, 5]
+    with two entries (the poolings) joined by a concat."""
+    return genome([conv(0, -1), conv(1, 0), conv(2, 0), {"id": 3, "type": "pool", "inputs": [1]},
+                   {"id": 4, "type": "pool", "inputs": [2]}, {"id": 5, "type": "concat", "inputs": [3, 4]}], output=5)
+
+
+def conv_params(c_in, c_out, k=3):
+    return k * k * c_in * c_out + 2 * c_out  # no bias before BatchNorm; BN scale and shift
+
+
+def params(g):
+    return SPACE.decode(g).num_params((3, 32, 32), 10, "linear")
+
+
+def test_serial_duplication_of_a_multi_exit_block():
+    g = two_exit_genome()
+    assert block_exits(g, [0, 1, 2]) == [1, 2]
+    before = params(g)
+    (copy_ids,) = duplicate_block(g, [0, 1, 2], times=1, mode="serial")
+    SPACE.validate(g)
+    by_id = {x["id"]: x for x in g["layers"]}
+    c0, c1, c2 = copy_ids
+    # the copy is fed by the block's last exit; each exit's reader reads the copy's exit
+    assert by_id[c0]["inputs"] == [2] and by_id[c1]["inputs"] == [c0] and by_id[c2]["inputs"] == [c0]
+    assert by_id[3]["inputs"] == [c1] and by_id[4]["inputs"] == [c2]
+    # the original exit 1 fed only the pooling: it is gone; the original chain 0 -> 2 feeds the copy
+    assert 1 not in by_id and sorted(by_id) == sorted([0, 2, c0, c1, c2, 3, 4, 5])
+    assert blocks(g, (3, 32, 32)) == [[0, 2, c0, c1, c2], [3, 4, 5]]
+    # parameters: the copy adds three 32 -> 32 convs (its entry reads the exit's 32
+    # channels, not the image's 3); the dropped original exit 1 was one 32 -> 32 conv
+    assert params(g) - before == 3 * conv_params(32, 32) - conv_params(32, 32)
+
+
+def test_parallel_duplication_concatenates_every_exit_with_its_copy():
+    g = two_exit_genome()
+    before = params(g)
+    (copy_ids,) = duplicate_block(g, [0, 1, 2], times=1, mode="parallel")
+    SPACE.validate(g)
+    by_id = {x["id"]: x for x in g["layers"]}
+    c0, c1, c2 = copy_ids[:3]
+    assert by_id[c0]["inputs"] == [-1] and by_id[c0]["stride"] == 1  # the block's own input
+    assert by_id[c1]["inputs"] == [c0] and by_id[c2]["inputs"] == [c0]
+    cat1, cat2 = by_id[3]["inputs"][0], by_id[4]["inputs"][0]
+    assert by_id[cat1] == {"id": cat1, "type": "concat", "inputs": [1, c1]}
+    assert by_id[cat2] == {"id": cat2, "type": "concat", "inputs": [2, c2]}
+    shapes = SPACE.decode(g).shapes((3, 32, 32))
+    assert shapes[3] == shapes[4] == (64, 16, 16) and shapes[5] == (128, 16, 16)
+    # the copy's three convs; the classifier reads 128 instead of 64 channels
+    assert params(g) - before == conv_params(3, 32) + 2 * conv_params(32, 32) + 64 * 10
+
+
+def test_serial_duplication_of_a_multi_entry_block_keeps_its_size():
+    g = genome([conv(0, -1), conv(1, 0), conv(2, 0, s=2), conv(3, 1, s=2, c=16),
+                {"id": 4, "type": "concat", "inputs": [2, 3]}, conv(5, 4, k=1, c=64)], output=5)
+    assert blocks(g, (3, 32, 32)) == [[0, 1], [2, 3, 4, 5]]
+    (copy_ids,) = duplicate_block(g, [2, 3, 4, 5], times=2, mode="serial")[1:]
+    SPACE.validate(g)
+    by_id = {x["id"]: x for x in g["layers"]}
+    c2, c3, c4, c5 = copy_ids
+    # both entries of the second copy read the first copy's exit, at stride 1
+    first_exit = by_id[c2]["inputs"][0]
+    assert by_id[c3]["inputs"] == [first_exit] and by_id[first_exit]["type"] == "conv"
+    assert by_id[c2]["stride"] == by_id[c3]["stride"] == 1
+    assert by_id[c4]["inputs"] == [c2, c3] and g["output"] == c5
+    assert SPACE.decode(g).output_shape((3, 32, 32)) == (64, 1, 1)
+    assert {SPACE.decode(g).shapes((3, 32, 32))[i][1:] for i in copy_ids} == {(16, 16)}
+
+
+def test_duplicate_block_rejects_bad_arguments():
+    g = two_exit_genome()
+    with pytest.raises(ValueError, match="mode"):
+        duplicate_block(g, [0, 1, 2], mode="diagonal")
+    with pytest.raises(ValueError, match="times"):
+        duplicate_block(g, [0, 1, 2], times=0)
+    with pytest.raises(ValueError, match="live layers"):
+        duplicate_block(g, [0, 99])
+    assert g == two_exit_genome()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_mut_duplicate_block_is_registered_reproducible_and_valid(seed):
+    assert OPERATORS["mut_duplicate_block"] is mut_duplicate_block
+    a, b = two_exit_genome(), two_exit_genome()
+    (a,) = mut_duplicate_block(a, space=SPACE, max_times=2, rng=random.Random(seed))
+    (b,) = mut_duplicate_block(b, space=SPACE, max_times=2, rng=random.Random(seed))
+    assert a == b and a.duplicated == b.duplicated and a.applied
+    block, times, mode = a.duplicated
+    assert block in (0, 1) and times in (1, 2) and mode in ("serial", "parallel")
+    SPACE.validate(a)
+    assert params(a) > params(two_exit_genome())
+
+
+def test_mut_duplicate_block_draws_every_block_and_mode_and_reports_when_it_cannot():
+    drawn = Counter()
+    for seed in range(200):
+        (g,) = mut_duplicate_block(two_exit_genome(), space=SPACE, max_times=1, rng=random.Random(seed))
+        drawn[tuple(g.duplicated)] += 1
+    # block 1 in series is the network itself: its entries are poolings (left out in a
+    # copy) and its concat then joins one tensor with itself (collapsed), so it is never kept
+    assert set(drawn) == {(0, 1, "serial"), (0, 1, "parallel"), (1, 1, "parallel")}
+    assert min(drawn.values()) > 40
+    (g,) = mut_duplicate_block(SPACE.random_individual(), space=SPACE, rng=random.Random(0))
+    assert g.duplicated is None and not g.applied and g == SPACE.random_individual()
+    capped = EigenSpace(EigenParams(max_layers=6))
+    (g,) = mut_duplicate_block(two_exit_genome(), space=capped, rng=random.Random(0))
+    assert not g.applied and g == two_exit_genome()

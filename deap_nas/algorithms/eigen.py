@@ -30,9 +30,11 @@ through ``toolbox.set_teacher`` (the runtime's :meth:`~deap_nas.runtime.evaluato
   primary succession ends and the secondary begins (``secondary: false``: the search
   ends); when the secondary succession saturates too, it ends.
 - **Gene duplication** (sec. 3.3, ``duplication: true``): the final parent is split into
-  blocks of equal feature-map size (:func:`~deap_nas.spaces.eigen.blocks`); each
-  single-exit block gives variants repeating it 1..``duplication_repeats`` extra times
-  (:func:`~deap_nas.spaces.eigen.duplicate_block`); the valid variants are trained for
+  blocks of equal feature-map size (:func:`~deap_nas.spaces.eigen.blocks`); each block
+  (any number of entries and exits) gives variants duplicating it 1..``duplication_repeats``
+  times in each of ``duplication_modes`` (``serial``: repeated after itself; ``parallel``:
+  side by side, exits concatenated; :func:`~deap_nas.spaces.eigen.duplicate_block`); the
+  valid, distinct variants are trained from scratch for
   ``t1 + t2 + t3`` iterations (logged as the last generation, ``phase: duplication``) and
   the best of them and the parent is the result.
 
@@ -54,7 +56,7 @@ from typing import Any
 from ..checks import check_int
 from ..evaluation.request import EvalRequest
 from ..ops.eigen import mut_eigen
-from ..spaces.eigen import block_exits, blocks, duplicate_block
+from ..spaces.eigen import DUPLICATION_MODES, blocks, duplicate_block
 from .base import Algorithm, Batch, drive, forget, plain_evaluate
 from .common import SearchControl, SearchState, fitness_record, is_ok
 from .registry import register_algorithm, run_algorithm
@@ -83,6 +85,7 @@ class EigenSearchParams:
     elitism: bool = True
     duplication: bool = True  # ablation (Table 4)
     duplication_repeats: int = 2
+    duplication_modes: tuple[str, ...] = ("serial",)  # "serial" and/or "parallel" (sec. 3.3, Fig. 1; ours)
     mimic_parent: bool = False  # the parent (best so far) is the teacher from generation 1 on
     max_generations: int | None = None
     hall_of_fame: int = 10
@@ -101,6 +104,10 @@ class EigenSearchParams:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)):
                 raise ValueError(f"{name}: must be a number, got {v!r}")
+        if not self.duplication_modes or any(m not in DUPLICATION_MODES for m in self.duplication_modes):
+            raise ValueError(f"duplication_modes: must be a non-empty list of {list(DUPLICATION_MODES)}, "
+                             f"got {list(self.duplication_modes)!r}")
+        self.duplication_modes = tuple(dict.fromkeys(self.duplication_modes))
         if self.saturation_delta < 0:
             raise ValueError(f"saturation_delta: must be >= 0, got {self.saturation_delta}")
 
@@ -188,21 +195,24 @@ def _iterations(ind: Any) -> int:
     return int((getattr(ind, "result", None) or {}).get("iterations") or 0)
 
 
-def duplication_variants(parent: Any, space: Any, repeats: int, clone: Any) -> list:
-    """Variants of ``parent`` repeating one single-exit block 1..``repeats`` extra times
-    (sec. 3.3, Fig. 1), valid ones only, in block order; each has ``duplicated`` =
-    [block index, times]."""
-    out = []
+def duplication_variants(parent: Any, space: Any, repeats: int, clone: Any,
+                         modes: tuple[str, ...] = ("serial",)) -> list:
+    """Variants of ``parent`` duplicating one block 1..``repeats`` times in each of
+    ``modes`` (sec. 3.3, Fig. 1; :func:`~deap_nas.spaces.eigen.duplicate_block`), valid
+    and distinct ones only, in block, mode, times order; each has ``duplicated`` =
+    [block index, times, mode]."""
+    out, seen = [], {space.decode(parent).hash()}
     for b, block in enumerate(blocks(parent, space.params.input_shape)):
-        if len(block_exits(parent, block)) != 1:
-            continue
-        for times in range(1, repeats + 1):
-            v = forget(clone(parent))
-            v.__dict__.pop("duplicated", None)
-            duplicate_block(v, block, times)
-            if space.is_valid(v):
-                v.duplicated = [b, times]
-                out.append(v)
+        for mode in modes:
+            for times in range(1, repeats + 1):
+                v = forget(clone(parent))
+                v.__dict__.pop("duplicated", None)
+                duplicate_block(v, block, times, mode)
+                key = space.decode(v).hash() if space.is_valid(v) else None
+                if key is not None and key not in seen:
+                    seen.add(key)
+                    v.duplicated = [b, times, mode]
+                    out.append(v)
     return out
 
 
@@ -248,7 +258,8 @@ class Eigen(Algorithm):
     def duplication(self, gen: int, parent: Any) -> Iterator[Batch]:
         """Sec. 3.3: variants repeating a block, each trained in full; the best one wins."""
         extra = self.state.extra
-        variants = duplication_variants(parent, self.space, self.params.duplication_repeats, self.toolbox.clone)
+        variants = duplication_variants(parent, self.space, self.params.duplication_repeats, self.toolbox.clone,
+                                        self.params.duplication_modes)
         trained = yield from self.evaluate(variants, gen, [training_request(self.total)] * len(variants))
         done = [v for v in trained if is_ok(v)]
         best = max([parent, *done], key=_fit)

@@ -39,7 +39,9 @@ class DeviceDataset:
     """Images (N, C, H, W) uint8 and labels (N,) int64 on one device, with per-channel stats.
 
     ``mean`` and ``std`` are in [0, 1] pixel units; :meth:`normalize` maps a uint8 batch to
-    ``(x / 255 - mean) / std`` in float32 on the device.
+    ``(x / 255 - mean) / std`` in float32 on the device. Images already preprocessed
+    (float32, e.g. whitened by :mod:`deap_nas.data.whiten`) are used as they are: mean 0,
+    std 1, :meth:`normalize` only copies.
     """
 
     def __init__(
@@ -50,9 +52,10 @@ class DeviceDataset:
         std: Sequence[float] | float | None = None,
         num_classes: int | None = None,
     ) -> None:
-        if images.dtype != torch.uint8 or images.dim() != 4:
+        if images.dtype not in (torch.uint8, torch.float32) or images.dim() != 4:
             raise ValueError(
-                f"DeviceDataset.images: expected uint8 (N, C, H, W), got {images.dtype} {tuple(images.shape)}"
+                "DeviceDataset.images: expected uint8 or float32 (N, C, H, W), got "
+                f"{images.dtype} {tuple(images.shape)}"
             )
         if labels.dim() != 1 or labels.shape[0] != images.shape[0]:
             raise ValueError(
@@ -63,6 +66,12 @@ class DeviceDataset:
         self.images = images.contiguous()
         self.labels = labels.to(torch.int64)
         channels = images.shape[1]
+        if self.preprocessed:
+            if (mean is not None and set(_as_channel_tuple(mean, channels, "mean")) != {0.0}) or (
+                std is not None and set(_as_channel_tuple(std, channels, "std")) != {1.0}
+            ):
+                raise ValueError("DeviceDataset: float32 (preprocessed) images take no mean / std")
+            mean, std = 0.0, 1.0
         if mean is None or std is None:
             m, s = self._stats(self.images)
             mean = m if mean is None else mean
@@ -116,6 +125,11 @@ class DeviceDataset:
         return int(self.images.shape[0])
 
     @property
+    def preprocessed(self) -> bool:
+        """True for float32 images, used without normalisation."""
+        return self.images.dtype == torch.float32
+
+    @property
     def device(self) -> torch.device:
         return self.images.device
 
@@ -159,7 +173,10 @@ class DeviceDataset:
             yield order[start : start + batch_size]
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
-        """uint8 batch -> float32 ``(x / 255 - mean) / std`` on the device."""
+        """uint8 batch -> float32 ``(x / 255 - mean) / std`` on the device (a float32
+        batch of preprocessed images: a copy)."""
+        if x.dtype == torch.float32:
+            return x.clone()
         return x.to(torch.float32).mul_(self._scale).add_(self._shift)
 
     @property

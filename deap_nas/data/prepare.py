@@ -4,7 +4,11 @@
 split from its *training* split (a search never sees the test set), optionally takes a
 stratified subset of what remains (a fraction, or a per-class count), computes
 normalisation statistics on the training part and moves everything to the device as
-uint8. :func:`prepare_from_config` is the same call from a config's ``data:`` section
+uint8. Optional preprocessing (``gcn``, ``whiten``: :mod:`deap_nas.data.whiten`) is fitted
+on the training part only, on the device, and applied to every split; the prepared data
+then holds float32 images and keeps the fitted transform (``PreparedData.preprocessing``),
+so a consumer that keeps the prepared data (a worker keeps it per data description)
+fits it once. :func:`prepare_from_config` is the same call from a config's ``data:`` section
 (a mapping), used by every consumer (search workers, final training, committee, export),
 so no caller unpacks the section by hand.
 """
@@ -21,10 +25,13 @@ import numpy as np
 from .datasets import load_dataset
 from .device import DeviceDataset
 from .splits import normalization_stats, stratified_split, stratified_subset
+from .whiten import Preprocessing, check_preprocessing, fit_preprocessing
 
 #: the keys of a ``data:`` section that :func:`prepare_from_config` passes on
 DATA_KEYS = ("name", "root", "val_fraction", "val_per_class", "train_subset", "val_subset", "download",
-             "mini_file", "mini_test_source")
+             "mini_file", "mini_test_source", "gcn", "gcn_scale", "whiten", "zca_epsilon")
+#: the preprocessing keys among them (a consumer that rebuilds a data section keeps them)
+PREPROCESS_KEYS = ("gcn", "gcn_scale", "whiten", "zca_epsilon")
 
 
 @dataclass
@@ -37,6 +44,7 @@ class PreparedData:
     test: DeviceDataset | None
     classes: list[str]
     record: dict[str, Any] = field(default_factory=dict)
+    preprocessing: Preprocessing | None = None  # fitted on ``train``, applied to every split
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -72,6 +80,10 @@ def prepare_data(
     download: bool | None = None,
     mini_file: str | Path | None = None,
     mini_test_source: str = "heldout",
+    gcn: bool = False,
+    gcn_scale: float = 55.0,
+    whiten: str | None = None,
+    zca_epsilon: float = 0.1,
 ) -> PreparedData:
     """Load ``name`` and split it; every index used is kept in ``record`` (JSON-safe).
 
@@ -84,10 +96,16 @@ def prepare_data(
     :func:`deap_nas.data.mini.mini_dataset`); ``mini_test_source="test"`` draws
     the validation images from the test split (as some papers do) instead of holding them
     out of the training split.
+
+    ``gcn`` (global contrast normalisation to L2 norm ``gcn_scale`` per image) and
+    ``whiten="zca"`` (ZCA with ``zca_epsilon`` added to the eigenvalues) are fitted on the
+    training images only and applied to train, validation and test (float32 images).
     """
+    check_preprocessing(gcn, gcn_scale, whiten, zca_epsilon)
+    options = {"gcn": gcn, "gcn_scale": gcn_scale, "whiten": whiten, "zca_epsilon": zca_epsilon}
     if mini_file is not None:
-        return _prepare_mini(name, root, download, mini_file, mini_test_source, train_subset, val_per_class,
-                             val_subset, with_test, seed, device)
+        return _preprocess(_prepare_mini(name, root, download, mini_file, mini_test_source, train_subset,
+                                         val_per_class, val_subset, with_test, seed, device), options)
     full = load_dataset(name, split="train", root=root, download=download)
     train_idx, val_idx = stratified_split(
         full.labels,
@@ -113,14 +131,32 @@ def prepare_data(
         "mean": list(mean),
         "std": list(std),
     }
-    return PreparedData(
+    return _preprocess(PreparedData(
         name=name,
         train=on_device(full.images[train_idx], full.labels[train_idx]),
         val=on_device(full.images[val_idx], full.labels[val_idx]),
         test=test,
         classes=list(full.classes),
         record=record,
-    )
+    ), options)
+
+
+def _preprocess(data: PreparedData, options: dict[str, Any]) -> PreparedData:
+    """Fit GCN / ZCA on ``data.train`` (uint8, on its device) and replace every split by
+    its float32 transform; ``record["preprocess"]`` describes the fitted transform."""
+    if not options["gcn"] and options["whiten"] is None:
+        return data
+    pre = fit_preprocessing(data.train.images, **options)
+
+    def convert(split: DeviceDataset | None) -> DeviceDataset | None:
+        if split is None:
+            return None
+        return DeviceDataset(pre.apply(split.images), split.labels, num_classes=split.num_classes)
+
+    data.train, data.val, data.test = convert(data.train), convert(data.val), convert(data.test)
+    data.preprocessing = pre
+    data.record["preprocess"] = pre.record()
+    return data
 
 
 def _device_maker(mean: Any, std: Any, device: Any, num_classes: int) -> Any:

@@ -693,6 +693,9 @@ def _check_arguments(
                 f"{name}: on {data.device} but training on {device}; move it once with .to(device)"
             )
     config.augment.check_input(train_data.shape)
+    if config.augment.autoaugment and train_data.preprocessed:
+        raise ValueError("augment.autoaugment: needs uint8 images, but the data is preprocessed "
+                         "(data.gcn / data.whiten give float32 images)")
     if num_params is not None and (not isinstance(num_params, int) or num_params < 0):
         raise ValueError(f"num_params: must be an integer >= 0, got {num_params!r}")
     if teacher_logits is not None:

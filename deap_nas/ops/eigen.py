@@ -26,6 +26,10 @@ of its readers; removing a convolution or pooling makes its readers read its inp
 removing a concatenation makes its readers read one of its two inputs, and a branch that
 then no longer reaches the classifier is removed with it; an ALTER operator draws a value
 different from the current one, so the change is always real.
+
+Gene duplication (sec. 3.3) is :func:`mut_duplicate_block`: one block (the layers of one
+feature-map size) duplicated, serially or side by side; the EIGEN loop applies it after
+the succession to the final parent (:func:`deap_nas.algorithms.eigen.duplication_variants`).
 """
 
 from __future__ import annotations
@@ -36,9 +40,12 @@ from collections.abc import Callable
 from typing import Any
 
 from ..spaces.eigen import (
+    DUPLICATION_MODES,
     GLOBAL_POOL_ID,
     INPUT_ID,
     allocate_id,
+    blocks,
+    duplicate_block,
     edges,
     insert_layer,
     layer_by_id,
@@ -276,4 +283,46 @@ def mut_eigen(individual: Any, space: Any, step_size: int = 10, rng: Any = rando
     operations (:func:`apply_steps`), before the child's single training. Sets
     ``individual.mutations`` to the list of operation names applied (plain strings)."""
     individual.mutations = apply_steps(individual, space, draw_steps(step_size, rng), rng)
+    return (individual,)
+
+
+# ------------------------------------------------------------------------ duplication
+
+
+def duplicate(genome: dict[str, Any], space: Any, max_times: int = 2,
+              modes: tuple[str, ...] = DUPLICATION_MODES, rng: Any = random) -> list[Any] | None:
+    """DUPLICATION (sec. 3.3): one block of equal feature-map size
+    (:func:`~deap_nas.spaces.eigen.blocks`), a mode in ``modes`` and a count in
+    [1, ``max_times``], drawn in a random order; the first that gives a valid genome
+    different from the original is applied (:func:`~deap_nas.spaces.eigen.duplicate_block`).
+    Returns ``[block index, times, mode]``, or None (genome unchanged) when none does."""
+    if isinstance(max_times, bool) or not isinstance(max_times, int) or max_times < 1:
+        raise ValueError(f"max_times: must be an integer >= 1, got {max_times!r}")
+    bad = [m for m in modes if m not in DUPLICATION_MODES]
+    if not modes or bad:
+        raise ValueError(f"modes: must be a non-empty list of {list(DUPLICATION_MODES)}, got {list(modes)!r}")
+    if not _room(genome, space):
+        return None
+    found = blocks(genome, space.params.input_shape)
+    choices = _shuffled([(b, t, m) for b in range(len(found)) for m in modes for t in range(1, max_times + 1)], rng)
+    before = space.decode(genome).hash()
+    cap = space.params.max_layers
+    for b, times, mode in choices:
+        trial = copy.deepcopy(dict(genome))
+        duplicate_block(trial, found[b], times, mode)
+        if (space.is_valid(trial) and (cap is None or len(trial["layers"]) <= cap)
+                and space.decode(trial).hash() != before):
+            genome.clear()
+            genome.update(trial)
+            return [b, times, mode]
+    return None
+
+
+@register_operator("mut_duplicate_block")
+def mut_duplicate_block(individual: Any, space: Any, max_times: int = 2,
+                        modes: tuple[str, ...] = DUPLICATION_MODES, rng: Any = random) -> tuple[Any]:
+    """DEAP operator of :func:`duplicate`; sets ``individual.applied`` (bool) and
+    ``individual.duplicated`` (``[block index, times, mode]`` or None)."""
+    individual.duplicated = duplicate(individual, space, max_times, tuple(modes), rng)
+    individual.applied = individual.duplicated is not None
     return (individual,)

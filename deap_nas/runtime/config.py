@@ -54,8 +54,19 @@ class DataConfig:
     #: where a mini file's validation images come from: "heldout" (held out of the
     #: training split: selection never sees the test set) or "test" (the paper's variant)
     mini_test_source: str = "heldout"
+    #: global contrast normalisation per image (zero mean, L2 norm ``gcn_scale``), before
+    #: whitening; see ``deap_nas.data.whiten``
+    gcn: bool = False
+    gcn_scale: float = 55.0
+    #: null or "zca": ZCA whitening fitted on the training part only (``zca_epsilon`` is added
+    #: to the covariance eigenvalues), applied to train, validation and test on the device
+    whiten: str | None = None
+    zca_epsilon: float = 0.1
 
     def __post_init__(self) -> None:
+        from ..data.whiten import check_preprocessing
+
+        check_preprocessing(self.gcn, self.gcn_scale, self.whiten, self.zca_epsilon)
         if not isinstance(self.resample, bool):
             raise ValueError(f"resample: must be true or false, got {self.resample!r}")
         if self.mini_test_source not in ("heldout", "test"):
@@ -281,7 +292,9 @@ class RunConfig:
 #: mini data sets, last-epoch score, found-list final training, ...): left out of
 #: :meth:`RunConfig.to_dict` at their default, so older runs keep their fingerprint
 LATER_FIELDS: dict[str, dict[str, Any]] = {
-    "data": {"mini_file": None, "mini_test_source": "heldout"},
+    "data": {"mini_file": None, "mini_test_source": "heldout", "gcn": False, "gcn_scale": 55.0, "whiten": None,
+             "zca_epsilon": 0.1},
+    "algorithm": {"duplication_modes": ["serial"]},
     "training": {"score": "best", "drop_path": 0.0},
     "evaluation": {"teacher": None, "weight_store": False, "trainer": None},
     "final_training": {"teacher": None, "source": "ranking", "sort": "rank", "rank_by": "mean"},

@@ -248,67 +248,102 @@ def block_exits(genome: Mapping[str, Any], block: list[int]) -> list[int]:
     return [i for i in block if i in exits]
 
 
-def duplicate_block(genome: dict[str, Any], block: list[int], times: int = 1) -> list[list[int]]:
-    """Repeat ``block`` ``times`` times right after itself, in place (sec. 3.3, Fig. 1).
+DUPLICATION_MODES = ("serial", "parallel")
 
-    Needs a block with one exit ``e`` (:func:`block_exits`; ValueError otherwise). Each
-    copy has the block's layers with the same types and settings and new ids; where a
-    block layer reads from outside the block (its entry, the layer that reduced the
-    feature map to the block's size) the copy reads the previous copy's exit instead,
-    and so that the copy keeps the block's feature-map size an entry convolution gets
-    stride 1 and an entry pooling is left out (the copy's readers of it read the
-    previous exit directly). What read ``e`` now reads the last copy's exit. Returns the
-    new ids of each copy. The paper does not say how a repeated block is fed or how its
-    reductions are treated; this is our reading of Fig. 1 (a block repeated in sequence).
-    With one exit every block layer leads to ``e``, so ``e`` is the block's last layer in
-    gene order and the copies, listed right after it, precede every reader of ``e``.
+
+def toposort(genome: dict[str, Any]) -> None:
+    """Re-list the layers in a topological order, in place, keeping the current order
+    wherever it already is one (stable: the lowest-listed ready layer goes first)."""
+    layers = genome["layers"]
+    placed: set[int] = {INPUT_ID}
+    out: list[dict[str, Any]] = []
+    left = list(layers)
+    while left:
+        k = next((k for k, x in enumerate(left) if all(j in placed for j in x["inputs"])), None)
+        if k is None:
+            raise ValueError("genome: the layers form a cycle")
+        placed.add(left[k]["id"])
+        out.append(left.pop(k))
+    genome["layers"] = out
+
+
+def _copy_layers(genome: dict[str, Any], block: list[int], feed: Any, reduce: bool) -> dict[int, int]:
+    """Append one copy of ``block`` (gene order) to the genome; ``feed(j)`` gives what a
+    copied layer reads where the original reads ``j`` outside the block. With ``reduce``
+    false an entry convolution gets stride 1 and an entry pooling is left out (its
+    readers read its feed). Returns original id -> copy id (or the tensor standing in)."""
+    by_id, inside = layer_by_id(genome), set(block)
+    mapping: dict[int, int] = {}
+    for i in block:
+        src = by_id[i]
+        ins = [mapping[j] if j in inside else feed(j) for j in src["inputs"]]
+        is_entry = any(j not in inside for j in src["inputs"])
+        if is_entry and not reduce and src["type"] == "pool":
+            mapping[i] = ins[0]
+            continue
+        if src["type"] == "concat" and ins[0] == ins[1]:
+            mapping[i] = ins[0]  # both halves collapsed onto one tensor
+            continue
+        new = {**copy.deepcopy(src), "id": allocate_id(genome), "inputs": ins}
+        if is_entry and not reduce and src["type"] == "conv":
+            new["stride"] = 1
+        mapping[i] = new["id"]
+        genome["layers"].append(new)
+    return mapping
+
+
+def duplicate_block(genome: dict[str, Any], block: list[int], times: int = 1,
+                    mode: str = "serial") -> list[list[int]]:
+    """Duplicate ``block`` (layers of one feature-map size, :func:`blocks`) ``times`` times,
+    in place (sec. 3.3, Fig. 1); any block, with any number of entries and exits
+    (:func:`block_exits`). Each copy has the block's layers with the same types and
+    settings and new ids. Returns the new ids of each copy.
+
+    - ``serial`` (the block repeated after itself, Fig. 1): a copy layer that reads from
+      outside the block (the input, or the larger layer an entry reduction reads) reads
+      the previous copy's *last* exit (in gene order) instead; so that the copy keeps the
+      block's size an entry convolution gets stride 1 and an entry pooling is left out.
+      Every reader outside the block of an exit ``e`` reads the last copy's ``e``; a part
+      of the original block that then feeds nothing is removed (:func:`prune`).
+    - ``parallel`` (copies side by side): a copy reads the block's own outside inputs
+      (entry reductions kept), and every reader outside the block of an exit ``e`` reads
+      the channel concatenation of ``e`` and its copies (new concat layers).
+
+    The paper shows the combinations only in Fig. 1; both modes and their wiring are our
+    reading. The layers are re-listed in a topological order (:func:`toposort`).
     """
-    if times < 1:
-        raise ValueError(f"times: must be >= 1, got {times}")
-    exits = block_exits(genome, block)
-    if len(exits) != 1:
-        raise ValueError(f"block {block} has {len(exits)} exits {exits}; duplication needs exactly one")
-    (exit_id,) = exits
-    by_id = layer_by_id(genome)
+    if isinstance(times, bool) or not isinstance(times, int) or times < 1:
+        raise ValueError(f"times: must be an integer >= 1, got {times!r}")
+    if mode not in DUPLICATION_MODES:
+        raise ValueError(f"mode: must be one of {list(DUPLICATION_MODES)}, got {mode!r}")
     inside = set(block)
-    readers = [reader for src, reader in edges(genome) if src == exit_id and reader not in inside]
-    prev_exit = exit_id
-    added: list[list[int]] = []
+    if not block or not inside <= live_layer_ids(genome):
+        raise ValueError(f"block {block}: not a non-empty list of live layers")
+    block = [x["id"] for x in genome["layers"] if x["id"] in inside]  # gene order
+    exits = block_exits(genome, block)
+    readers = {e: list(dict.fromkeys(r for src, r in edges(genome) if src == e and r not in inside)) for e in exits}
+    copies: list[dict[int, int]] = []
+    new_ids: list[list[int]] = []
     for _ in range(times):
-        mapping: dict[int, int] = {}
-        new_layers = []
-        for i in block:
-            src = by_id[i]
-            ins = [mapping.get(j, j) if j in inside else prev_exit for j in src["inputs"]]
-            is_entry = any(j not in inside for j in src["inputs"])
-            if is_entry and src["type"] == "pool":
-                mapping[i] = ins[0]  # left out: its readers read the previous exit
-                continue
-            new = copy.deepcopy(src)
-            new["id"] = allocate_id(genome)
-            new["inputs"] = ins
-            if is_entry and src["type"] == "conv":
-                new["stride"] = 1
-            if new["type"] == "concat" and new["inputs"][0] == new["inputs"][1]:
-                mapping[i] = new["inputs"][0]  # both halves collapsed onto one tensor
-                genome["next_id"] -= 1
-                continue
-            mapping[i] = new["id"]
-            new_layers.append(new)
-        new_exit = mapping[exit_id]
-        # list the copy after every layer it reads: right after the last of them
-        layers = genome["layers"]
-        pos = max(k for k, x in enumerate(layers) if x["id"] in {*inside, *added_ids(added), prev_exit}) + 1
-        layers[pos:pos] = new_layers
-        added.append([x["id"] for x in new_layers])
-        prev_exit = new_exit
-    for reader in readers:
-        redirect(genome, exit_id, prev_exit, reader)
-    return added
-
-
-def added_ids(added: list[list[int]]) -> set[int]:
-    return {i for ids in added for i in ids}
+        first = genome["next_id"]
+        if mode == "serial":
+            last = copies[-1][exits[-1]] if copies else exits[-1]
+            copies.append(_copy_layers(genome, block, lambda j, last=last: last, reduce=False))
+        else:
+            copies.append(_copy_layers(genome, block, lambda j: j, reduce=True))
+        new_ids.append(list(range(first, genome["next_id"])))
+    for e in exits:
+        new = copies[-1][e] if mode == "serial" else e
+        for c in copies if mode == "parallel" else ():
+            cat = {"id": allocate_id(genome), "type": "concat", "inputs": [new, c[e]]}
+            genome["layers"].append(cat)
+            new = cat["id"]
+        for reader in readers[e]:
+            redirect(genome, e, new, reader)
+    toposort(genome)
+    prune(genome)
+    present = {x["id"] for x in genome["layers"]}
+    return [[i for i in ids if i in present] for ids in new_ids]
 
 
 # ------------------------------------------------------------------------ the space
