@@ -120,6 +120,30 @@ def test_missing_or_mismatched_ensemble_is_a_clear_error(ensemble, tmp_path):
             load_teacher_config(tmp_path / "bad.yaml")
 
 
+def test_a_teacher_trained_without_whitening_refuses_whitened_students(ensemble, tmp_path):
+    """The teacher sees the students' inputs: an ensemble trained on raw images must not
+    teach a run whose data section applies GCN + ZCA (nor the other way round)."""
+    root, manifest, _ = ensemble
+    assert manifest["data"]["preprocessing"] == {"gcn": False, "gcn_scale": 55.0, "whiten": None, "zca_epsilon": 0.1}
+    spec = resolve_teacher({"ensemble": "ens"}, root)
+    check_teacher(spec, "fashion_mnist_mini", preprocessing={"gcn": False, "gcn_scale": 55.0, "whiten": None,
+                                                             "zca_epsilon": 0.1})
+    whitened = {"gcn": True, "gcn_scale": 55.0, "whiten": "zca", "zca_epsilon": 0.1}
+    with pytest.raises(ValueError, match="trained with preprocessing .*'whiten': None.*this run uses .*'zca'"):
+        check_teacher(spec, "fashion_mnist_mini", "evaluation.teacher", preprocessing=whitened)
+    paper_teacher = load_teacher_config(CONFIGS / "eigen_teacher_cifar10.yaml")
+    paper_search = yaml.safe_load((CONFIGS / "eigen_cifar10.yaml").read_text())["data"]
+    assert {k: getattr(paper_teacher.data, k) for k in whitened} == {k: paper_search[k] for k in whitened}
+
+
+def test_final_training_data_keeps_the_search_preprocessing():
+    from deap_nas.analysis.final import final_data_section
+    from deap_nas.runtime.config import load_config
+
+    section = final_data_section(load_config(CONFIGS / "eigen_cifar10.yaml"))
+    assert (section["gcn"], section["whiten"], section["zca_epsilon"]) == (True, "zca", 0.1)
+
+
 def search_config(teacher: dict | None) -> dict:
     return {
         "seed": 0,

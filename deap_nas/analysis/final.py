@@ -63,12 +63,16 @@ def width_factor(arch: Architecture, channels: int) -> float:
 
 def final_data_section(config: Any) -> dict[str, Any]:
     """The ``data:`` mapping of final training: the search's data set (name, root,
-    download) split by ``final_training.val_fraction`` / ``train_subset``, without the
+    download) and input preprocessing (GCN / whitening, refitted on the final training
+    split) split by ``final_training.val_fraction`` / ``train_subset``, without the
     search's subsets or mini file (final training uses the full training split)."""
+    from ..data.prepare import PREPROCESS_KEYS
+
     d = to_plain(config.data)
     ft = config.final_training
     return {"name": d["name"], "root": d.get("root"), "download": d.get("download"),
-            "val_fraction": ft.val_fraction, "train_subset": ft.train_subset}
+            "val_fraction": ft.val_fraction, "train_subset": ft.train_subset,
+            **{k: d[k] for k in PREPROCESS_KEYS if k in d}}
 
 
 def resolve_device(device: str) -> str:
@@ -164,9 +168,10 @@ def train_final(
     archs = [_final_architecture(entry, ft.channels) for entry in ranked]
     if ft.teacher is not None:  # mimicry: relative paths from the cwd; checked before any training
         from ..runtime.teacher import check_teacher, resolve_teacher
+        from ..runtime.teacher_ensemble import preprocessing_of
 
         job.teacher_spec = resolve_teacher(ft.teacher)
-        check_teacher(job.teacher_spec, config.data.name, "final_training.teacher")
+        check_teacher(job.teacher_spec, config.data.name, "final_training.teacher", preprocessing_of(config.data))
         log(f"final training with mimicry (distillation loss) from the teacher {job.teacher_spec}")
     results: list[dict[str, Any]] = []
     for seed in ft.seeds:  # seeds outside: each split is loaded once

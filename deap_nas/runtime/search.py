@@ -87,9 +87,11 @@ def preflight(config: RunConfig) -> None:
         return
     if config.evaluation.teacher is not None:  # a missing or mismatched teacher: before any training
         from .teacher import check_teacher, resolve_teacher
+        from .teacher_ensemble import preprocessing_of
 
         try:
-            check_teacher(resolve_teacher(config.evaluation.teacher), config.data.name, "evaluation.teacher")
+            check_teacher(resolve_teacher(config.evaluation.teacher), config.data.name, "evaluation.teacher",
+                          preprocessing_of(config.data))
         except ValueError as e:
             raise ConfigError(str(e)) from None
     space = make_space(config)

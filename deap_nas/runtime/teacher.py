@@ -82,9 +82,11 @@ def resolve_teacher(spec: Mapping[str, Any] | None, base: str | Path | None = No
     return out
 
 
-def check_teacher(spec: Mapping[str, Any] | None, data_name: str | None = None, key: str = "teacher") -> None:
+def check_teacher(spec: Mapping[str, Any] | None, data_name: str | None = None, key: str = "teacher",
+                  preprocessing: Mapping[str, Any] | None = None) -> None:
     """ValueError naming ``key`` when the files of a resolved ``spec`` are missing, or an
-    ensemble is incomplete or was trained on another data set than ``data_name``."""
+    ensemble is incomplete or was trained on another data set than ``data_name`` or with
+    other input ``preprocessing`` (GCN / whitening options) than the students'."""
     if spec is None:
         return
     kind = teacher_kind(spec)
@@ -92,7 +94,7 @@ def check_teacher(spec: Mapping[str, Any] | None, data_name: str | None = None, 
         from .teacher_ensemble import check_data, read_manifest
 
         manifest = read_manifest(spec["ensemble"], f"{key}.ensemble")
-        check_data(manifest, spec["ensemble"], data_name, key=f"{key}.ensemble")
+        check_data(manifest, spec["ensemble"], data_name, key=f"{key}.ensemble", preprocessing=preprocessing)
         return
     for k in PATH_KEYS:
         if isinstance(spec.get(k), str) and not Path(spec[k]).exists():

@@ -27,7 +27,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,8 +53,17 @@ class TeacherDataConfig:
     download: bool = False
     val_fraction: float = 0.1  # held out of the training split to pick each member's best epoch
     train_subset: float | int | None = None  # None: the whole training split
+    #: input preprocessing, as a search's ``data:`` section (``deap_nas.data.whiten``); a
+    #: student run must use the same, or its teacher would see inputs it was not trained on
+    gcn: bool = False
+    gcn_scale: float = 55.0
+    whiten: str | None = None
+    zca_epsilon: float = 0.1
 
     def __post_init__(self) -> None:
+        from ..data.whiten import check_preprocessing
+
+        check_preprocessing(self.gcn, self.gcn_scale, self.whiten, self.zca_epsilon)
         if not 0 < self.val_fraction < 1:
             raise ValueError(f"val_fraction: must be in (0, 1), got {self.val_fraction}")
         if isinstance(self.train_subset, float) and not 0 < self.train_subset <= 1:
@@ -121,12 +130,26 @@ def read_manifest(root: str | Path, key: str = "teacher.ensemble") -> dict[str, 
     return manifest
 
 
+def preprocessing_of(section: Any) -> dict[str, Any]:
+    """The preprocessing options (``PREPROCESS_KEYS``) of a data section or config, with
+    the defaults filled in; what a teacher and its students must share."""
+    from ..data.prepare import PREPROCESS_KEYS
+
+    plain = section if isinstance(section, Mapping) else to_plain(section)
+    defaults = to_plain(TeacherDataConfig())
+    return {k: plain.get(k, defaults[k]) for k in PREPROCESS_KEYS}
+
+
 def check_data(manifest: dict[str, Any], root: Any, data_name: str | None = None, num_classes: int | None = None,
-               input_shape: Sequence[int] | None = None, key: str = "teacher.ensemble") -> None:
-    """ValueError when the ensemble was trained on another data set, class count or image shape."""
+               input_shape: Sequence[int] | None = None, key: str = "teacher.ensemble",
+               preprocessing: Mapping[str, Any] | None = None) -> None:
+    """ValueError when the ensemble was trained on another data set, class count, image
+    shape or input preprocessing (a manifest without a record had none)."""
     d = manifest["data"]
+    had = d.get("preprocessing") or preprocessing_of({})
     for what, want, have in (("data set", data_name, d["name"]), ("class count", num_classes, d["num_classes"]),
-                             ("image shape", None if input_shape is None else list(input_shape), d["input_shape"])):
+                             ("image shape", None if input_shape is None else list(input_shape), d["input_shape"]),
+                             ("preprocessing", None if preprocessing is None else dict(preprocessing), had)):
         if want is not None and want != have:
             raise ValueError(f"{key}: the ensemble at {root} was trained with {what} {have!r}, this run uses {want!r}")
 
@@ -154,7 +177,8 @@ def _start_manifest(config: TeacherConfig, out: Path, data: Any) -> dict[str, An
         return old
     return {"format": FORMAT, "complete": False, "planned": len(config.plan()), "config": plain,
             "combine": COMBINE, "head": HeadSpec.parse(config.head).to_dict(),
-            "data": {"name": config.data.name, "num_classes": data.num_classes,
+            "data": {"name": config.data.name, "preprocessing": preprocessing_of(config.data),
+                     "num_classes": data.num_classes,
                      "input_shape": list(data.input_shape), "classes": list(data.classes),
                      "train": len(data.train), "val": len(data.val), "test": len(data.test)},
             "members": []}
@@ -216,7 +240,7 @@ def train_teacher(config: TeacherConfig, out: str | Path, device: str = "cpu",
     out.mkdir(parents=True, exist_ok=True)
     d = config.data
     section = {"name": d.name, "root": d.root, "download": d.download, "val_fraction": d.val_fraction,
-               "train_subset": d.train_subset}
+               "train_subset": d.train_subset, **preprocessing_of(d)}
     data = prepare_from_config(section, seed=config.seed, device=device, with_test=True)
     log(f"data {data.name}: {len(data.train)} train / {len(data.val)} validation / {len(data.test)} test images")
     manifest = _start_manifest(config, out, data)
