@@ -377,6 +377,36 @@ def test_export_state_dict_and_torchscript(run_dir):
         export_model(run_dir, formats=("tflite",))
 
 
+@pytest.mark.filterwarnings("ignore:.*torch.jit:FutureWarning")
+def test_export_of_a_whitened_run_carries_its_transform(run_dir, tmp_path):
+    """A run whose data section applies GCN + ZCA exports the fitted transform: the traced
+    model takes uint8 / 255 and equals the network on the run's own whitened input."""
+    from deap_nas.data import prepare_from_config
+
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run)
+    config = dict(CONFIG, data={**CONFIG["data"], "gcn": True, "whiten": "zca", "zca_epsilon": 0.1})
+    (run / "config.yaml").write_text(parse_config(config).to_yaml())
+    paths = export_model(run, formats=("state_dict", "torchscript"))
+    out = run / "export"
+    assert sorted(p.name for p in paths) == ["architecture.json", "meta.json", "model.pt", "model.ts",
+                                             "preprocessing.pt"]
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["preprocessing"]["whiten"] == "zca" and meta["preprocessing"]["gcn"] is True
+    assert "transform included" in meta["input"]
+    data = prepare_from_config(config["data"], seed=0, device="cpu", with_test=True)
+    assert meta["preprocessing"]["sha256"] == data.preprocessing.record()["sha256"]
+    arch = Architecture.from_json((out / "architecture.json").read_text())
+    net = build(arch, tuple(meta["input_shape"]), meta["num_classes"], meta["head"])
+    net.load_state_dict(torch.load(out / "model.pt", weights_only=True))
+    net.eval()
+    images = data.test.images[:6] if data.test is not None else data.val.images[:6]
+    ts = torch.jit.load(str(out / "model.ts"))
+    with torch.no_grad():
+        expected = net(data.preprocessing.apply(images))
+        torch.testing.assert_close(ts(images.float() / 255), expected, rtol=1e-3, atol=1e-3)
+
+
 def test_export_onnx(run_dir, tmp_path):
     out = tmp_path / "onnx"
     if importlib.util.find_spec("onnx") is None:

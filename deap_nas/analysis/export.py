@@ -3,7 +3,11 @@
 Writes ``export/model.pt`` (state dict of :func:`deap_nas.nn.build`'s network),
 ``architecture.json``, ``meta.json`` (input shape, classes, head, input normalisation,
 accuracy, hash) and, on request, ``model.ts`` (TorchScript, traced) or ``model.onnx``.
-The network expects ``(N, C, H, W)`` float32 input ``(uint8 / 255 - mean) / std``.
+The network expects ``(N, C, H, W)`` float32 input ``(uint8 / 255 - mean) / std``. A run
+whose data section applies GCN / ZCA whitening (``deap_nas.data.whiten``) exports the
+fitted transform too: ``preprocessing.pt`` (an :class:`InputPreprocessing` state dict)
+and, in ``model.ts`` / ``model.onnx``, the transform in front of the network, so those take
+``uint8 / 255`` directly; ``meta.json`` says which input a file expects.
 """
 
 from __future__ import annotations
@@ -20,14 +24,38 @@ from ..arch import Architecture
 from ..runtime.journal import write_json
 from .report import load_run, rank_architectures, run_config, search_head
 
-__all__ = ["EXPORT_FORMATS", "export_model"]
+__all__ = ["EXPORT_FORMATS", "InputPreprocessing", "export_model"]
 
 EXPORT_FORMATS = ("state_dict", "torchscript", "onnx")
 
 
-def _data_info(config: Any) -> dict[str, Any]:
+class InputPreprocessing(torch.nn.Module):
+    """A fitted GCN / ZCA transform (:class:`deap_nas.data.whiten.Preprocessing`) as a
+    module: float32 ``uint8 / 255`` images in, the network's whitened input out (float32;
+    the search computed it in float64)."""
+
+    def __init__(self, pre: Any, shape: Sequence[int]) -> None:
+        super().__init__()
+        self.gcn, self.scale, self.shape = bool(pre.gcn), float(pre.gcn_scale), tuple(int(x) for x in shape)
+        dim = int(torch.tensor(self.shape).prod())
+        mean = pre.mean if pre.mean is not None else torch.zeros(dim)
+        matrix = pre.matrix if pre.matrix is not None else torch.eye(dim)
+        self.register_buffer("mean", mean.detach().to("cpu", torch.float32))
+        self.register_buffer("matrix", matrix.detach().to("cpu", torch.float32))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        rows = x.reshape(x.shape[0], -1)
+        if self.gcn:
+            rows = rows - rows.mean(dim=1, keepdim=True)
+            norm = rows.norm(dim=1, keepdim=True)
+            rows = rows * (self.scale / torch.where(norm < 1e-8, torch.ones_like(norm), norm))
+        return ((rows - self.mean) @ self.matrix).reshape(x.shape[0], *self.shape)
+
+
+def _data_info(config: Any) -> tuple[dict[str, Any], Any]:
     """Input shape, classes and normalisation of the run's data, recomputed from the
-    ``data`` section exactly as a search prepares it (seed = the run's seed)."""
+    ``data`` section exactly as a search prepares it (seed = the run's seed), and the
+    fitted GCN / ZCA transform (None without one)."""
     from ..data import prepare_from_config
     from ..runtime.schema import to_plain
 
@@ -42,7 +70,7 @@ def _data_info(config: Any) -> dict[str, Any]:
             "std": data.record["std"],
             "source": f"training part of '{d.name}' as split by the run's data section and seed",
         },
-    }
+    }, data.preprocessing
 
 
 def _trace(net: torch.nn.Module, example: torch.Tensor, path: Path) -> None:
@@ -98,10 +126,15 @@ def export_model(
     config = run_config(run.path)
     head = search_head(config)
     arch = Architecture.from_dict(entry["architecture"])
-    info = _data_info(config)
+    info, pre = _data_info(config)
     net = _load_network(arch, info, head, weights_path)
     out = Path(out_dir) if out_dir is not None else run.path / "export"
-    written = _write_model(net, arch, tuple(info["input_shape"]), out, formats)
+    written = _write_model(net, arch, tuple(info["input_shape"]), out, formats, pre)
+    data_input = "float32 (N, C, H, W) = (uint8 image / 255 - mean) / std"
+    if pre is not None:
+        info["preprocessing"] = pre.record()
+        data_input = ("model.pt: float32 (N, C, H, W) after the run's GCN / ZCA transform (preprocessing.pt, "
+                      "InputPreprocessing); model.ts / model.onnx: float32 uint8 image / 255, transform included")
     meta = {
         "format": "deap_nas.export/1",
         "arch_hash": entry["arch_hash"],
@@ -113,7 +146,7 @@ def export_model(
         "dataset": config.data.name,
         **info,
         "head": head,
-        "input": "float32 (N, C, H, W) = (uint8 image / 255 - mean) / std",
+        "input": data_input,
         "weights_source": entry["weights"],
         "weights_eval_id": entry["weights_eval_id"],
         "run_dir": str(run.path),
@@ -158,15 +191,24 @@ def _load_network(arch: Architecture, info: dict[str, Any], head: Any, weights_p
 
 
 def _write_model(
-    net: torch.nn.Module, arch: Architecture, shape: tuple[int, ...], out: Path, formats: Sequence[str]
+    net: torch.nn.Module, arch: Architecture, shape: tuple[int, ...], out: Path, formats: Sequence[str],
+    pre: Any = None,
 ) -> list[Path]:
     """Write ``model.pt`` (state dict) and ``architecture.json`` to ``out`` and, when asked,
-    ``model.ts`` and ``model.onnx`` (both from a fixed random example batch); returns the paths."""
+    ``model.ts`` and ``model.onnx`` (both from a fixed random example batch); with a fitted
+    GCN / ZCA transform ``pre`` also ``preprocessing.pt``, and the traced files include it.
+    Returns the paths."""
     out.mkdir(parents=True, exist_ok=True)
     written = [out / "model.pt", out / "architecture.json"]
     torch.save(net.state_dict(), written[0])
     written[1].write_text(arch.to_json() + "\n", encoding="utf-8")
     example = torch.randn(2, *shape, generator=torch.Generator().manual_seed(0))
+    if pre is not None:
+        prep = InputPreprocessing(pre, shape)
+        torch.save(prep.state_dict(), out / "preprocessing.pt")
+        written.append(out / "preprocessing.pt")
+        net = torch.nn.Sequential(prep, net).eval()
+        example = torch.rand(2, *shape, generator=torch.Generator().manual_seed(0))
     if "torchscript" in formats:
         _trace(net, example, out / "model.ts")
         written.append(out / "model.ts")
