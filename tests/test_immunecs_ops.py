@@ -290,7 +290,7 @@ def test_affinity_controls_how_much_a_clone_changes(which):
     mean, unchanged = {}, {}
     for f in (0.1, 0.5, 0.9):
         rng = CountingRandom(1)
-        counts, max_draws = [], 0
+        counts = []
         for _ in range(500):
             parent = space.random_genome(5, rng)
             clone = copy.deepcopy(parent)
