@@ -379,7 +379,8 @@ def cmd_committee(args: argparse.Namespace) -> int:
     from .analysis.committee import build_committee
 
     try:
-        build_committee(args.run_dir, fraction=args.fraction, epochs=args.epochs, device=_device(args.device))
+        build_committee(args.run_dir, fraction=args.fraction, epochs=args.epochs, device=_device(args.device),
+                        top_k=args.top_k)
     except (FileNotFoundError, ValueError) as e:
         raise UsageError(str(e)) from None
     return 0
@@ -495,10 +496,13 @@ def _found_model_commands(sub: argparse._SubParsersAction) -> None:
     dc.add_argument("--rank", type=int, default=1, help="hall-of-fame rank (1 = best)")
     dc.set_defaults(func=cmd_draw_cells)
 
-    cm = sub.add_parser("committee", help="ImmuNeCS: train the final population further and vote as a committee")
+    cm = sub.add_parser("committee", help="ImmuNeCS: train the N best selected networks further and vote as a committee")
     cm.add_argument("run_dir")
-    cm.add_argument("--fraction", type=float, default=None,
-                    help="keep the best round(F * N) members (CIFAR-10: 0.333); default all")
+    size = cm.add_mutually_exclusive_group()
+    size.add_argument("--top-k", type=int, default=None,
+                      help="the K best of the networks the last selection kept; default final_training.top_k")
+    size.add_argument("--fraction", type=float, default=None,
+                      help="the best round(F * N) of the N networks the last selection kept (CIFAR-10: 0.333)")
     cm.add_argument("--epochs", type=int, default=None, help="default: final_training.training.epochs")
     cm.add_argument("--device", default="auto")
     cm.set_defaults(func=cmd_committee)

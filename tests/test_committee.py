@@ -254,3 +254,99 @@ def test_train_committee_needs_test_split():
     data = prepare_data("fashion_mnist_mini", train_subset=5, val_subset=5)
     with pytest.raises(ValueError, match="test"):
         train_committee([(tiny_arch(4), None, 1.0)], data, TrainConfig(epochs=1))
+
+
+# ---------------------------------------------------------------------- members of a run
+def immunecs_run(tmp_path, name: str = "run", **final: object):
+    """A tiny ImmuNeCS run with the fake trainer (no torch training): N = 4, N_i = 2,
+    n_a = 1, stopped by its generation budget right after an augmentation (generation 2), so
+    the final population is (N + N_i)(1 + n_a) = 12 networks of which 4 were selected."""
+    from deap_nas.runtime.config import parse_config
+    from deap_nas.runtime.search import start_run
+
+    config = {
+        "seed": 0,
+        "data": {"name": "fashion_mnist_mini"},
+        "space": {"name": "immunecs_fashion", "stem_channels": 8},
+        "algorithm": {"name": "immunecs", "population_size": 4, "n_clones": 2, "n_augment": 1, "n_insert": 2,
+                      "patience": 2, "tau": 1.0},
+        "evaluation": {"trainer": "deap_nas.testing:fake_trainer", "save_weights": True},
+        "final_training": {"top_k": 4, "candidates": 4, **final},
+        "budget": {"generations": 2},
+        "parallel": {"backend": "serial", "threads": 1},
+        "output": {"plots": False, "progress": False},
+    }  # fmt: skip
+    start_run(parse_config(config), tmp_path / name)
+    return tmp_path / name
+
+
+def _snapshot(run):
+    from deap_nas.analysis.report import latest_snapshot
+
+    return latest_snapshot(run)
+
+
+def test_committee_members_are_the_n_best_the_selection_kept(tmp_path):
+    from deap_nas.analysis.committee import committee_members
+
+    run = immunecs_run(tmp_path)
+    snap = _snapshot(run)
+    pop = snap["population"]
+    assert snap["algorithm"]["selected"] == 4 and snap["logbook"][-1]["augmented"] == 1
+    assert len(pop) == (4 + 2) * (1 + 1)  # selected, insertions, then their augmented copies
+    selected = pop[:4]
+    _, members = committee_members(run)  # final_training.top_k = 4 = N (Fashion-MNIST: all N)
+    assert [m["genome"] for m in members] == [p["genome"] for p in sorted(selected, key=lambda p: -p["fitness"][0])]
+    never_selected = {json.dumps(p["genome"]) for p in pop[4:]}
+    assert not never_selected & {json.dumps(m["genome"]) for m in members}
+    # CIFAR-10: the N/3 best; --top-k / --fraction override final_training.top_k
+    best = sorted(selected, key=lambda p: -p["fitness"][0])
+    assert [m["genome"] for m in committee_members(run, top_k=2)[1]] == [p["genome"] for p in best[:2]]
+    assert [m["genome"] for m in committee_members(run, fraction=1 / 3)[1]] == [best[0]["genome"]]
+    with pytest.raises(ValueError, match=r"--top-k = 5 is larger than the 4 candidates"):
+        committee_members(run, top_k=5)
+    with pytest.raises(ValueError, match="not both"):
+        committee_members(run, top_k=2, fraction=0.5)
+
+
+def test_committee_top_k_comes_from_the_config_and_is_checked(tmp_path):
+    from deap_nas.analysis.committee import committee_members
+
+    run = immunecs_run(tmp_path, top_k=3, candidates=3)
+    assert len(committee_members(run)[1]) == 3
+    run = immunecs_run(tmp_path, "big", top_k=6, candidates=6)
+    with pytest.raises(ValueError, match=r"final_training\.top_k = 6 is larger than the 4 candidates"):
+        committee_members(run)
+
+
+def test_committee_cli_top_k_flag(tmp_path):
+    """``deap-nas committee --top-k`` overrides the config and says when it asks too much
+    (before any training)."""
+    from .run_helpers import cli
+
+    run = immunecs_run(tmp_path)
+    r = cli("committee", str(run), "--top-k", "7", "--device", "cpu", cwd=tmp_path)
+    assert r.returncode == 2 and "--top-k = 7 is larger than the 4 candidates" in r.stderr
+
+
+def test_paper_final_training_restarts_its_learning_rate():
+    """Fashion-MNIST (sec. 4.2): lr 0.1/3, "1 restart after 35 epochs", 50 epochs: at epoch
+    35 the rate is back at 0.1/3 (plain cosine gave 0.00687 there). CIFAR-10: restarts
+    after 30 and 90 epochs of 210."""
+    from pathlib import Path
+
+    import yaml
+
+    from deap_nas.evaluation.optim import lr_at
+    from deap_nas.runtime.config import parse_config
+
+    root = Path(__file__).resolve().parents[1] / "experiments" / "configs"
+    fashion = parse_config(yaml.safe_load((root / "immunecs_fashion_mnist.yaml").read_text())).final_training
+    t = fashion.training
+    assert t.schedule == "cosine_restarts" and t.epochs == 50
+    assert lr_at(t, 35, 50) == pytest.approx(0.1 / 3, rel=1e-5)
+    assert lr_at(t, 34.99, 50) < 1e-3 and fashion.top_k == 12
+    cifar = parse_config(yaml.safe_load((root / "immunecs_cifar10.yaml").read_text())).final_training
+    t = cifar.training
+    assert [lr_at(t, e, 210) == pytest.approx(0.005 / 3, rel=1e-4) for e in (0, 30, 90)] == [True] * 3
+    assert lr_at(t, 89.9, 210) < 1e-5 and lr_at(t, 209.9, 210) < 1e-6 and cifar.top_k == 4

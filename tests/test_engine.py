@@ -385,7 +385,8 @@ def test_lr_schedules() -> None:
         ({"schedule": "linear"}, "TrainConfig.schedule:"),
         ({"label_smoothing": 1.0}, "TrainConfig.label_smoothing:"),
         ({"patience": 0}, "TrainConfig.patience:"),
-        ({"milestones": [5, 2]}, "TrainConfig.milestones:"),
+        ({"schedule": "multistep", "milestones": [5, 2]}, "TrainConfig.milestones: must be increasing"),
+        ({"schedule": "cosine_restarts", "t0": 0}, "TrainConfig.t0: must be > 0"),
         ({"amp": "fp16"}, "TrainConfig.amp:"),
         ({"channels_last": "yes"}, "TrainConfig.channels_last:"),
         ({"distill_alpha": 1.5}, "TrainConfig.distill_alpha:"),
@@ -400,9 +401,62 @@ def test_config_validation_names_the_field(kwargs: dict, text: str) -> None:
     assert text in str(err.value)
 
 
+@pytest.mark.parametrize(
+    "schedule, key, value",
+    [
+        ("cosine", "t0", 35),
+        ("cosine", "t_mult", 2),
+        ("none", "eta_min", 0.0),
+        ("step", "eta_min", 0.001),
+        ("cosine_restarts", "step_size", 3),
+        ("cosine", "gamma", 0.1),
+        ("step", "milestones", [2]),
+        ("multistep", "t0", 5),
+        ("multistep", "step_size", 2),
+    ],
+)
+def test_a_schedule_setting_the_schedule_ignores_is_an_error(schedule: str, key: str, value) -> None:
+    """``t0: 35`` with plain ``cosine`` used to be ignored silently (no restart happened)."""
+    with pytest.raises(ValueError) as err:
+        TrainConfig.from_dict({"schedule": schedule, key: value})
+    text = str(err.value)
+    assert text.startswith(f"TrainConfig.{key}: is ignored by schedule '{schedule}'"), text
+
+
+def test_schedule_settings_default_only_where_used() -> None:
+    c = TrainConfig(schedule="cosine_restarts")
+    assert (c.t0, c.t_mult, c.eta_min, c.step_size, c.gamma, c.milestones) == (10.0, 1.0, 0.0, None, None, None)
+    c = TrainConfig(schedule="multistep", milestones=[3])
+    assert (c.gamma, c.milestones, c.t0, c.eta_min) == (0.1, (3,), None, None)
+    d = TrainConfig(schedule="cosine").to_dict()
+    assert d["eta_min"] == 0.0 and not {"t0", "t_mult", "step_size", "gamma", "milestones"} & set(d)
+    assert TrainConfig.from_dict(d) == TrainConfig(schedule="cosine")
+
+
+def test_earlier_run_configs_still_parse_with_their_fingerprint() -> None:
+    """A run directory's config.yaml written before ignored settings became errors lists
+    all six schedule settings at their old defaults; it parses, and its fingerprint (what
+    resume compares) is the one that version computed (bf7cb881e173732f, measured on it)."""
+    from deap_nas.runtime.config import ConfigError, parse_config
+
+    cfg_ = {"training": {"epochs": 2, "schedule": "cosine"},
+            "final_training": {"training": {"epochs": 3, "schedule": "multistep", "milestones": [2]}},
+            "budget": {"generations": 1}}  # fmt: skip
+    dump = parse_config(cfg_).to_dict()
+    old = {"t0": 10.0, "t_mult": 1.0, "eta_min": 0.0, "step_size": 30, "gamma": 0.1, "milestones": []}
+    for training in (dump["training"], dump["final_training"]["training"]):
+        for key, value in old.items():
+            training.setdefault(key, value)
+    assert parse_config(dump) == parse_config(cfg_)
+    assert parse_config(dump).fingerprint() == parse_config(cfg_).fingerprint() == "bf7cb881e173732f"
+    dump["training"]["t0"] = 35.0  # not the old default: it was set, and cosine ignores it
+    with pytest.raises(ConfigError, match=r"training\.t0: is ignored by schedule 'cosine'"):
+        parse_config(dump)
+
+
 def test_config_from_dict() -> None:
     c = TrainConfig.from_dict(
-        {"epochs": 4, "augment": {"pad": 4, "flip": True}, "milestones": [2, 3]}
+        {"epochs": 4, "augment": {"pad": 4, "flip": True}, "schedule": "multistep", "milestones": [2, 3]}
     )
     assert c.augment == AugmentConfig(pad=4, flip=True) and c.milestones == (2, 3)
     assert TrainConfig.from_dict(json.loads(json.dumps(c.to_dict()))) == c

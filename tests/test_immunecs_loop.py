@@ -205,3 +205,26 @@ def test_configs_parse(name):
     c = load_config(Path(__file__).resolve().parents[1] / "experiments" / "configs" / f"{name}.yaml")
     assert c.algorithm.name == "immunecs" and c.data.resample is True
     assert c.algorithm.params.patience == 2
+
+
+def test_clones_are_admitted_by_novelty_so_fewer_around_high_affinity_parents():
+    """One application of Algorithm 2 per clone: a clone left with its parent's architecture
+    is dropped, not re-mutated, so a high-affinity population evaluates fewer clones
+    (repeating until new evaluated all N (1 + n_a) n_c of them at every affinity)."""
+    clones = {}
+    for f in (0.05, 0.95):
+        random.seed(4)
+        state, _ = run(make_toolbox(lambda ind, f=f: (f,)), generations=3, n_insert=0, n_augment=0,
+                       patience=100, population_size=6, n_clones=3)
+        clones[f] = sum(r["nevals"] for r in state.logbook[1:])
+        assert state.extra["selected"] == 6 and len(state.population) == 6
+    assert clones[0.95] < clones[0.05] / 2 < 3 * 6 * 3 / 2, clones
+
+
+def test_selected_marks_the_members_the_selection_kept():
+    random.seed(5)
+    state, _ = run(make_toolbox(), generations=1, patience=1, n_insert=2, n_augment=1, population_size=4)
+    assert state.extra["selected"] == 4
+    assert len(state.population) in (4 + 2, (4 + 2) * 2)  # insertions (and augmented copies) after them
+    assert [id(i) for i in state.population[:4]] == [id(i) for i in sorted(
+        state.population[:4], key=lambda i: i.fitness, reverse=True)]

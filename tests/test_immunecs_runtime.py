@@ -20,7 +20,7 @@ CONFIG: dict[str, Any] = {
                   "patience": 1, "tau": 0.0},
     "training": {"epochs": 1, "batch_size": 32, "optimizer": "adam", "lr": 0.001},
     "evaluation": {"save_weights": True},
-    "final_training": {"train_subset": 10, "training": {"epochs": 1, "batch_size": 32}},
+    "final_training": {"train_subset": 10, "top_k": 2, "candidates": 2, "training": {"epochs": 1, "batch_size": 32}},
     "budget": {"generations": 3},
     "parallel": {"threads": 1},
     "output": {"plots": False, "progress": True, "keep_snapshots": 10},
@@ -48,5 +48,8 @@ def test_resume_with_a_larger_budget_equals_an_uninterrupted_run_and_committee(t
     check(r)
     assert "committee test accuracy" in r.stdout
     out = json.loads((tmp_path / "full" / "final" / "committee.json").read_text())
-    assert out["committee_test_acc"] is not None and len(out["member_hashes"]) == len(full["population"])
+    assert out["committee_test_acc"] is not None and out["top_k"] == 2
+    selected = full["population"][: full["algorithm"]["selected"]]  # never insertions or augmented copies
+    best = sorted(selected, key=lambda p: -p["fitness"][0])[:2]
+    assert out["member_affinity"] == [p["fitness"][0] for p in best]
     assert (tmp_path / "full" / "final" / "committee.pt").is_file()

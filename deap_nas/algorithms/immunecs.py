@@ -10,13 +10,17 @@ a plain DEAP user registers ``toolbox.space = space`` too), the loop is:
   evaluated: population ``N (1 + n_a)``. (Algorithm 1 evaluates both at once; evaluating
   the originals first lets the copies inherit trained weights, as all later copies do.)
 - **Each generation** g = 1, 2, ...: ``n_c`` clones of every member are hypermutated
-  (Algorithm 2, ``f_parent`` = the parent's affinity, mutation factor ``rho``, never an
-  architecture seen before: one :class:`~deap_nas.ops.immunecs.SeenRegistry` for the whole
-  search) and inherit their parent's weights; a clone for which no new architecture was
-  found (``novel`` False) is dropped. The clones are evaluated; the population becomes
+  (one application of Algorithm 2 each, ``f_parent`` = the parent's affinity, mutation
+  factor ``rho``) and inherit their parent's weights. A clone whose architecture is its
+  parent's or one seen before (one :class:`~deap_nas.ops.immunecs.SeenRegistry` for the
+  whole search; ``novel`` False) is not admitted: it is dropped, not evaluated, and not
+  replaced (sec. 3.4, our reading: see :mod:`deap_nas.ops.immunecs`), so fewer clones are
+  evaluated around high-affinity parents. The clones are evaluated; the population becomes
   the ``N`` best of parents + clones (elitist; parents win ties); the **mean affinity**
   of these N is computed; ``N_i`` random networks at the population's mean depth are
-  inserted and evaluated.
+  inserted and evaluated. ``state.extra["selected"]`` says how many leading members of
+  the population the selection kept (None before the first selection): the committee is
+  drawn from them, never from insertions or augmented copies (sec. 3.5).
 - **Inner loop** (patience ``pi``, threshold ``tau``): the reference mean affinity is
   the last one that improved on its predecessor reference by more than ``tau`` (initially
   the start population's mean). A generation whose mean affinity does not exceed the
@@ -161,11 +165,13 @@ class Immunecs(Algorithm):
         copies = yield from self.evaluate(copies, 0, requests)
         self.state.population = pop + copies
         mean = mean_affinity(self.state.population)
-        self.state.extra.update(stall=0, reference=mean, phase_start=mean, augmentations=1, phases_without_gain=0)
+        self.state.extra.update(stall=0, reference=mean, phase_start=mean, augmentations=1, phases_without_gain=0,
+                                selected=None)
         self._close(len(pop) + len(copies), mean, True)
 
     def clones(self, parents: list) -> tuple[list, list]:
-        """Hypermutated clones that are new architectures, with inheritance requests."""
+        """Hypermutated clones that are new architectures (the others are dropped), with
+        inheritance requests."""
         kept, requests = [], []
         n_c = self.params.n_clones
         for i, clone in enumerate(clone_population(parents, n_c)):
@@ -200,6 +206,7 @@ class Immunecs(Algorithm):
         kept = yield from self.evaluate(kept, gen, requests)
         nevals = len(kept)
         st.population = sel_best_n(parents + kept, p.population_size)
+        extra["selected"] = len(st.population)
         mean = mean_affinity(st.population)
         if p.n_insert:
             inserted = yield from self.evaluate(self.insert(st.population), gen)

@@ -7,10 +7,20 @@ from typing import Any
 
 from .augment import AugmentConfig
 
-__all__ = ["OPTIMIZERS", "SCHEDULES", "TrainConfig"]
+__all__ = ["OPTIMIZERS", "SCHEDULES", "SCHEDULE_SETTINGS", "TrainConfig"]
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("none", "cosine", "cosine_restarts", "step", "multistep")
+#: schedule setting -> (the schedules that use it, its value when such a schedule leaves it
+#: unset). A setting given with a schedule that ignores it is an error.
+SCHEDULE_SETTINGS: dict[str, tuple[tuple[str, ...], Any]] = {
+    "t0": (("cosine_restarts",), 10.0),
+    "t_mult": (("cosine_restarts",), 1.0),
+    "eta_min": (("cosine", "cosine_restarts"), 0.0),
+    "step_size": (("step",), 30),
+    "gamma": (("step", "multistep"), 0.1),
+    "milestones": (("multistep",), ()),
+}
 AMP_MODES = ("auto", "bf16", "off")
 
 
@@ -31,7 +41,10 @@ class TrainConfig:
     ``max_iterations`` when that ends it sooner); ``cosine_restarts`` is SGDR (Loshchilov &
     Hutter 2017) with first period ``t0`` epochs and period factor ``t_mult``; ``step``
     multiplies by ``gamma`` every ``step_size`` epochs, ``multistep`` at each of
-    ``milestones``.
+    ``milestones``. These six settings are None ("not set") unless the schedule uses them:
+    a schedule fills the ones it uses and leaves unset with their defaults (t0 10, t_mult
+    1, eta_min 0, step_size 30, gamma 0.1, milestones none), and a setting given to a
+    schedule that ignores it (e.g. ``t0`` with ``cosine``) is an error naming both.
 
     ``patience``: stop after this many epochs without a validation gain > ``min_delta`` and
     restore the best epoch's weights. ``max_iterations``: cap on optimiser steps (for
@@ -56,12 +69,12 @@ class TrainConfig:
     weight_decay: float = 0.0
     betas: tuple[float, float] = (0.9, 0.999)
     schedule: str = "cosine"
-    t0: float = 10.0
-    t_mult: float = 1.0
-    eta_min: float = 0.0
-    step_size: int = 30
-    gamma: float = 0.1
-    milestones: tuple[int, ...] = ()
+    t0: float | None = None
+    t_mult: float | None = None
+    eta_min: float | None = None
+    step_size: int | None = None
+    gamma: float | None = None
+    milestones: tuple[int, ...] | None = None
     label_smoothing: float = 0.0
     patience: int | None = None
     min_delta: float = 0.0
@@ -156,22 +169,34 @@ class TrainConfig:
         self.betas = (b1, b2)
 
     def _check_schedule(self) -> None:
-        """``schedule`` and its settings: ``t0``, ``t_mult``, ``eta_min``, ``step_size``,
-        ``gamma``, ``milestones``."""
+        """``schedule`` and its settings (:data:`SCHEDULE_SETTINGS`): a setting the schedule
+        ignores must be unset; the ones it uses are checked, defaults filled in."""
         self._need_choice("schedule", SCHEDULES, f"must be one of {SCHEDULES}")
-        self._need_num("t0", 0.0, strict_low=True)
-        self._need_num("t_mult", 1.0)
-        self._need_num("eta_min", 0.0)
-        self._need_int("step_size", 1)
-        self._need_num("gamma", 0.0, strict_low=True)
-        ms = self.milestones
-        if (
-            not isinstance(ms, list | tuple)
-            or not all(_is_int(m) and m > 0 for m in ms)
-            or list(ms) != sorted(set(ms))
-        ):
-            raise self._bad("milestones", "must be increasing positive integers (epochs)")
-        self.milestones = tuple(ms)
+        for name, (users, default) in SCHEDULE_SETTINGS.items():
+            if self.schedule not in users:
+                if getattr(self, name) is not None:
+                    raise self._bad(name, f"is ignored by schedule {self.schedule!r} (used by "
+                                          f"{' / '.join(repr(u) for u in users)}); remove it")
+            elif getattr(self, name) is None:
+                setattr(self, name, default)
+        if self.schedule == "cosine_restarts":
+            self._need_num("t0", 0.0, strict_low=True)
+            self._need_num("t_mult", 1.0)
+        if self.eta_min is not None:
+            self._need_num("eta_min", 0.0)
+        if self.schedule == "step":
+            self._need_int("step_size", 1)
+        if self.gamma is not None:
+            self._need_num("gamma", 0.0, strict_low=True)
+        if self.schedule == "multistep":
+            ms = self.milestones
+            if (
+                not isinstance(ms, list | tuple)
+                or not all(_is_int(m) and m > 0 for m in ms)
+                or list(ms) != sorted(set(ms))
+            ):
+                raise self._bad("milestones", "must be increasing positive integers (epochs)")
+            self.milestones = tuple(ms)
 
     def _check_loss_and_stopping(self) -> None:
         """``label_smoothing`` and when training stops: ``patience``, ``min_delta``,
@@ -233,7 +258,11 @@ class TrainConfig:
         d = asdict(self)
         d["augment"] = self.augment.to_dict()
         d["betas"] = list(self.betas)
-        d["milestones"] = list(self.milestones)
+        for name in SCHEDULE_SETTINGS:  # unset (the schedule ignores it): left out
+            if d[name] is None:
+                del d[name]
+        if "milestones" in d:
+            d["milestones"] = list(self.milestones)
         if not d["drop_path"]:  # off: left out, so configs written before it keep their form
             del d["drop_path"]
         return d

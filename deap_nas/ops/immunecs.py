@@ -6,13 +6,17 @@ draws only from ``rng`` (default: the ``random`` module, DEAP's stream).
 
 - :func:`clone_population`: ``n_c`` clones per parent (Algorithm 1, ``Clone``). Each clone
   has an invalid fitness and records its parent's affinity as ``parent_affinity``.
-- :func:`mut_hypermutation`: Algorithm 2 on one clone, in place, DEAP-style. The rate is
-  ``alpha = exp(-f_parent / rho)`` (eq. 1); layer l (1-based, of L) is perturbed by
-  ``N(0, sigma^2)``, ``sigma = alpha * l / L`` (eq. 2 with the paper's 0-based index l-1,
-  so the deepest layer gets alpha and the first alpha / L). The operation type of the
-  CIFAR-10 space uses ``sigma * op_sigma_scale`` = sigma / 2 (sec. 4.2, "N(0, (sigma/2)^2)":
-  eight op types make denser bins than Fashion's four). Perturbed values are clipped to
-  [0, 1].
+- :func:`mut_hypermutation`: one application of Algorithm 2 to one clone, in place,
+  DEAP-style. The rate is ``alpha = exp(-f_parent / rho)`` (eq. 1); hidden layer v_l
+  (node id l = 1..L, Fig. 1) is perturbed by ``N(0, sigma^2)``, ``sigma = alpha * l / L``.
+  Eq. 2 prints ``sigma = alpha (l + 1) / L``: we read its l as the 0-based index of the
+  hidden layer (= node id - 1), because with the node ids 1..L the deepest layer would get
+  ``alpha (L + 1) / L > alpha`` and the first ``2 alpha / L``, while the 0-based reading
+  runs from ``alpha / L`` (first layer) to exactly ``alpha`` (the layer next to the head),
+  "linearly larger mutation variances to more recent layers" with eq. 1's rate as the
+  largest. The operation type of the CIFAR-10 space uses ``sigma * op_sigma_scale`` =
+  sigma / 2 (sec. 4.2, "N(0, (sigma/2)^2)": eight op types make denser bins than
+  Fashion's four). Perturbed values are clipped to [0, 1].
 - :func:`random_insertion`: ``N_i`` random genomes at the population's mean depth.
 - :func:`augment` / :func:`make_augmented_copies`: a clone with one random layer appended;
   the head is not part of the genome, so "rebuilding the head" is the builder's job.
@@ -36,16 +40,23 @@ So a pass changes either only connections or exactly one discretised element (an
 aggregation, an op type with its fresh hyperparameters, or one hyperparameter), or
 nothing; sub-threshold perturbations are kept in the genes (Fig. 2).
 
+One application per clone, as Algorithm 2 is written ("for each clone c_j ... return
+clones"): affinity therefore controls how much a clone changes. At high affinity most
+perturbations stay below a bin boundary and many clones come out of Algorithm 2 with the
+architecture of their parent (their sub-threshold perturbations recorded, Fig. 2); at low
+affinity almost every clone changes one element (:func:`changed_elements` counts them).
+
 No duplicates (sec. 3.4, "we keep track of all architectures already evaluated using a
 unique string encoding scheme and do not allow mutated clones to be identical to previously
-encountered networks"): the operator repeats passes (at most ``max_tries``) until the
-clone's :meth:`~deap_nas.spaces.immunecs.ImmuneSpace.string_encoding` differs from its
-parent's and is not in ``seen``. A pass that changes nothing keeps its sub-threshold
-perturbations and the next pass continues from them (small alpha needs several passes to
-cross a bin); a pass that yields an already seen architecture is undone and redrawn, so
-the accepted clone still differs from its parent by one pass. An accepted clone is added
-to ``seen``. If ``max_tries`` passes give nothing new, the clone is returned as it stands
-with ``novel = False`` (the loop may drop or keep it); otherwise ``novel = True``.
+encountered networks"). Our reading: the rule decides which clones are admitted, it does
+not re-mutate them. A clone whose
+:meth:`~deap_nas.spaces.immunecs.ImmuneSpace.string_encoding` equals its parent's (Algorithm
+2 changed nothing discrete) or one in ``seen`` is marked ``novel = False`` and the loop
+drops it before evaluation (no replacement is drawn: the text describes none, and repeating
+Algorithm 2 until the clone is new would make every clone change, whatever its parent's
+affinity, contradicting eq. 1). A novel clone is added to ``seen`` (so a later identical
+sibling is dropped) and marked ``novel = True``. Alg. 1's ``N(1 + n_a) n_c`` clones are
+thus an upper bound on the clones evaluated per generation.
 
 Each mutated clone gets ``changed_layers``: the sorted node ids (= 1-based layer indices;
 node 0 is the stem) whose discretised gene (op, expressed hyperparameters, inputs,
@@ -66,6 +77,7 @@ a scratch start whose note says why. This module never touches torch or files.
 from __future__ import annotations
 
 import copy
+import itertools
 import math
 import random
 from collections.abc import Iterable
@@ -138,7 +150,8 @@ def mutation_rate(f_parent: float, rho: float) -> float:
 
 
 def layer_sigma(alpha: float, l: int, depth: int) -> float:
-    """Eq. 2: sigma of layer v_l (1-based, i.e. the paper's index l-1 + 1) of ``depth`` layers."""
+    """Eq. 2: sigma of hidden layer v_l (node id l = 1..depth) = ``alpha * l / depth``, the
+    paper's ``alpha (l' + 1) / L`` with l' = l - 1 its 0-based layer index (module docstring)."""
     return alpha * l / depth
 
 
@@ -216,6 +229,25 @@ def changed_layer_ids(space: ImmuneSpace, before: list, after: list) -> list[int
     return out
 
 
+def changed_elements(space: ImmuneSpace, before: list, after: list) -> int:
+    """How many discretised elements differ between two genomes: per layer its operation
+    type, each expressed hyperparameter, its second input and its aggregation (a layer
+    only one genome has counts each of its elements)."""
+    n = 0
+    for l in range(1, max(len(before), len(after)) + 1):
+        a = _elements(space, before, l) if l <= len(before) else ()
+        b = _elements(space, after, l) if l <= len(after) else ()
+        n += sum(1 for x, y in itertools.zip_longest(a, b, fillvalue=object()) if x != y)
+    return n
+
+
+def _elements(space: ImmuneSpace, genome: list, l: int) -> tuple:
+    gene = genome[l - 1]
+    k = space.second_input(genome, l)
+    return (space.op_index(gene), k, space.aggregation(genome, l) if k is not None else None,
+            *space.hp_indices(gene))
+
+
 @register_operator("mut_hypermutation")
 def mut_hypermutation(
     individual: list,
@@ -223,36 +255,24 @@ def mut_hypermutation(
     f_parent: float | None = None,
     rho: float | None = None,
     seen: SeenRegistry | None = None,
-    max_tries: int = 1000,
     stop_at_first_connection: bool = False,
     rng: Any = random,
 ) -> tuple[list]:
-    """Algorithm 2 on one clone, repeated until it is a new architecture (module docstring).
+    """One application of Algorithm 2 to one clone (module docstring).
 
     ``f_parent``: the parent's affinity; by default the clone's ``parent_affinity``
     (:func:`clone_population`), else its still-valid fitness (read, never written).
     ``rho``: eq. 1's mutation factor, by default ``space.params.rho``. Sets
-    ``changed_layers`` and ``novel`` on the clone.
+    ``changed_layers`` and ``novel`` (False when the clone's architecture is its parent's
+    or in ``seen``: sec. 3.4 does not admit it; True ones are added to ``seen``).
     """
-    if isinstance(max_tries, bool) or not isinstance(max_tries, int) or max_tries < 1:
-        raise ValueError(f"mut_hypermutation: max_tries must be an integer >= 1, got {max_tries!r}")
     alpha = mutation_rate(_parent_affinity(individual, f_parent), space.params.rho if rho is None else rho)
     parent = copy.deepcopy(list(individual))
-    parent_key = space.string_encoding(parent)
-    novel = False
-    for _ in range(max_tries):
-        snapshot = copy.deepcopy(list(individual))
-        what, _layers = hypermutation_pass(individual, space, alpha, stop_at_first_connection, rng)
-        if what == "none":
-            continue  # keep the sub-threshold perturbations (Fig. 2)
-        key = space.string_encoding(individual)
-        if key == parent_key or (seen is not None and key in seen):
-            individual[:] = snapshot
-            continue
-        novel = True
-        if seen is not None:
-            seen.add(key)
-        break
+    hypermutation_pass(individual, space, alpha, stop_at_first_connection, rng)
+    key = space.string_encoding(individual)
+    novel = key != space.string_encoding(parent) and (seen is None or key not in seen)
+    if novel and seen is not None:
+        seen.add(key)
     individual.changed_layers = changed_layer_ids(space, parent, individual)
     individual.novel = novel
     return (individual,)

@@ -23,7 +23,7 @@ import yaml
 
 from ..algorithms import ALGORITHMS, Budget
 from ..arch import HeadSpec
-from ..evaluation.config import TrainConfig
+from ..evaluation.config import SCHEDULE_SETTINGS, TrainConfig
 from ..ops import OPERATORS, operator_parameters
 from ..spaces import SPACES
 from .schema import ConfigError, convert, from_mapping, to_plain
@@ -265,6 +265,9 @@ class RunConfig:
                     del d[section][key]
         trainings = [d["training"], d["final_training"].get("training")]
         for i, training in enumerate(t for t in trainings if isinstance(t, dict)):
+            for key in SCHEDULE_SETTINGS:  # unset: the schedule ignores it
+                if training.get(key, 0) is None:
+                    del training[key]
             if i:  # final_training.training: the training section's later fields
                 for key, default in LATER_FIELDS["training"].items():
                     if training.get(key, default) == default:
@@ -284,6 +287,10 @@ class RunConfig:
         d = self.to_dict()
         for key in ("parallel", "output"):
             d.pop(key)
+        for training in (d["training"], d["final_training"].get("training")):
+            if isinstance(training, dict):  # unset schedule settings hash as the earlier dumps wrote them
+                for key, value in EARLIER_SCHEDULE_DEFAULTS.items():
+                    training.setdefault(key, value)
         d["budget"] = {}  # a resumed run may be given a larger budget
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -301,6 +308,26 @@ LATER_FIELDS: dict[str, dict[str, Any]] = {
 }
 #: the same for ``training.augment`` (and ``final_training.training.augment``)
 LATER_AUGMENT_FIELDS: dict[str, Any] = {"autoaugment": False}
+#: the values every training section's dump held for the six schedule settings before a
+#: setting the schedule ignores became an error (:data:`~deap_nas.evaluation.config.SCHEDULE_SETTINGS`)
+EARLIER_SCHEDULE_DEFAULTS: dict[str, Any] = {
+    "t0": 10.0, "t_mult": 1.0, "eta_min": 0.0, "step_size": 30, "gamma": 0.1, "milestones": [],
+}  # fmt: skip
+
+
+def earlier_training_dump(training: Any) -> Any:
+    """A training mapping written by an earlier version (it lists all six schedule
+    settings, as only a dump does) without the settings its schedule ignores that are at
+    the earlier defaults, so the configs of earlier runs still parse; any other value is
+    kept (and rejected by :class:`~deap_nas.evaluation.config.TrainConfig`)."""
+    if not isinstance(training, Mapping) or not set(EARLIER_SCHEDULE_DEFAULTS) <= set(training):
+        return training
+    schedule = training.get("schedule", "cosine")
+    out = dict(training)
+    for key, default in EARLIER_SCHEDULE_DEFAULTS.items():
+        if schedule not in SCHEDULE_SETTINGS[key][0] and out[key] == default:
+            del out[key]
+    return out
 
 
 SECTIONS = (
@@ -336,6 +363,12 @@ def _operator(role: str, data: Any) -> NamedSection:
     return NamedSection(name, rest, probability)
 
 
+def _final_section(data: Any) -> Any:
+    if isinstance(data, Mapping) and "training" in data:
+        return {**data, "training": earlier_training_dump(data["training"])}
+    return data
+
+
 def parse_config(data: Any, source: str = "") -> RunConfig:
     """Validate a config mapping (as loaded from YAML) into a :class:`RunConfig`."""
     if not isinstance(data, Mapping):
@@ -367,9 +400,9 @@ def parse_config(data: Any, source: str = "") -> RunConfig:
         space=NamedSection(space_name, space_params),
         algorithm=NamedSection(algo_name, algo_params),
         operators=operators,
-        training=from_mapping(TrainConfig, data.get("training"), "training"),
+        training=from_mapping(TrainConfig, earlier_training_dump(data.get("training")), "training"),
         evaluation=from_mapping(EvaluationConfig, data.get("evaluation"), "evaluation"),
-        final_training=from_mapping(FinalTrainingConfig, data.get("final_training"), "final_training"),
+        final_training=from_mapping(FinalTrainingConfig, _final_section(data.get("final_training")), "final_training"),
         budget=from_mapping(Budget, data.get("budget"), "budget"),
         parallel=from_mapping(ParallelConfig, data.get("parallel"), "parallel"),
         output=from_mapping(OutputConfig, data.get("output"), "output"),

@@ -5,8 +5,8 @@ first on MNIST and obtain a final accuracy of 99.6%. We then train the same arch
 on Fashion-MNIST and measure a final accuracy of 92.8% ... the performance ranking of
 architectures on MNIST is completely different to that on Fashion-MNIST."
 
-Here: the architectures are a finished run's final population (``members: population``,
-the committee's members) or its ``top_k`` best by mean validation accuracy (``members:
+Here: the architectures are a finished run's committee members (``members: population``:
+the ``final_training.top_k`` best networks its last selection kept, as ``deap-nas committee``) or its ``top_k`` best by mean validation accuracy (``members:
 top_k``); the run is ``source`` (a run directory) or, without one, the study's ``base``
 config searched first into ``<dir>/search``. Each architecture is trained on every data
 set of ``datasets`` (``name``, optionally ``label``, ``root`` and a smaller split:
@@ -76,13 +76,12 @@ def member_genomes(run_dir: Path, members: str, top_k: int) -> list[Any]:
     """Genomes (JSON) of a run's final population or of its ``top_k`` best architectures."""
     from ..analysis.report import latest_snapshot, load_run, rank_architectures
 
-    if members == "population":
-        snap = latest_snapshot(run_dir)
-        if snap is None or not snap.get("population"):
+    if members == "population":  # the committee's members (deap-nas committee)
+        from ..analysis.committee import committee_members
+
+        if latest_snapshot(run_dir) is None:
             raise ValueError(f"{run_dir}: no snapshot with a population (use members: top_k)")
-        pop = [p for p in snap["population"] if (p.get("result") or {}).get("status", "ok") == "ok"]
-        pop.sort(key=lambda p: -float((p.get("fitness") or [0.0])[0]))
-        return [p["genome"] for p in pop]
+        return [p["genome"] for p in committee_members(run_dir)[1]]
     ranked = rank_architectures(load_run(run_dir).journal)[:top_k]
     if not ranked:
         raise ValueError(f"{run_dir}: the journal has no successful evaluation")
