@@ -5,7 +5,7 @@
     deap-nas report RUN_DIR [--top 10]
     deap-nas compare RUN_DIR [RUN_DIR ...] [--labels L1 L2 ...] --out FILE.png
     deap-nas export RUN_DIR [--rank 1] [--format state_dict torchscript onnx]
-    deap-nas select RUN_DIR [--k 5] [--candidates 10]
+    deap-nas select RUN_DIR [--k 5] [--candidates 10] [--rule reevaluate|search_samples]
     deap-nas train-final RUN_DIR [--top-k K] [--epochs N] [--device auto]
     deap-nas train-teacher TEACHER_CONFIG --out DIR [--set key=value ...] [--device auto]
     deap-nas train ARCH.json [--data fashion_mnist_mini] [--epochs 5] [--out DIR]
@@ -321,13 +321,17 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_select(args: argparse.Namespace) -> int:
-    from .analysis.selection import reevaluate_candidates
+    from .analysis.selection import reevaluate_candidates, select_search_samples
 
     try:
-        rows = reevaluate_candidates(args.run_dir, args.k, args.candidates)
+        if args.rule == "search_samples":
+            rows = select_search_samples(args.run_dir, args.k)
+        else:
+            rows = reevaluate_candidates(args.run_dir, args.k, args.candidates)
     except _search_errors() + (FileNotFoundError, ValueError) as e:
         raise UsageError(str(e)) from None
-    print(f"architectures evaluated at least {args.k} times, best mean validation accuracy first")
+    k = min((r["count"] for r in rows), default=args.k)
+    print(f"architectures evaluated at least {k} times, best mean validation accuracy first")
     print(f"{'rank':>4}  {'hash':<20}  {'accuracy':>15}  {'n':>3}  {'params':>10}")
     for r in rows:
         print(f"{r['rank']:>4}  {r['arch_hash']:<20}  {r['mean_accuracy']:.4f} ± {r['std_accuracy']:.4f}  "
@@ -471,7 +475,10 @@ def _found_model_commands(sub: argparse._SubParsersAction) -> None:
     se = sub.add_parser("select", help="re-evaluate the best candidates k times; best mean accuracy first")
     se.add_argument("run_dir")
     se.add_argument("--k", type=int, default=5, help="evaluations per candidate (paper: 5)")
-    se.add_argument("--candidates", type=int, default=10)
+    se.add_argument("--candidates", type=int, default=10, help="architectures to re-evaluate (rule reevaluate)")
+    se.add_argument("--rule", choices=["reevaluate", "search_samples"], default="reevaluate",
+                    help="reevaluate: re-train the best candidates to k results each; search_samples (macro-NAS "
+                         "sec. 4.2): no training, the best mean among architectures the search trained >= k times")
     se.set_defaults(func=cmd_select)
 
     tf = sub.add_parser("train-final", help="fully train the best architectures; test accuracy, once")

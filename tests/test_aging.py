@@ -2,7 +2,8 @@
 config checks, and the runtime around it.
 
 - Operators: ``remove_oldest`` goes by birth, never by fitness; ``sel_aging_tournament``
-  is the best of a sample drawn without replacement, from the rng it is given only.
+  is the best of a sample drawn with replacement (Algorithm 1; or without, as an option),
+  from the rng it is given only.
 - Loop (plain DEAP toolbox, a cheap deterministic fitness): Real et al. 2019 Algorithm 1
   step by step: P random individuals, then one mutated clone per cycle, the population
   always the last P births; budget, ``cycles``, hall of fame and logbook.
@@ -82,11 +83,11 @@ def test_full_sample_tournament_always_returns_the_best():
         n = rng.randint(1, 12)
         pop = [member(i, rng.random()) for i in range(n)]
         best = max(pop, key=lambda i: i.fitness.values[0])
-        picks = sel_aging_tournament(pop, 10, sample_size=n, rng=random.Random(trial))
+        picks = sel_aging_tournament(pop, 10, sample_size=n, replace=False, rng=random.Random(trial))
         assert all(p is best for p in picks)
     # a sample size above the population is capped, not an error
     pop = [member(0, 0.2), member(1, 0.7)]
-    assert sel_aging_tournament(pop, 3, sample_size=5, rng=random.Random(1)) == [pop[1]] * 3
+    assert sel_aging_tournament(pop, 3, sample_size=5, replace=False, rng=random.Random(1)) == [pop[1]] * 3
     with pytest.raises(ValueError, match="empty population"):
         sel_aging_tournament([], 1, sample_size=1)
 
@@ -109,11 +110,52 @@ def test_sample_size_one_is_uniform_and_two_is_the_best_of_a_pair():
     assert chi_square(counts, [n / 5] * 5) < CHI2_4DOF_P001, counts
     # sample_size 2 draws without replacement: the winner has rank r (0 = worst) with
     # probability r / C(5, 2), so the worst individual can never win
-    picks = sel_aging_tournament(pop, n, sample_size=2, rng=random.Random(4321))
+    picks = sel_aging_tournament(pop, n, sample_size=2, replace=False, rng=random.Random(4321))
     by_rank = sorted(pop, key=lambda i: i.fitness.values[0])
     counts = [sum(p is ind for p in picks) for ind in by_rank]
     assert counts[0] == 0
     assert chi_square(counts, [n * r / 10 for r in range(5)]) < CHI2_4DOF_P001, counts
+    # with replacement (Real et al. 2019, Algorithm 1) the pair may be one individual twice:
+    # rank r wins with probability ((r + 1)^2 - r^2) / 25, so even the worst wins 1 in 25
+    picks = sel_aging_tournament(pop, n, sample_size=2, rng=random.Random(4321))
+    counts = [sum(p is ind for p in picks) for ind in by_rank]
+    assert counts[0] > 0
+    assert chi_square(counts, [n * (2 * r + 1) / 25 for r in range(5)]) < CHI2_4DOF_P001, counts
+
+
+def test_a_full_sample_with_replacement_finds_the_best_65_percent_of_the_time():
+    """Algorithm 1 samples with replacement: with S = P = 10 the best is in the sample with
+    probability 1 - (1 - 1/10)^10 = 0.651; without replacement it always is."""
+    P, n = 10, 20000
+    pop = [member(i, (i * 7 % P) / P) for i in range(P)]
+    best = max(pop, key=lambda i: i.fitness.values[0])
+    expected = 1 - (1 - 1 / P) ** P
+    picks = sel_aging_tournament(pop, n, sample_size=P, rng=random.Random(2019))  # the default: with replacement
+    share = sum(p is best for p in picks) / n
+    assert abs(share - expected) < 0.015, share  # sd 0.0034: over 4 sd
+    assert sel_aging_tournament(pop, n, sample_size=P, replace=True, rng=random.Random(2019)) == picks
+    picks = sel_aging_tournament(pop, n, sample_size=P, replace=False, rng=random.Random(2019))
+    assert all(p is best for p in picks)
+    with pytest.raises(ValueError, match="replace must be true or false"):
+        sel_aging_tournament(pop, 1, sample_size=2, replace="yes")
+
+
+def test_the_loop_samples_as_sample_with_replacement_says(space):
+    """S = P: without replacement every parent is the population's best; with it (the
+    default) some parents are not."""
+    for replace in (False, True):
+        seen: list[bool] = []
+        rec = Recorder(space)
+        inner = rec.toolbox.mutate
+
+        def mutate(ind, inner=inner, seen=seen, rec=rec):
+            seen.append(ind.fitness.values[0] == max(m.fitness.values[0] for m in rec.state.population))
+            return inner(ind)
+
+        rec.toolbox.register("mutate", mutate)
+        rec.run(seed=3, population_size=6, sample_size=6, budget=60, sample_with_replacement=replace)
+        assert len(seen) == 54
+        assert all(seen) if not replace else not all(seen)
 
 
 def test_tournament_uses_only_the_given_rng():
@@ -231,9 +273,9 @@ def test_the_fittest_ages_out_but_stays_in_the_hall_of_fame(space):
     assert bests[: P] == [1.0] * P and max(bests[P:]) < 1.0  # the population lost it
 
 
-def test_full_sample_breeds_from_the_best_member(space):
+def test_full_sample_without_replacement_breeds_from_the_best_member(space):
     rec = Recorder(space, parent_is_best=True)  # asserted on every mutate call
-    state, _ = rec.run(population_size=5, sample_size=5, budget=25)
+    state, _ = rec.run(population_size=5, sample_size=5, budget=25, sample_with_replacement=False)
     assert rec.events.count("mutate") == 20
 
 
@@ -299,6 +341,12 @@ AGING = {"name": "aging_evolution", "population_size": 10, "sample_size": 3}
          "algorithm.in_flight: must be >= 1"),
         ({"algorithm": {**AGING, "cycles": -1}, "operators": {"mutate": "mut_sequential"}},
          "algorithm.cycles: must be >= 0"),
+        ({"algorithm": {**AGING, "sample_with_replacement": "yes"}, "operators": {"mutate": "mut_sequential"}},
+         "algorithm.sample_with_replacement: expected true or false"),
+        ({"algorithm": {**AGING, "max_params": 0}, "operators": {"mutate": "mut_sequential"}},
+         "algorithm.max_params: must be null or an integer >= 1"),
+        ({"algorithm": {**AGING, "redraw": -1}, "operators": {"mutate": "mut_sequential"}},
+         "algorithm.redraw: must be an integer >= 0"),
     ],
 )  # fmt: skip
 def test_bad_aging_configs_name_the_field(data, message):
@@ -681,3 +729,80 @@ def test_kill_9_of_an_async_run_then_resume_evaluates_each_child_once(tmp_path, 
         return [{x: v for x, v in h.items() if x != "seconds"} for h in rec["history"]]
 
     assert curve(again) == curve(original)
+
+
+# ============================================================================ screened children
+FAKE_NEAT: dict[str, Any] = {  # regevo_fashion_mnist_quick.yaml's space and loop, scaled down, fake training
+    "seed": 0,
+    "data": {"name": "fashion_mnist_mini"},
+    "space": {"name": "neat", "channels": 16, "initial_layers": 4, "head": "mlp3"},
+    "algorithm": {"name": "aging_evolution", "population_size": 8, "sample_size": 3, "cycles": 40},
+    "operators": {"mutate": {"name": "mut_neat", "p_mutate": 0.7, "p_add": 0.25, "p_identity": 0.05}},
+    "training": {"epochs": 1},
+    "evaluation": {"trainer": "deap_nas.testing:fake_trainer", "cache": False},
+    "budget": {"evaluations": 48},
+    "parallel": {"backend": "serial", "threads": 1},
+    "output": {"plots": False, "progress": False},
+}
+CAP = 15_000  # parameters (16 channels, 28x28); the fake trainer counts 1,000 per node, so it never says too_large here
+
+
+def fake_neat_run(tmp_path: Path, name: str, **algorithm: Any) -> tuple[list[dict[str, Any]], Any, Any]:
+    from deap_nas.spaces.neat import NeatSpace
+
+    cfg = config_dict(FAKE_NEAT)
+    cfg["algorithm"].update(algorithm)
+    out = start_run(parse_config(cfg), tmp_path / name)
+    return journal(tmp_path / name), out, NeatSpace(parse_config(cfg).space.params)
+
+
+def test_redraw_keeps_invalid_and_over_cap_children_out_of_the_evaluations(tmp_path):
+    off, out_off, space = fake_neat_run(tmp_path, "off")
+    assert len(off) == 48 and "re-drawn" not in out_off.stop_reason
+    verdicts = [space.screen(space.from_json(r["genome"]), CAP) for r in off]
+    # as before: invalid genomes take evaluation slots (a decode failure is journaled invalid)
+    assert sum(r["status"] == "invalid" for r in off) > 0
+    assert sum(v is not None and v[0] == "invalid" for v in verdicts) >= 10
+    assert sum(v is not None and v[0] == "too_large" for v in verdicts) > 0
+
+    on, out_on, _ = fake_neat_run(tmp_path, "on", redraw=20, max_params=CAP)
+    assert len(on) == 48
+    assert all(r["status"] == "ok" for r in on)
+    assert all(space.screen(space.from_json(r["genome"]), CAP) is None for r in on)  # no kernel > input either
+    assert all(r["request"]["overrides"] == {"max_params": CAP} for r in on)
+    snap = snapshot(tmp_path / "on")
+    counts = snap["algorithm"]["redrawn"]
+    assert counts["invalid"] > 0 and counts["too_large"] > 0 and counts["kept"] == 0
+    total = counts["invalid"] + counts["too_large"]
+    assert f"{total} children re-drawn before evaluation ({counts['invalid']} invalid, " \
+           f"{counts['too_large']} over max_params; 0 evaluated after 20 re-draws)" in out_on.stop_reason
+    assert snap["logbook"][-1]["redrawn"] == total
+
+
+def test_an_over_cap_child_without_redraw_is_journaled_too_large_untrained(tmp_path):
+    """The cap alone: every candidate is asked for with ``max_params``; the real worker
+    counts the architecture description's parameters (torch-free) and trains none that
+    exceed it (here all: a cap of 1 parameter)."""
+    cfg = config_dict(RUN)
+    cfg["algorithm"] = {**cfg["algorithm"], "max_params": 1}
+    cfg["budget"] = {"evaluations": 6}
+    start_run(parse_config(cfg), tmp_path / "cap")
+    records = journal(tmp_path / "cap")
+    assert len(records) == 6
+    for r in records:
+        assert r["status"] == "too_large" and r["fitness"] == [0.0] and not r.get("weights")
+        assert r["message"] == f"{r['params']} parameters > max_params 1" and r["params"] > 1
+
+
+def test_redraw_needs_a_space_that_screens(space):
+    rec = Recorder(space)
+    with pytest.raises(ValueError, match="needs a search space with screen"):
+        rec.run(population_size=4, sample_size=2, budget=6, redraw=3)
+
+
+def test_the_paper_configs_sample_with_replacement_and_screen_nothing():
+    root = Path(__file__).resolve().parents[1] / "experiments" / "configs"
+    for name in ("regevo_fashion_mnist.yaml", "regevo_random_fashion_mnist.yaml"):
+        params = parse_config(yaml.safe_load((root / name).read_text())).algorithm.params
+        assert params.sample_with_replacement is True, name
+        assert (params.max_params, params.redraw) == (None, 0), name

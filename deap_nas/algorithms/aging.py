@@ -16,6 +16,20 @@ still in flight (a child bred while none has joined yet, as when W > P, is rando
 the order in which children join depends on training times, so two runs with the same
 seed may differ; serial runs, and resumed serial runs, are exact.
 
+Sampling (``sample_with_replacement``, default true): Algorithm 1 draws the sample with
+replacement ("the element stays in the population"); false draws S distinct members.
+
+Screening children (options, off by default, so the paper's loop is unchanged): with
+``max_params`` every candidate is asked for with that training limit, so an over-cap one
+gets a ``too_large`` journal record and the penalty without being trained (the count is
+the architecture description's, torch-free). With ``redraw`` = R > 0, a candidate the
+space's ``screen`` rejects (invalid: no enabled path, a kernel larger than its input; or
+over ``max_params``) is drawn again (a new random individual, or a new tournament and
+mutation) before it takes an evaluation slot, at most R times; the draws are counted in
+``extra["redrawn"]``, the logbook (``redrawn``) and the stop reason. The macro-NAS paper
+counts invalid networks among its evaluated architectures (sec. 4.2), so its configs
+leave ``redraw`` at 0.
+
 The loop reports a "generation" to the runtime after every finished evaluation (one
 logbook row each: the child's fitness, the best so far and population statistics), so a
 snapshot is taken per evaluation and ``budget.generations`` counts evaluations here.
@@ -27,6 +41,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from ..evaluation.request import EvalRequest
 from ..ops.aging import remove_oldest, sel_aging_tournament, set_birth
 from .base import Algorithm, Batch, forget
 from .common import SearchControl, SearchState, fitness_record, submit_evaluation, wait_first
@@ -42,6 +57,9 @@ class AgingParams:
     cycles: int | None = None  # evolution cycles after the initial population (None: budget only)
     in_flight: int = 1  # children evaluated at once; > 1 = asynchronous steady state
     hall_of_fame: int = 10
+    sample_with_replacement: bool = True  # Real et al. 2019, Algorithm 1
+    max_params: int | None = None  # candidates above this get too_large, untrained (None: no cap)
+    redraw: int = 0  # > 0: re-draw an invalid / over-cap child up to this many times before evaluating it
 
     def __post_init__(self) -> None:
         if self.population_size < 1:
@@ -56,6 +74,16 @@ class AgingParams:
             raise ValueError(f"in_flight: must be >= 1, got {self.in_flight}")
         if self.hall_of_fame < 1:
             raise ValueError(f"hall_of_fame: must be >= 1, got {self.hall_of_fame}")
+        if not isinstance(self.sample_with_replacement, bool):
+            raise ValueError(f"sample_with_replacement: must be true or false, got {self.sample_with_replacement!r}")
+        if self.max_params is not None and (not _is_int(self.max_params) or self.max_params < 1):
+            raise ValueError(f"max_params: must be null or an integer >= 1, got {self.max_params!r}")
+        if not _is_int(self.redraw) or self.redraw < 0:
+            raise ValueError(f"redraw: must be an integer >= 0, got {self.redraw!r}")
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
 
 
 @register_algorithm
@@ -70,21 +98,45 @@ class AgingEvolution(Algorithm):
         p = self.params
         return None if p.cycles is None else p.population_size + p.cycles
 
-    def new_child(self) -> Any:
+    def _draw(self) -> Any:
         """A random individual while the initial population fills (or while every earlier
         child is still in flight), else a mutated clone of the sample's best."""
-        p, st, tb = self.params, self.state, self.toolbox
-        extra = st.extra
-        if extra["submitted"] < p.population_size or not st.population:
-            child = self.new_individual()
-        else:
-            (parent,) = sel_aging_tournament(st.population, 1, p.sample_size, rng=self.rng)
-            (child,) = self.tool("mutate")(tb.clone(parent))
-            forget(child)
+        p, st = self.params, self.state
+        if st.extra["submitted"] < p.population_size or not st.population:
+            return self.new_individual()
+        (parent,) = sel_aging_tournament(st.population, 1, p.sample_size, replace=p.sample_with_replacement,
+                                         rng=self.rng)
+        (child,) = self.tool("mutate")(self.toolbox.clone(parent))
+        forget(child)
+        return child
+
+    def new_child(self) -> Any:
+        """The next candidate (:meth:`_draw`), re-drawn while the space's ``screen``
+        rejects it, at most ``redraw`` times (module doc); stamped with its birth."""
+        p, extra = self.params, self.state.extra
+        child = self._draw()
+        if p.redraw:
+            screen = self.require_space("screen").screen
+            counts = extra["redrawn"]
+            for attempt in range(p.redraw + 1):
+                verdict = screen(child, p.max_params)
+                if verdict is None:
+                    break
+                if attempt == p.redraw:  # out of tries: evaluated as it is (invalid / too_large record)
+                    counts["kept"] += 1
+                    break
+                counts[verdict[0]] += 1
+                child = self._draw()
         set_birth(child, extra["births"])
         extra["births"] += 1
         extra["submitted"] += 1
         return child
+
+    def request(self) -> EvalRequest:
+        """How every candidate is trained: from scratch, with ``max_params`` as the
+        training's limit when given (an over-cap candidate is then not trained)."""
+        req = EvalRequest.scratch()
+        return req if self.params.max_params is None else req.with_overrides(max_params=self.params.max_params)
 
     def may_submit(self, pending: int) -> bool:
         limit = self._limit()
@@ -102,31 +154,40 @@ class AgingEvolution(Algorithm):
         st.generation += 1
         st.in_flight = [c.ind for c in in_flight]
         st.extra["in_flight_ids"] = [list(c.ids) for c in in_flight]
+        redrawn = st.extra.get("redrawn")
+        more = {} if redrawn is None else {"redrawn": redrawn["invalid"] + redrawn["too_large"]}
         st.logbook.record(gen=st.generation, nevals=1, child=child.fitness.values[0],
-                          best_so_far=st.hall_of_fame[0].fitness.values[0], **fitness_record(st.population))
+                          best_so_far=st.hall_of_fame[0].fitness.values[0], **fitness_record(st.population), **more)
         self.control.generation_done(st)
 
     def _setup(self) -> None:
         self.state.extra.setdefault("births", 0)
         self.state.extra.setdefault("submitted", 0)
+        if self.params.redraw:
+            self.state.extra.setdefault("redrawn", {"invalid": 0, "too_large": 0, "kept": 0})
 
     def _finish(self) -> None:
         limit = self._limit()
         if self.control.reason is None and limit is not None and self.state.extra["submitted"] >= limit:
             self.control.reason = f"cycle limit reached ({self.params.population_size} initial + " \
                                   f"{self.params.cycles} cycles)"
+        r = self.state.extra.get("redrawn")
+        if r is not None and self.control.reason is not None and "re-drawn" not in self.control.reason:
+            self.control.reason += (f"; {r['invalid'] + r['too_large']} children re-drawn before evaluation "
+                                    f"({r['invalid']} invalid, {r['too_large']} over max_params; "
+                                    f"{r['kept']} evaluated after {self.params.redraw} re-draws)")
 
     def steps(self) -> Iterator[Batch]:
         """The serial loop (``in_flight`` 1) for ask/tell: one child per batch."""
         self._setup()
         st = self.state
         for ind in st.in_flight:  # a child in flight when the state was saved
-            done = yield from self.evaluate([ind], st.generation)
+            done = yield from self.evaluate([ind], st.generation, [self.request()])
             if done:
                 self.join(ind, [])
         while self.may_submit(0):
             child = self.new_child()
-            done = yield from self.evaluate([child], st.generation + 1)
+            done = yield from self.evaluate([child], st.generation + 1, [self.request()])
             if not done:
                 break
             self.join(child, [])
@@ -138,11 +199,12 @@ class AgingEvolution(Algorithm):
         self._setup()
         st, tb, control = self.state, self.toolbox, self.control
         ids = st.extra.get("in_flight_ids") or [[] for _ in st.in_flight]
-        pending = [submit_evaluation(tb, ind, control, st.generation, i or None) for ind, i in zip(st.in_flight, ids,
-                                                                                                  strict=False)]
+        req = self.request()
+        pending = [submit_evaluation(tb, ind, control, st.generation, i or None, request=req)
+                   for ind, i in zip(st.in_flight, ids, strict=False)]
         while True:
             while len(pending) < self.params.in_flight and self.may_submit(len(pending)):
-                pending.append(submit_evaluation(tb, self.new_child(), control, st.generation + 1))
+                pending.append(submit_evaluation(tb, self.new_child(), control, st.generation + 1, request=req))
             if not pending:
                 break
             done = wait_first(tb, pending, control)

@@ -164,12 +164,15 @@ class _Evaluated:
 
 
 def submit_evaluation(toolbox: Any, ind: Any, control: SearchControl | None = None, generation: int = 0,
-                      ids: Any = None) -> Any:
+                      ids: Any = None, request: Any = None) -> Any:
     """Start evaluating ``ind``: asynchronously through the runtime's
-    ``toolbox.submit_evaluation``, else at once with ``toolbox.evaluate``. The handle has
-    ``.ind`` and ``.ids``; pass handles to :func:`wait_first`."""
+    ``toolbox.submit_evaluation`` (with ``request``, an ``EvalRequest``, when given), else
+    at once with ``toolbox.evaluate`` (which ignores it). The handle has ``.ind`` and
+    ``.ids``; pass handles to :func:`wait_first`."""
     if hasattr(toolbox, "submit_evaluation"):
-        return toolbox.submit_evaluation(ind, generation=generation, ids=ids)
+        if request is None:
+            return toolbox.submit_evaluation(ind, generation=generation, ids=ids)
+        return toolbox.submit_evaluation(ind, generation=generation, ids=ids, request=request)
     ind.fitness.values = toolbox.evaluate(ind)
     if control is not None:
         control.evaluated(1)

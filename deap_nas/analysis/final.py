@@ -204,13 +204,18 @@ class _Job:
 
 def _select(run: Any, ft: Any, k: int, log: Callable[[str], Any]) -> list[dict[str, Any]]:
     """The ``k`` architectures to train, best first: the search's own list
-    (``source: found``), the re-evaluated candidates (``min_evaluations`` > 1), or the
+    (``source: found``), the best mean over the search's own trainings (``selection:
+    search_samples``), the re-evaluated candidates (``min_evaluations`` > 1), or the
     journal's ranking by mean or (``rank_by: best``) best accuracy."""
     if ft.source == "found":  # the search's own list (MiniGen: networks above its target accuracy)
         from .tables import found_architectures
 
         return found_architectures(run.path, run.journal)[:k]
-    if ft.min_evaluations > 1:  # the macro-NAS paper's selection: best mean over >= k evaluations
+    if ft.selection == "search_samples":  # the macro-NAS paper's rule: best mean over >= k search trainings
+        from .selection import select_search_samples
+
+        return select_search_samples(run.path, ft.min_evaluations, log=log)[:k]
+    if ft.min_evaluations > 1:  # best mean after re-evaluating the top candidates to k results each
         from .selection import reevaluate_candidates
 
         return reevaluate_candidates(run.path, ft.min_evaluations, max(ft.candidates, k), log=log)[:k]

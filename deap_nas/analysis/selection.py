@@ -1,11 +1,22 @@
-"""Final selection by repeated evaluation (macro-NAS paper, sec. 5).
+"""Final selection by mean accuracy over repeated evaluations (macro-NAS paper, sec. 4.2).
 
 "We chose the architecture with the best average performance, out of the architectures
-sampled at least 5 times": the ``candidates`` best architectures by mean validation
-accuracy are re-trained with the search's partial-evaluation settings and fresh seeds
-(repeat numbers continue from the journal) until each has ``min_evaluations`` results;
-the ranking then keeps only architectures with that many. The re-evaluations are
-appended to the run's journal with ``generation: -1``.
+sampled at least 5 times". Two rules (``final_training.selection``):
+
+- ``search_samples`` (:func:`select_search_samples`, the paper's rule): no training. An
+  architecture (canonical hash) is "sampled" each time the search trained it: a
+  successful, non-cached search record (``generation`` >= 0; a re-drawn, re-mutated or
+  identity-mutated child that decodes to the same network is trained again when the
+  fitness cache is off, as in the paper's configs). Its mean is over those trainings;
+  the best mean among architectures with at least ``min_evaluations`` of them wins. When
+  none has that many, the rule falls back to the largest count any architecture reached
+  (the best mean among the most-sampled architectures), says so in the log and in
+  ``final/selection.json`` (``threshold``, ``fallback``).
+- ``reevaluate`` (:func:`reevaluate_candidates`): the ``candidates`` best architectures
+  by mean validation accuracy are re-trained with the search's settings and fresh seeds
+  (repeat numbers continue from the journal) until each has ``min_evaluations`` results;
+  the ranking then keeps only architectures with that many. The re-evaluations are
+  appended to the run's journal with ``generation: -1``.
 """
 
 from __future__ import annotations
@@ -20,6 +31,50 @@ from ..runtime.rundir import RunDir
 from .report import rank_architectures
 
 SELECTION_GENERATION = -1
+RULES = ("reevaluate", "search_samples")
+_TABLE_KEYS = ("rank", "arch_hash", "mean_accuracy", "std_accuracy", "count", "params")
+
+
+def search_samples(journal: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The records that count as samples for :func:`select_search_samples`: trainings of
+    the search itself (``generation`` >= 0) that succeeded and were not cache hits."""
+    return [r for r in journal if (r.get("generation") or 0) >= 0 and not r.get("cached")
+            and r.get("status") == "ok" and r.get("role", "repeat") != "stage"]
+
+
+def select_search_samples(
+    run_dir: str | Path, min_evaluations: int = 5, log: Callable[[str], Any] = print
+) -> list[dict[str, Any]]:
+    """The paper's rule (module doc): :func:`rank_architectures` of the search's own
+    samples, restricted to architectures sampled at least ``min_evaluations`` times (or,
+    when none is, as often as the most-sampled one), best mean first. Trains nothing;
+    writes ``final/selection.json``."""
+    if isinstance(min_evaluations, bool) or not isinstance(min_evaluations, int) or min_evaluations < 1:
+        raise ValueError(f"min_evaluations must be an integer >= 1, got {min_evaluations!r}")
+    run = RunDir(run_dir)
+    run.read_meta()
+    samples = search_samples(read_journal(run.journal) if run.journal.exists() else [])
+    every = rank_architectures(samples)
+    if not every:
+        raise ValueError(f"{run.path}: no successful search evaluation to select from")
+    most = max(row["count"] for row in every)
+    threshold, fallback = min_evaluations, None
+    if most < min_evaluations:
+        threshold = most
+        fallback = (f"no architecture was trained {min_evaluations} times during the search (at most {most}); "
+                    f"selecting the best mean among those trained {most} times")
+        log(f"final selection: {fallback}")
+    selected = rank_architectures(samples, threshold)
+    log(f"final selection: best mean of {len(selected)} architectures trained at least {threshold} times "
+        f"during the search")
+    write_json(run.path / "final" / "selection.json", {
+        "rule": "search_samples",
+        "min_evaluations": min_evaluations,
+        "threshold": threshold,
+        "fallback": fallback,
+        "ranking": [{k: row[k] for k in _TABLE_KEYS} for row in selected],
+    })
+    return selected
 
 
 def reevaluate_candidates(
@@ -68,9 +123,9 @@ def reevaluate_candidates(
     for i, row in enumerate(selected, 1):
         row["rank"] = i
     write_json(run.path / "final" / "selection.json", {
+        "rule": "reevaluate",
         "min_evaluations": min_evaluations,
         "candidates": len(ranked),
-        "ranking": [{k: row[k] for k in ("rank", "arch_hash", "mean_accuracy", "std_accuracy", "count", "params")}
-                    for row in selected],
+        "ranking": [{k: row[k] for k in _TABLE_KEYS} for row in selected],
     })
     return selected

@@ -26,14 +26,26 @@ def age_of(individual: Any, now: int) -> int:
 
 
 @register_operator("sel_aging_tournament")
-def sel_aging_tournament(individuals: list, k: int, sample_size: int, rng: Any = random) -> list:
-    """``k`` times: the fittest of ``sample_size`` individuals drawn without replacement.
+def sel_aging_tournament(individuals: list, k: int, sample_size: int, replace: bool = True,
+                         rng: Any = random) -> list:
+    """``k`` times: the fittest of ``sample_size`` individuals drawn at random.
 
-    With ``sample_size=1`` this is uniform random selection, which turns aging evolution
-    into the random-search baseline of the macro-NAS paper (sec. 4.2).
+    ``replace=True`` (the default) draws with replacement, as Real et al. 2019,
+    Algorithm 1 does ("candidate <- random element from population; the element stays in
+    the population"): with ``sample_size`` = population size P the best is chosen with
+    probability 1 - (1 - 1/P)^P (0.65 for P = 10), not always. ``replace=False`` draws
+    distinct individuals (the sample is capped at the population size), so a full sample
+    always returns the best. With ``sample_size=1`` both are uniform random selection,
+    which turns aging evolution into the random-search baseline of the macro-NAS paper
+    (sec. 4.1).
     """
     if not individuals:
         raise ValueError("sel_aging_tournament: empty population")
+    if not isinstance(replace, bool):
+        raise ValueError(f"sel_aging_tournament: replace must be true or false, got {replace!r}")
+    if replace:
+        return [max((rng.choice(individuals) for _ in range(sample_size)), key=lambda ind: ind.fitness)
+                for _ in range(k)]
     s = min(sample_size, len(individuals))
     return [max(rng.sample(individuals, s), key=lambda ind: ind.fitness) for _ in range(k)]
 

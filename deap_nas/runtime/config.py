@@ -137,6 +137,10 @@ class FinalTrainingConfig:
     top_k: int = 1
     min_evaluations: int = 1  # > 1: re-evaluate candidates to this many results, pick the best mean
     candidates: int = 10  # how many top architectures the re-evaluation considers
+    #: how ``min_evaluations`` is met: "reevaluate" (re-train the top ``candidates``) or
+    #: "search_samples" (no training: the best mean among architectures the search itself
+    #: trained at least ``min_evaluations`` times; deap_nas/analysis/selection.py)
+    selection: str = "reevaluate"
     val_fraction: float = 0.1  # held out of the training split to pick the best epoch
     train_subset: float | int | None = None  # None: the whole training split (papers); quick configs: less
     seeds: tuple[int, ...] = (0,)
@@ -168,6 +172,8 @@ class FinalTrainingConfig:
             raise ValueError(f"top_k: must be >= 1, got {self.top_k}")
         if self.min_evaluations < 1:
             raise ValueError(f"min_evaluations: must be >= 1, got {self.min_evaluations}")
+        if self.selection not in ("reevaluate", "search_samples"):
+            raise ValueError(f"selection: must be 'reevaluate' or 'search_samples', got {self.selection!r}")
         if self.candidates < self.top_k:
             raise ValueError(f"candidates: {self.candidates} < top_k {self.top_k}")
         if not 0 < self.val_fraction < 1:

@@ -84,7 +84,10 @@ class NeatParams:
     - ``pool_stride``: ``None`` = the kernel size (NORD: ``stride=kernel``).
     - ``dropout``: Dropout2d after each conv unit (0.1, sec. 3.3).
     - ``conv_bias``: convs keep their bias (see the module docstring).
-    - ``input_shape``: ``(C, H, W)`` used by :meth:`NeatSpace.validate` (Fashion-MNIST).
+    - ``input_shape``: ``(C, H, W)`` used by :meth:`NeatSpace.validate` and
+      :meth:`NeatSpace.screen` (Fashion-MNIST); it must match the data.
+    - ``num_classes``: classes of the data (10, sec. 3.3), for the parameter count of
+      :meth:`NeatSpace.screen` (the last FC layer).
     - ``head``: the classifier head (``mlp3``: the paper's three FC layers, sec. 3.3).
 
     With these defaults the paper's best evolved network (sec. 4.2: two CONV_2.N, a
@@ -102,6 +105,7 @@ class NeatParams:
     dropout: float = 0.1
     conv_bias: bool = True
     input_shape: tuple[int, int, int] = (1, 28, 28)
+    num_classes: int = 10
     head: str = "mlp3"
 
     def __post_init__(self) -> None:
@@ -120,6 +124,8 @@ class NeatParams:
             raise ValueError(f"dropout: must be in [0, 1), got {self.dropout!r}")
         if not isinstance(self.conv_bias, bool):
             raise ValueError(f"conv_bias: must be true or false, got {self.conv_bias!r}")
+        if isinstance(self.num_classes, bool) or not isinstance(self.num_classes, int) or self.num_classes < 2:
+            raise ValueError(f"num_classes: must be an integer >= 2, got {self.num_classes!r}")
         self.input_shape = check_input_shape_and_head(self.input_shape, self.head)
 
 
@@ -379,6 +385,22 @@ class NeatSpace(SearchSpace):
         """Raise ValueError / ArchitectureError for an invalid genome: no enabled path, a
         cycle, or a kernel larger than its input at ``params.input_shape``."""
         self.decode(genome).validate(self.params.input_shape)
+
+    def screen(self, genome: Any, max_params: int | None = None) -> tuple[str, str, int | None] | None:
+        """Torch-free check of a candidate before it is trained: None when it can be
+        trained, else ``(status, message, params)``: ``invalid`` (no enabled path, a cycle,
+        a kernel larger than its input at ``input_shape``: the paper's invalid networks,
+        sec. 4.2) or ``too_large`` (more than ``max_params`` parameters, head included,
+        counted from the architecture description at ``input_shape`` / ``num_classes``).
+        """
+        p = self.params
+        try:
+            n = self.decode(genome).num_params(p.input_shape, p.num_classes, p.head)
+        except ValueError as e:  # ArchitectureError is a ValueError
+            return ("invalid", str(e), None)
+        if max_params is not None and n > max_params:
+            return ("too_large", f"{n} parameters > max_params {max_params}", n)
+        return None
 
     def to_json(self, genome: Any) -> dict[str, Any]:
         return {
