@@ -806,3 +806,16 @@ def test_the_paper_configs_sample_with_replacement_and_screen_nothing():
         params = parse_config(yaml.safe_load((root / name).read_text())).algorithm.params
         assert params.sample_with_replacement is True, name
         assert (params.max_params, params.redraw) == (None, 0), name
+
+
+def test_an_earlier_aging_run_resumes_only_when_it_keeps_sampling_without_replacement() -> None:
+    """Runs made before sampling with replacement became the default sampled without it:
+    their fingerprint (7e3f007882038ac7, computed by that version) is matched only with
+    ``sample_with_replacement: false``, so a resume cannot silently change the tournament."""
+    from deap_nas.runtime.config import parse_config
+
+    cfg = {"space": {"name": "neat"}, "algorithm": {"name": "aging_evolution", "population_size": 10, "sample_size": 5},
+           "operators": {"mutate": {"name": "mut_neat"}}, "budget": {"evaluations": 20}}
+    assert parse_config(cfg).fingerprint() != "7e3f007882038ac7"
+    cfg["algorithm"]["sample_with_replacement"] = False
+    assert parse_config(cfg).fingerprint() == "7e3f007882038ac7"

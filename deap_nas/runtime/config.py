@@ -307,10 +307,14 @@ class RunConfig:
 LATER_FIELDS: dict[str, dict[str, Any]] = {
     "data": {"mini_file": None, "mini_test_source": "heldout", "gcn": False, "gcn_scale": 55.0, "whiten": None,
              "zca_epsilon": 0.1},
-    "algorithm": {"duplication_modes": ["serial"]},
+    "space": {"num_classes": 10},
+    #: sample_with_replacement: the value that reproduces earlier runs (they sampled without
+    #: replacement); a resumed earlier run must say so (--set ...=false), or it is refused
+    "algorithm": {"duplication_modes": ["serial"], "sample_with_replacement": False, "max_params": None, "redraw": 0},
     "training": {"score": "best", "drop_path": 0.0},
     "evaluation": {"teacher": None, "weight_store": False, "trainer": None},
-    "final_training": {"teacher": None, "source": "ranking", "sort": "rank", "rank_by": "mean"},
+    "final_training": {"teacher": None, "source": "ranking", "sort": "rank", "rank_by": "mean",
+                       "selection": "reevaluate"},
 }
 #: the same for ``training.augment`` (and ``final_training.training.augment``)
 LATER_AUGMENT_FIELDS: dict[str, Any] = {"autoaugment": False}
