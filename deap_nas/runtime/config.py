@@ -23,6 +23,7 @@ import yaml
 
 from ..algorithms import ALGORITHMS, Budget
 from ..arch import HeadSpec
+from ..checks import check_amount
 from ..evaluation.config import SCHEDULE_SETTINGS, TrainConfig
 from ..ops import OPERATORS, operator_parameters
 from ..spaces import SPACES
@@ -87,11 +88,7 @@ class DataConfig:
         if self.val_per_class is not None and self.val_per_class < 1:
             raise ValueError(f"val_per_class: must be >= 1, got {self.val_per_class}")
         for name in ("train_subset", "val_subset"):
-            v = getattr(self, name)
-            if isinstance(v, float) and not 0 < v <= 1:
-                raise ValueError(f"{name}: a fraction must be in (0, 1], got {v}")
-            if isinstance(v, int) and v < 1:
-                raise ValueError(f"{name}: a per-class count must be >= 1, got {v}")
+            check_amount(name, getattr(self, name))
 
 
 @dataclass

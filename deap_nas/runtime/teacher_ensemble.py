@@ -34,6 +34,7 @@ from typing import Any
 
 from ..arch import Architecture, HeadSpec
 from ..arch.zoo import reference_architecture
+from ..checks import check_amount
 from ..evaluation.config import TrainConfig
 from .config import apply_overrides, read_yaml
 from .journal import write_json
@@ -66,10 +67,7 @@ class TeacherDataConfig:
         check_preprocessing(self.gcn, self.gcn_scale, self.whiten, self.zca_epsilon)
         if not 0 < self.val_fraction < 1:
             raise ValueError(f"val_fraction: must be in (0, 1), got {self.val_fraction}")
-        if isinstance(self.train_subset, float) and not 0 < self.train_subset <= 1:
-            raise ValueError(f"train_subset: a fraction must be in (0, 1], got {self.train_subset}")
-        if isinstance(self.train_subset, int) and self.train_subset < 1:
-            raise ValueError(f"train_subset: a per-class count must be >= 1, got {self.train_subset}")
+        check_amount("train_subset", self.train_subset)
 
 
 @dataclass
