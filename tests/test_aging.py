@@ -806,6 +806,8 @@ def test_the_paper_configs_sample_with_replacement_and_screen_nothing():
         params = parse_config(yaml.safe_load((root / name).read_text())).algorithm.params
         assert params.sample_with_replacement is True, name
         assert (params.max_params, params.redraw) == (None, 0), name
+        mutate = parse_config(yaml.safe_load((root / name).read_text())).operators["mutate"]
+        assert mutate.params["enabled_only"] is False, name  # sec. 3.2: "a random connection"
 
 
 def test_an_earlier_aging_run_resumes_only_when_it_keeps_sampling_without_replacement() -> None:
