@@ -356,3 +356,29 @@ def test_mut_duplicate_block_draws_every_block_and_mode_and_reports_when_it_cann
     capped = EigenSpace(EigenParams(max_layers=6))
     (g,) = mut_duplicate_block(two_exit_genome(), space=capped, rng=random.Random(0))
     assert not g.applied and g == two_exit_genome()
+
+
+def test_sample_eigen_draws_architectures_of_random_size_for_random_search() -> None:
+    """The random-search twin of EIGEN samples the space, not only its start network."""
+    from deap import base
+
+    from deap_nas.algorithms import Budget, SearchControl
+    from deap_nas.algorithms.random_search import RandomSearch
+    from deap_nas.ops.eigen import sample_eigen
+
+    rng = random.Random(0)
+    sizes = [len(SPACE.decode(sample_eigen(SPACE, steps=40, rng=rng)).nodes) for _ in range(200)]
+    assert min(sizes) <= 3 and max(sizes) >= 12  # start network plus 1..40 operations
+    assert len(set(sizes)) >= 8
+    a = [SPACE.decode(sample_eigen(SPACE, 20, random.Random(3))).hash() for _ in range(2)]
+    assert a[0] == a[1]  # deterministic in its rng
+    assert OPERATORS["sample_eigen"] is sample_eigen
+
+    toolbox = base.Toolbox()
+    toolbox.register("individual", SPACE.random_individual)
+    toolbox.register("sample", sample_eigen, space=SPACE, steps=30)
+    toolbox.register("evaluate", lambda ind: (float(len(SPACE.decode(ind).nodes)),))
+    toolbox.register("map", map)
+    algo = RandomSearch(toolbox, population_size=5, seed=1, control=SearchControl(Budget(evaluations=10)))
+    state = algo.run()
+    assert state.hall_of_fame[0].fitness.values[0] > 3  # sampled, not the pooling-only start

@@ -1,8 +1,11 @@
 """Random search: the baseline every NAS method is compared with.
 
 Each generation draws ``population_size`` new genomes from the space's random
-initialiser (``toolbox.individual``), evaluates them and keeps the best in the hall of
-fame. The last generation is shortened so the evaluation budget is met exactly.
+initialiser (``toolbox.individual``), or from the optional ``sample`` role when the space's
+initialiser is not a sampler of the whole space (EIGEN's starts from one fixed network:
+``operators: {sample: {name: sample_eigen, steps: 60}}``), evaluates them and keeps the
+best in the hall of fame. The last generation is shortened so the evaluation budget is
+met exactly.
 """
 
 from __future__ import annotations
@@ -36,6 +39,12 @@ class RandomSearch(Algorithm):
 
     name = "random_search"
     Params = RandomSearchParams
+    optional_roles = ("sample",)
+
+    def new_individual(self) -> Any:
+        """``toolbox.sample()`` when the config names a sampler, else the space's initialiser."""
+        sample = self.tool("sample")
+        return sample() if sample is not None else super().new_individual()
 
     def steps(self) -> Iterator[Batch]:
         st, n = self.state, self.params.population_size

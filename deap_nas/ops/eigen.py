@@ -286,6 +286,17 @@ def mut_eigen(individual: Any, space: Any, step_size: int = 10, rng: Any = rando
     return (individual,)
 
 
+@register_operator("sample_eigen")
+def sample_eigen(space: Any, steps: int = 100, rng: Any = random) -> Any:
+    """A random architecture of the EIGEN space for random search: the start network
+    (sec. 3.1, global pooling only) after ``k`` uniform in [1, ``steps``] of the nine
+    operations (:func:`apply_steps`), so its size spreads over what an evolution of about
+    ``steps`` operations reaches. The space's own initialiser gives only the start network."""
+    individual = space.random_individual(rng)
+    apply_steps(individual, space, draw_steps(steps, rng), rng)
+    return individual
+
+
 # ------------------------------------------------------------------------ duplication
 
 
