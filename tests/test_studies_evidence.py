@@ -5,6 +5,7 @@ everything, the results page), and a reduced real study on fashion_mnist_mini (s
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -73,3 +74,140 @@ def test_mean_band_is_mean_plus_minus_sample_std_over_finite_values():
     assert lo[0] == pytest.approx(2 - math.sqrt(2)) and hi[0] == pytest.approx(2 + math.sqrt(2))
     assert lo[1] == hi[1] == 2.0
     assert all(len(a) == 0 for a in mean_band(np.zeros((0, 0))))
+
+
+# ---------------------------------------------------------------------- the whole study, fake trainer
+FAKE = {
+    "data": {"name": "fashion_mnist_mini", "train_subset": 10, "val_per_class": 5},
+    "space": {"name": "sequential", "stem_channels": 8, "max_depth": 3, "max_channels": 16},
+    "algorithm": {"name": "random_search", "population_size": 3},
+    "training": {"epochs": 1},
+    "evaluation": {"trainer": "deap_nas.testing:fake_trainer", "save_weights": False},
+    "budget": {"evaluations": 6},
+    "parallel": {"threads": 1, "device": "cpu"},
+    "output": {"progress": False, "plots": False},
+}
+GA = {**FAKE, "algorithm": {"name": "simple_ga", "population_size": 3, "tournament_size": 2},
+      "operators": {"mutate": {"name": "mut_sequential"}, "mate": {"name": "cx_one_point"}}}  # fmt: skip
+
+
+def _fake_train_final(calls: list):
+    """Stands in for real final training: records its call and writes final/results.json
+    with a test accuracy that depends on the run and the seed."""
+    import json
+    import zlib
+
+    def train_final(run_dir, top_k=None, epochs=None, log=print, overrides=()):
+        (seeds,) = [json.loads(o.split("=", 1)[1]) for o in overrides if o.startswith("final_training.seeds=")]
+        calls.append((str(run_dir), seeds))
+        base = zlib.crc32("/".join(Path(run_dir).parts[-2:]).encode()) % 100 / 1000
+        models = [{"rank": 1, "arch_hash": "h", "seed": s, "test_acc": 0.8 + base + s % 7 / 1000, "seconds": 0.0}
+                  for s in seeds]  # fmt: skip
+        (Path(run_dir) / "final").mkdir(exist_ok=True)
+        (Path(run_dir) / "final" / "results.json").write_text(json.dumps({"models": models}))
+
+    return train_final
+
+
+def _study(tmp: Path, plots: bool = True):
+    from deap_nas.studies.base import parse_study_config
+
+    params = {"seeds": [0, 1, 2], "metric": "test", "bootstrap": 500,
+              "methods": {"ga": {"run": GA, "points": [{"budget.evaluations": 6}]},
+                          "random": {"run": FAKE, "points": [{"budget.evaluations": 5}]}}}  # fmt: skip
+    return parse_study_config({"study": "search_vs_random", "params": params,
+                               "output": {"progress": False, "plots": plots}}, where=tmp)  # fmt: skip
+
+
+def test_search_vs_random_evidence_with_the_fake_trainer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    import json
+
+    import deap_nas.analysis.final as final
+    from deap_nas.cli import main
+    from deap_nas.studies import run_study
+    from deap_nas.studies.stats import mann_whitney, vargha_delaney_a12
+
+    calls: list = []
+    monkeypatch.setattr(final, "train_final", _fake_train_final(calls))
+    cfg = _study(tmp_path)
+    assert cfg.params.baseline == "random"
+    run_study(cfg, tmp_path / "svr")
+    saved = json.loads((tmp_path / "svr" / "results.json").read_text())
+    ev = saved["evidence"]
+    assert ev["baseline"] == "random" and ev["final_seed_rule"] == "final seed = 10000 + run seed"
+    (point,) = ev["points"]
+    # final retraining: fresh seeds, the test split measured once per run, never in the search
+    assert sorted(s for _, s in calls) == [[10000], [10000], [10001], [10001], [10002], [10002]]
+    for arm in ("ga", "random"):
+        for r in point["runs"][arm]:
+            assert r["final_seeds"] == [10000 + r["seed"]] and r["test_measurements"] == 1
+            assert r["search_used_test"] is False
+    # equal budgets recomputed from the journals: trained = ok and not cached, in eval_id order
+    trained, best_at = {}, {}
+    for arm in ("ga", "random"):
+        for r in point["runs"][arm]:
+            recs = sorted(journal_of(r["run"]), key=lambda e: e["eval_id"])
+            trained[r["run"]] = [e for e in recs if e["status"] == "ok" and not e.get("cached")]
+            assert r["trained"] == len(trained[r["run"]])
+    cut = point["equal_budget"]
+    assert cut["trained_cut"] == min(len(v) for v in trained.values())
+    assert cut["time_cut"] == min(r["wall_seconds"] for rs in point["runs"].values() for r in rs)
+    for arm in ("ga", "random"):
+        got = cut["arms"][arm]["at_trained"]
+        for r, g in zip(point["runs"][arm], got, strict=True):
+            nth = trained[r["run"]][cut["trained_cut"] - 1]["eval_id"]
+            recs = [e for e in journal_of(r["run"]) if e["eval_id"] <= nth and e["status"] == "ok"]
+            best_at[r["run"]] = max(e["accuracy"] for e in recs)
+            assert g == best_at[r["run"]]
+    # statistics of the test metric against the baseline, recomputed
+    (comp,) = [c for c in point["statistics"]["comparisons"] if c["metric"] == "test"]
+    x = [r["test"] for r in point["runs"]["ga"]]
+    y = [r["test"] for r in point["runs"]["random"]]
+    assert comp["a12"] == pytest.approx(vargha_delaney_a12(x, y))
+    assert comp["mann_whitney_p"] == pytest.approx(mann_whitney(x, y).p)
+    assert comp["wins"] == sum(a > b for a, b in zip(x, y, strict=True)) and comp["pairs"] == 3
+    assert comp["diff_low"] <= comp["diff"] <= comp["diff_high"]
+    assert {c["metric"] for c in point["statistics"]["comparisons"]} == {"test", "at_trained", "at_time", "best_val"}
+    plots = tmp_path / "svr" / "plots"
+    for name in ("curves_trained", "curves_time", "candidates", "search_vs_random", "best_so_far"):
+        assert (plots / f"{name}.png").stat().st_size > 1000
+    md = (tmp_path / "svr" / "results.md").read_text()
+    assert md.startswith("## ga against random") and "deap-nas study resume" in md
+    assert "ga beat random on final test accuracy in" in md and "](plots/curves_time.png)" in md
+    assert "budget {'evaluations': 6}" in md and "| random | 3 |" in md
+
+    # a rerun reuses every run and every final training; a lost run is redone alone
+    stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "svr").glob("*/*/journal.jsonl")}
+    n_calls = len(calls)
+    run_study(_study(tmp_path), tmp_path / "svr")
+    assert len(calls) == n_calls and stamps == {p: p.stat().st_mtime_ns for p in stamps}
+    import shutil
+
+    shutil.rmtree(tmp_path / "svr" / "ga" / "p0_seed1")
+    again = run_study(_study(tmp_path), tmp_path / "svr")
+    assert [s for _, s in calls[n_calls:]] == [[10001]]
+    assert again["evidence"]["points"][0]["statistics"] == json.loads(
+        json.dumps(again["evidence"]["points"][0]["statistics"]))  # plain JSON
+    # results from other final seeds are refused, not measured on the test split again
+    (tmp_path / "svr" / "random" / "p0_seed2" / "final" / "results.json").write_text(
+        json.dumps({"models": [{"rank": 1, "seed": 0, "test_acc": 0.5}]}))
+    with pytest.raises(ValueError, match="not the study's"):
+        run_study(_study(tmp_path), tmp_path / "svr")
+
+    # the results page: links rewritten, plots copied next to it
+    (tmp_path / "svr" / "random" / "p0_seed2" / "final" / "results.json").unlink()
+    run_study(_study(tmp_path), tmp_path / "svr")
+    docs = tmp_path / "docs"
+    assert main(["results", str(tmp_path / "svr"), "--out", str(docs / "results.md"),
+                 "--copy-plots", str(docs / "results")]) == 0  # fmt: skip
+    page = (docs / "results.md").read_text()
+    assert "](results/svr/plots/curves_time.png)" in page
+    assert (docs / "results" / "svr" / "plots" / "candidates.png").is_file()
+    assert "- [ga against random](#ga-against-random)" in page
+    assert main(["results", str(tmp_path / "nowhere"), "--out", str(docs / "x.md")]) == 2
+
+
+def journal_of(run_dir: str) -> list[dict]:
+    import json
+
+    return [json.loads(line) for line in (Path(run_dir) / "journal.jsonl").read_text().splitlines() if line.strip()]
