@@ -211,3 +211,39 @@ def journal_of(run_dir: str) -> list[dict]:
     import json
 
     return [json.loads(line) for line in (Path(run_dir) / "journal.jsonl").read_text().splitlines() if line.strip()]
+
+
+# ---------------------------------------------------------------------- a reduced real study (slow)
+@pytest.mark.slow
+def test_search_vs_random_evidence_trains_for_real(tmp_path: Path):
+    """random_search against simple_ga on the sequential space, 2 seeds, 4 evaluations of
+    1 epoch on small subsets of fashion_mnist_mini, and the final retraining with test."""
+    import json
+
+    from deap_nas.studies import run_study
+    from deap_nas.studies.base import parse_study_config
+
+    real = {**FAKE, "evaluation": {"save_weights": False}, "training": {"epochs": 1, "batch_size": 32},
+            "data": {"name": "fashion_mnist_mini", "train_subset": 10, "val_per_class": 5},
+            "final_training": {"train_subset": 10, "val_fraction": 0.2,
+                               "training": {"epochs": 1, "batch_size": 32}}}  # fmt: skip
+    ga = {**real, "algorithm": GA["algorithm"], "operators": GA["operators"]}
+    params = {"seeds": [0, 1], "metric": "test", "bootstrap": 200,
+              "methods": {"ga": {"run": ga, "points": [{"budget.evaluations": 4}]},
+                          "random": {"run": real, "points": [{"budget.evaluations": 4}]}}}  # fmt: skip
+    cfg = parse_study_config({"study": "search_vs_random", "params": params,
+                              "output": {"progress": False, "plots": True}}, where=tmp_path)  # fmt: skip
+    res = run_study(cfg, tmp_path / "svr")
+    (point,) = res["evidence"]["points"]
+    for arm in ("ga", "random"):
+        for r in point["runs"][arm]:
+            models = json.loads((Path(r["run"]) / "final" / "results.json").read_text())["models"]
+            assert [m["seed"] for m in models] == [10000 + r["seed"]] and models[0]["test_acc"] is not None
+            assert r["test"] == models[0]["test_acc"] and r["test_measurements"] == 1
+            assert not r["search_used_test"]
+    assert {c["metric"] for c in point["statistics"]["comparisons"]} >= {"test", "at_trained", "at_time"}
+    assert (tmp_path / "svr" / "results.md").is_file() and (tmp_path / "svr" / "plots" / "curves_time.png").is_file()
+    weights = sorted((tmp_path / "svr").glob("*/*/final/*.pt"))
+    run_study(cfg, tmp_path / "svr")  # a rerun trains nothing
+    assert [w.stat().st_mtime_ns for w in weights] == [w.stat().st_mtime_ns for w in sorted(
+        (tmp_path / "svr").glob("*/*/final/*.pt"))]

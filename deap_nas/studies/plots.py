@@ -128,7 +128,8 @@ def plot_band_curves(arms: Mapping[str, tuple[Sequence[float], Sequence[Sequence
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     drawn = 0
-    for (arm, (x, curves)), color in zip(arms.items(), _colors(len(arms)), strict=True):
+    styles = ["-", "--", "-.", ":"]  # arms may coincide: dashes keep each visible
+    for k, ((arm, (x, curves)), color) in enumerate(zip(arms.items(), _colors(len(arms)), strict=True)):
         mean, lo, hi = mean_band(curves)
         if not len(mean) or not np.any(np.isfinite(mean)):
             continue
@@ -136,7 +137,8 @@ def plot_band_curves(arms: Mapping[str, tuple[Sequence[float], Sequence[Sequence
         xs = np.asarray(x, dtype=float)
         kw = {"step": "post"} if step else {}
         ax.fill_between(xs, lo, hi, color=color, alpha=0.2, linewidth=0, **kw)
-        ax.plot(xs, mean, color=color, linewidth=2, drawstyle="steps-post" if step else "default",
+        ax.plot(xs, mean, color=color, linewidth=2, linestyle=styles[k % len(styles)],
+                drawstyle="steps-post" if step else "default",
                 label=f"{arm} ({len(curves)} runs)")
     if not drawn:
         _no_data(ax, title, "no data: no successful evaluation")
@@ -167,7 +169,8 @@ def plot_candidate_distribution(arms: Mapping[str, Sequence[float]], path: str |
     rng = np.random.default_rng(0)
     labels = [f"{arm}\n(n = {len(v)}, median {np.median(v):.3f})" if len(v) else f"{arm}\n(n = 0)"
               for arm, v in data.items()]  # fmt: skip
-    ax.boxplot([v if len(v) else [math.nan] for v in data.values()], showfliers=False, widths=0.5)
+    ax.boxplot([v if len(v) else [math.nan] for v in data.values()], showfliers=False, widths=0.5,
+               medianprops={"color": "black"})
     for k, (v, color) in enumerate(zip(data.values(), _colors(len(data)), strict=True), start=1):
         ax.scatter(k + rng.uniform(-0.18, 0.18, len(v)), v, s=10, color=color, alpha=0.6, edgecolors="none")
     ax.set_xticks(range(1, len(data) + 1), labels)
