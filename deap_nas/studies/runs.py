@@ -24,7 +24,11 @@ paper: "p = 0.02 for the null hypothesis: Both methods yield the same average co
 test accuracy"), and the same per point index where both have that point. Plots
 ``plots/search_vs_random.png`` (metric against evaluations used, ImmuNeCS Fig. 7) and
 ``plots/best_so_far.png`` (best accuracy so far and accuracy CDFs of each method's runs at
-its last point, the macro-NAS paper's Fig. 3).
+its last point, the macro-NAS paper's Fig. 3). Against the ``baseline`` arm (default the
+random-search one), per budget point, :mod:`.evidence` adds the final test accuracy on
+fresh seeds (``final_seed_offset`` + run seed), the best validation accuracy at equal
+trained networks and at equal wall time (:mod:`.budget`), their statistics
+(:mod:`.compare`), three more plots and ``results.md``.
 """
 
 from __future__ import annotations
