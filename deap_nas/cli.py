@@ -14,6 +14,7 @@
     deap-nas study NAME CONFIG [--set params.k=v ...] [--dir DIR] [--force]
     deap-nas study resume DIR
     deap-nas tabulate RUN_DIR [RUN_DIR ...] [--out DIR]
+    deap-nas results STUDY_DIR [STUDY_DIR ...] --out PAGE.md [--copy-plots DIR] [--title T]
 
 Bad input (a missing file, an invalid architecture, an unknown data set, a bad option
 value) ends with a one-line message on stderr and exit code 2.
@@ -526,6 +527,17 @@ def _describe_command(sub: argparse._SubParsersAction) -> None:
     d.set_defaults(func=cmd_describe)
 
 
+def cmd_results(args: argparse.Namespace) -> int:
+    from .studies.results_page import assemble_results_page
+
+    try:
+        out = assemble_results_page(args.study_dirs, args.out, copy_plots=args.copy_plots, title=args.title)
+    except (FileNotFoundError, ValueError) as e:
+        raise UsageError(str(e)) from None
+    print(f"results page: {out}" + (f" (plots copied to {args.copy_plots})" if args.copy_plots else ""))
+    return 0
+
+
 def _study_commands(sub: argparse._SubParsersAction) -> None:
     """``study`` (run or resume a validation study) and ``tabulate`` (table of finished runs)."""
     st = sub.add_parser("study", help="run a validation study (locality, partial_evaluation, progressive, "
@@ -544,6 +556,13 @@ def _study_commands(sub: argparse._SubParsersAction) -> None:
     tb.add_argument("--title", help="method name for the table and the LaTeX row")
     tb.add_argument("--out", help="also write table.md, table.tex and table.csv to this directory")
     tb.set_defaults(func=cmd_tabulate)
+
+    rs = sub.add_parser("results", help="one Markdown page from the results.md of several study directories")
+    rs.add_argument("study_dirs", nargs="+", metavar="STUDY_DIR")
+    rs.add_argument("--out", required=True, help="the page to write, e.g. docs/results.md")
+    rs.add_argument("--copy-plots", help="copy the linked plots here (one folder per study) and link the copies")
+    rs.add_argument("--title", default="Results", help="the page's heading")
+    rs.set_defaults(func=cmd_results)
 
 
 def _training_commands(sub: argparse._SubParsersAction) -> None:

@@ -12,6 +12,7 @@ from deap_nas.studies.locality import clone_statistics
 from deap_nas.studies.progressive import gain_statistics, stronger_half
 from deap_nas.studies.runs import tabulate_runs
 from deap_nas.studies.stats import (
+    bootstrap_mean_diff,
     concordance,
     format_p,
     loess,
@@ -20,6 +21,7 @@ from deap_nas.studies.stats import (
     rankdata,
     spearman,
     summarize,
+    vargha_delaney_a12,
     welch_t,
     wilcoxon_signed_rank,
 )
@@ -131,6 +133,31 @@ def test_concordance_and_summaries_by_hand():
     s = summarize([0.9, 0.8, 1.0, float("nan")])
     assert s["n"] == 3 and s["mean"] == pytest.approx(0.9) and s["std"] == pytest.approx(0.1) and s["best"] == 1.0
     assert format_p(0.0) == "p < 1e-300" and format_p(0.02134) == "p = 0.0213" and format_p(3.14e-5) == "p = 3.1e-05"
+
+
+def test_vargha_delaney_a12_by_hand():
+    # pairs won by x: 0.9 beats all 3 (3); each 0.8 ties 0.8 (1/2) and beats 0.6, 0.75 (2.5 twice);
+    # 0.7 beats only 0.6 (1): 9 of 12 pairs
+    x, y = [0.9, 0.8, 0.8, 0.7], [0.8, 0.6, 0.75]
+    assert vargha_delaney_a12(x, y) == pytest.approx(0.75)
+    assert vargha_delaney_a12(y, x) == pytest.approx(0.25)
+    assert vargha_delaney_a12([1, 1], [1]) == 0.5 and vargha_delaney_a12([2, float("nan")], [1]) == 1.0
+    assert math.isnan(vargha_delaney_a12([], [1]))
+    # A12 = U / (m n), U the Mann-Whitney statistic
+    assert vargha_delaney_a12(x, y) == pytest.approx(mann_whitney(x, y).statistic / 12)
+
+
+def test_bootstrap_mean_diff_is_seeded_and_brackets_the_difference():
+    x, y = [0.86, 0.87, 0.88, 0.90, 0.85], [0.84, 0.86, 0.85, 0.83, 0.87]
+    r = bootstrap_mean_diff(x, y, n_boot=2000, seed=3)
+    assert r["diff"] == pytest.approx(np.mean(x) - np.mean(y)) and r["level"] == 0.95
+    assert r["low"] < r["diff"] < r["high"] and r == bootstrap_mean_diff(x, y, n_boot=2000, seed=3)
+    assert r != bootstrap_mean_diff(x, y, n_boot=2000, seed=4)
+    # a resample's mean lies between the sample's extremes: the interval is inside max/min differences
+    assert min(x) - max(y) <= r["low"] and r["high"] <= max(x) - min(y)
+    assert bootstrap_mean_diff([1, 1, 1], [0, 0]) == {"diff": 1.0, "low": 1.0, "high": 1.0, "level": 0.95}
+    one = bootstrap_mean_diff([1.0], [0.0, 0.5])
+    assert one["diff"] == 0.75 and math.isnan(one["low"]) and math.isnan(bootstrap_mean_diff([], [1])["diff"])
 
 
 def test_clone_and_gain_statistics_by_hand():

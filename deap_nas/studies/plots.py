@@ -5,7 +5,10 @@ API on the Agg canvas; empty data give a figure that says so).
 quantity, points coloured by group (depth), a dashed LOESS line per group with its
 bootstrap 95% band in grey, optionally the identity line; the Spearman statistics go in
 the legend. :func:`plot_metric_vs_evaluations` draws Fig. 7 (final accuracy against the
-evaluations used, per method).
+evaluations used, per method). :func:`plot_band_curves` draws best-so-far curves of
+several arms (mean line, mean ± std band over seeds) against a budget axis, and
+:func:`plot_candidate_distribution` the validation accuracies of every sampled candidate
+per arm (box plot with the points).
 """
 
 from __future__ import annotations
@@ -20,9 +23,11 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from ..analysis.plots import _colors, _no_data, _save
+from .budget import mean_band
 from .stats import Correlation, loess_band
 
-__all__ = ["Panel", "plot_metric_vs_evaluations", "plot_scatter_loess"]
+__all__ = ["Panel", "plot_band_curves", "plot_candidate_distribution", "plot_metric_vs_evaluations",
+           "plot_scatter_loess"]
 
 
 class Panel(dict):
@@ -110,4 +115,66 @@ def plot_metric_vs_evaluations(methods: Mapping[str, Sequence[tuple[float, float
     ax.set_ylabel(metric)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
+    _save(fig, path)
+
+
+def plot_band_curves(arms: Mapping[str, tuple[Sequence[float], Sequence[Sequence[float]]]], path: str | Path,
+                     xlabel: str, title: str, cut: float | None = None, cut_label: str = "equal-budget cut",
+                     step: bool = True) -> None:  # fmt: skip
+    """Per arm ``(x, curves)`` (one curve per seed, each as long as ``x``): the mean line
+    and a mean ± std band (sample std over the seeds with a value there), one colour per
+    arm; ``cut`` draws a dashed vertical line there."""
+    fig = Figure(figsize=(7.5, 4.8), dpi=120, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    drawn = 0
+    styles = ["-", "--", "-.", ":"]  # arms may coincide: dashes keep each visible
+    for k, ((arm, (x, curves)), color) in enumerate(zip(arms.items(), _colors(len(arms)), strict=True)):
+        mean, lo, hi = mean_band(curves)
+        if not len(mean) or not np.any(np.isfinite(mean)):
+            continue
+        drawn += 1
+        xs = np.asarray(x, dtype=float)
+        kw = {"step": "post"} if step else {}
+        ax.fill_between(xs, lo, hi, color=color, alpha=0.2, linewidth=0, **kw)
+        ax.plot(xs, mean, color=color, linewidth=2, linestyle=styles[k % len(styles)],
+                drawstyle="steps-post" if step else "default",
+                label=f"{arm} ({len(curves)} runs)")
+    if not drawn:
+        _no_data(ax, title, "no data: no successful evaluation")
+        _save(fig, path)
+        return
+    if cut is not None and math.isfinite(cut):
+        ax.axvline(cut, color="0.3", linestyle="--", linewidth=1, label=cut_label)
+    ax.set_title(title + "\n(mean of runs, band: mean ± std)", fontsize=10)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("best validation accuracy so far")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    _save(fig, path)
+
+
+def plot_candidate_distribution(arms: Mapping[str, Sequence[float]], path: str | Path,
+                                title: str = "Validation accuracy of every sampled candidate") -> None:  # fmt: skip
+    """One box (quartiles, whiskers at 1.5 IQR) per arm over all its runs' trained
+    candidates, every candidate drawn as a jittered point on it (seeded jitter)."""
+    fig = Figure(figsize=(max(5.0, 1.8 * len(arms) + 2.5), 4.8), dpi=120, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    data = {arm: np.asarray([v for v in vals if math.isfinite(v)], dtype=float) for arm, vals in arms.items()}
+    if not any(len(v) for v in data.values()):
+        _no_data(ax, title, "no data: no successful evaluation")
+        _save(fig, path)
+        return
+    rng = np.random.default_rng(0)
+    labels = [f"{arm}\n(n = {len(v)}, median {np.median(v):.3f})" if len(v) else f"{arm}\n(n = 0)"
+              for arm, v in data.items()]  # fmt: skip
+    ax.boxplot([v if len(v) else [math.nan] for v in data.values()], showfliers=False, widths=0.5,
+               medianprops={"color": "black"})
+    for k, (v, color) in enumerate(zip(data.values(), _colors(len(data)), strict=True), start=1):
+        ax.scatter(k + rng.uniform(-0.18, 0.18, len(v)), v, s=10, color=color, alpha=0.6, edgecolors="none")
+    ax.set_xticks(range(1, len(data) + 1), labels)
+    ax.set_title(title + " (all runs pooled)", fontsize=10)
+    ax.set_ylabel("validation accuracy")
+    ax.grid(alpha=0.3, axis="y")
     _save(fig, path)

@@ -24,7 +24,11 @@ paper: "p = 0.02 for the null hypothesis: Both methods yield the same average co
 test accuracy"), and the same per point index where both have that point. Plots
 ``plots/search_vs_random.png`` (metric against evaluations used, ImmuNeCS Fig. 7) and
 ``plots/best_so_far.png`` (best accuracy so far and accuracy CDFs of each method's runs at
-its last point, the macro-NAS paper's Fig. 3).
+its last point, the macro-NAS paper's Fig. 3). Against the ``baseline`` arm (default the
+random-search one), per budget point, :mod:`.evidence` adds the final test accuracy on
+fresh seeds (``final_seed_offset`` + run seed), the best validation accuracy at equal
+trained networks and at equal wall time (:mod:`.budget`), their statistics
+(:mod:`.compare`), three more plots and ``results.md``.
 """
 
 from __future__ import annotations
@@ -50,8 +54,10 @@ METRICS = ("best_val", "test", "committee")
 def run_metrics(run_dir: str | Path) -> dict[str, Any]:
     """What a (finished) run directory says about itself: seed, evaluations used, final
     best validation accuracy, test accuracy of the best architecture (mean over the
-    ``final/results.json`` seeds of rank 1) and committee test accuracy when present, wall
-    and device seconds, and whether the device was a GPU."""
+    ``final/results.json`` seeds of rank 1; ``final_seeds`` those seeds,
+    ``test_measurements`` how many models of ``final/`` were tested, ``search_used_test``
+    whether any search record holds a test accuracy) and committee test accuracy when
+    present, wall and device seconds, and whether the device was a GPU."""
     from ..analysis.plots import final_best, search_records
     from ..analysis.report import load_run
 
@@ -73,12 +79,16 @@ def run_metrics(run_dir: str | Path) -> dict[str, Any]:
         "device_seconds": float(device_s),
         "device": device_label(run.journal),
     }
+    out["search_used_test"] = any("test_accuracy" in r for r in run.journal)
     final = run.path / "final"
+    out["final_seeds"], out["test_measurements"] = [], 0
     if (final / "results.json").is_file():
         models = json.loads((final / "results.json").read_text()).get("models", [])
         accs = [m["test_acc"] for m in models if m.get("rank") == 1 and m.get("test_acc") is not None]
         if accs:
             out["test"] = sum(accs) / len(accs)
+        out["final_seeds"] = sorted({m["seed"] for m in models if m.get("rank") == 1})
+        out["test_measurements"] = sum(1 for m in models if m.get("test_acc") is not None)
         out["device_seconds"] += sum(float(m.get("seconds") or 0.0) for m in models)
     if (final / "committee.json").is_file():
         c = json.loads((final / "committee.json").read_text())
@@ -87,13 +97,22 @@ def run_metrics(run_dir: str | Path) -> dict[str, Any]:
     return out
 
 
-def finish_run(run_dir: Path, final: str, epochs: int | None, log: Any) -> None:
+def finish_run(run_dir: Path, final: str, epochs: int | None, log: Any, seeds: Sequence[int] | None = None) -> None:
     """Train the run's best architecture (``train_final``, top 1) or committee, unless
-    its result file is already there (a resumed study does not train it twice)."""
-    if final == "train_final" and not (run_dir / "final" / "results.json").is_file():
+    its result file is already there (a resumed study does not train it twice).
+    ``seeds`` replaces ``final_training.seeds`` of ``train_final``; results already there
+    from other seeds are an error (the test split is measured once per run)."""
+    results = run_dir / "final" / "results.json"
+    if final == "train_final" and results.is_file() and seeds is not None:
+        done = sorted({m.get("seed") for m in json.loads(results.read_text()).get("models", [])})
+        if done != sorted(seeds):
+            raise ValueError(f"{results}: final training with seeds {done}, not the study's {sorted(seeds)}; "
+                             "remove that final/ folder to retrain (its test accuracy was measured already)")
+    if final == "train_final" and not results.is_file():
         from ..analysis.final import train_final
 
-        train_final(run_dir, top_k=1, epochs=epochs, log=log)
+        overrides = [f"final_training.seeds={json.dumps(list(seeds))}"] if seeds is not None else []
+        train_final(run_dir, top_k=1, epochs=epochs, log=log, overrides=overrides)
     elif final == "committee" and not (run_dir / "final" / "committee.json").is_file():
         from ..analysis.committee import build_committee
 
@@ -210,8 +229,25 @@ class CompareParams:
     seeds: tuple[int, ...] = (0, 1, 2)
     metric: str = "best_val"  # best_val | test | committee
     final_epochs: int | None = None
+    #: the random-search arm the others are compared with; default: the arm named
+    #: ``random``, else the (last) arm whose algorithm is random_search, else the last arm
+    baseline: str | None = None
+    #: final retraining (metric test) of the run with seed s uses seed final_seed_offset + s
+    final_seed_offset: int = 10_000
+    bootstrap: int = 10_000  # resamples of the difference-of-means interval (seed 0)
+    alpha: float = 0.05  # significance level of the sentences in results.md
+    title: str | None = None  # results.md heading; default "<arm> against <baseline>"
 
     def __post_init__(self) -> None:
+        check_int("final_seed_offset", self.final_seed_offset, 0)
+        check_int("bootstrap", self.bootstrap, 0)
+        if not 0 < self.alpha < 1:
+            raise ValueError(f"alpha: must be in (0, 1), got {self.alpha}")
+        clash = sorted(set(self.seeds) & {self.final_seed_offset + s for s in self.seeds})
+        if clash:
+            raise ValueError(f"final_seed_offset: final seeds {clash} are also search seeds; use a larger offset")
+        if self.baseline is not None and self.baseline not in self.methods:
+            raise ValueError(f"baseline: no method {self.baseline!r}; methods: {', '.join(self.methods)}")
         if len(self.methods) < 2:
             raise ValueError("methods: give at least two methods (label: {base: ..., points: [...]})")
         if self.metric not in METRICS:
@@ -235,7 +271,14 @@ class CompareParams:
             for i, pt in enumerate(points):
                 parse_config(point_mapping(mapping, pt, 0), source=f"params.methods.{label}.points[{i}]")
             self.methods[label] = {"run": mapping, "points": points}
+        if self.baseline is None:
+            randoms = [k for k, m in self.methods.items() if (m["run"].get("algorithm") or {}).get("name") == "random_search"]
+            self.baseline = "random" if "random" in self.methods else (randoms or list(self.methods))[-1]
         return run
+
+    def final_seeds(self, seed: int) -> list[int]:
+        """The seeds of the final retraining of the run with ``seed``."""
+        return [self.final_seed_offset + seed]
 
 
 def point_mapping(run: Mapping[str, Any], point: Mapping[str, Any], seed: int) -> dict[str, Any]:
@@ -253,7 +296,7 @@ def search_vs_random(study: Any, p: CompareParams) -> dict[str, Any]:
         for i, pt in enumerate(m["points"]):
             for s in p.seeds:
                 d = study.ensure_run(f"{label}/p{i}_seed{s}", point_mapping(m["run"], pt, s))
-                finish_run(d, final, p.final_epochs, study.log)
+                finish_run(d, final, p.final_epochs, study.log, seeds=p.final_seeds(s) if final == "train_final" else None)
                 results.setdefault(label, []).append({**run_metrics(d), "point": i})
     lines = [f"search vs random search: metric {p.metric}, seeds {list(p.seeds)}"]
     for label, rows in results.items():
@@ -294,4 +337,9 @@ def search_vs_random(study: Any, p: CompareParams) -> dict[str, Any]:
         plot_best_so_far([(k, load_run(r["run"]).journal) for k, v in results.items() for r in v
                           if r["point"] == last[k]], curves)  # fmt: skip
         lines.append(f"plot: {curves}")
-    return {"summary": "\n".join(lines), "runs": results, "tests": tests}
+    from .evidence import headline, study_evidence
+
+    evidence = study_evidence(study, p, results)
+    lines += [f"equal budgets against baseline {p.baseline}:", *headline(evidence),
+              f"results: {study.path / 'results.md'}"]  # fmt: skip
+    return {"summary": "\n".join(lines), "runs": results, "tests": tests, "evidence": evidence}
