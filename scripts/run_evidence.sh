@@ -11,7 +11,7 @@ for method in ${EVIDENCE_METHODS:-regevo immunecs minigen nasgep eigen}; do
   if [ -f "$dir/study.yaml" ]; then
     deap-nas study resume "$dir" --force "$@"
   else
-    deap-nas study search_vs_random "experiments/studies/evidence_$method.yaml" --dir "$dir" "$@"
+    deap-nas study search_vs_random "experiments/studies/search_vs_random_evidence_$method.yaml" --dir "$dir" "$@"
   fi
   echo "evidence $method: $(( $(date +%s) - start )) s"
 done
