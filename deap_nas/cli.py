@@ -1,7 +1,7 @@
 """``deap-nas`` command line.
 
     deap-nas run CONFIG [--set key=value ...] [--run-dir DIR]
-    deap-nas resume RUN_DIR [--set budget.evaluations=200] [--force]
+    deap-nas resume RUN_DIR [--set budget.evaluations=200] [--force] [--break-lock]
     deap-nas report RUN_DIR [--top 10]
     deap-nas compare RUN_DIR [RUN_DIR ...] [--labels L1 L2 ...] --out FILE.png
     deap-nas export RUN_DIR [--rank 1] [--format state_dict torchscript onnx]
@@ -17,7 +17,9 @@
     deap-nas results STUDY_DIR [STUDY_DIR ...] --out PAGE.md [--copy-plots DIR] [--title T]
 
 Bad input (a missing file, an invalid architecture, an unknown data set, a bad option
-value) ends with a one-line message on stderr and exit code 2.
+value, a run directory locked by another process) ends with a one-line message on stderr
+and exit code 2. An interrupted ``run`` / ``resume`` (Ctrl-C, SIGTERM) prints the resume
+command and exits 130 / 143.
 """
 
 from __future__ import annotations
@@ -208,17 +210,29 @@ def _search_errors():
     return (ConfigError, RunDirError, DatasetNotFoundError)
 
 
-def _search(start) -> int:
-    """Run ``start()`` (a new or resumed search); user mistakes exit 2, fail-fast exits 1."""
+def _search(start, run_dir: str | None = None) -> int:
+    """Run ``start()`` (a new or resumed search); user mistakes exit 2, fail-fast exits 1,
+    Ctrl-C 130 and SIGTERM 143, each after one line (an interruption names the resume
+    command)."""
+    import shlex
+
     from .runtime.evaluator import EvaluationFailed
+    from .runtime.interrupt import exit_code, signal_name, sigterm_raises
 
     try:
-        outcome = start()
+        with sigterm_raises():
+            outcome = start()
     except _search_errors() as e:
         raise UsageError(str(e)) from None
     except EvaluationFailed as e:
         print(f"deap-nas: search stopped (fail_fast): {e}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt as e:
+        where = getattr(e, "run_dir", None) or run_dir
+        then = (f"; continue with: deap-nas resume {shlex.quote(str(where))}" if where
+                else " before the run directory was created")
+        print(f"deap-nas: interrupted by {signal_name(e)}{then}", file=sys.stderr, flush=True)
+        return exit_code(e)
     _print_summary(outcome.run_dir)
     return 0
 
@@ -233,7 +247,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_resume(args: argparse.Namespace) -> int:
     from .runtime.search import resume_run
 
-    return _search(lambda: resume_run(args.run_dir, args.set, force=args.force))
+    return _search(lambda: resume_run(args.run_dir, args.set, force=args.force, break_lock=args.break_lock),
+                   args.run_dir)
 
 
 def _print_summary(run_dir: Path, top: int = 5) -> None:
@@ -444,6 +459,9 @@ def _search_commands(sub: argparse._SubParsersAction) -> None:
     rs.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="e.g. raise the budget: --set budget.evaluations=200")
     rs.add_argument("--force", action="store_true", help="resume even if the config changed")
+    rs.add_argument("--break-lock", action="store_true",
+                    help="take the run directory's lock (run.lock) from another process; only when that process "
+                         "is gone (e.g. a crashed host whose lock has not yet gone stale)")
     rs.set_defaults(func=cmd_resume)
 
 

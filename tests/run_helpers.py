@@ -48,3 +48,18 @@ def snapshot(run: Path, generation: int | None = None) -> dict[str, Any]:
     assert files, f"{run} has no snapshot"
     path = files[-1] if generation is None else run / "snapshots" / f"gen_{generation:06d}.json"
     return json.loads(path.read_text())
+
+
+SLOW_ENV = "DEAP_NAS_TEST_SLOW"  # seconds each evaluation of slow_trainer sleeps (unset: none)
+SLOW = "tests.run_helpers:slow_trainer"
+
+
+def slow_trainer(task: Any) -> dict[str, Any]:
+    """``deap_nas.testing.fake_trainer``, after sleeping ``$DEAP_NAS_TEST_SLOW`` seconds:
+    a search slow enough to be signalled mid-run, with the fake trainer's results."""
+    import time
+
+    from deap_nas.testing import fake_trainer
+
+    time.sleep(float(os.environ.get(SLOW_ENV) or 0))
+    return fake_trainer(task)

@@ -21,6 +21,7 @@ from typing import Any
 __all__ = [
     "append_journal",
     "atomic_write_text",
+    "file_mode",
     "read_csv",
     "read_journal",
     "read_logbook_csv",
@@ -175,12 +176,32 @@ def read_logbook_csv(path: str | Path) -> list[dict[str, Any]]:
     return read_csv(path)
 
 
+def file_mode() -> int:
+    """The mode ``open()`` gives a new file: 0o666 less the process umask (read from
+    /proc on Linux; elsewhere by setting and restoring the umask)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename (all or nothing)."""
+    """Write ``text`` to ``path`` through a temporary file and a rename (all or nothing).
+
+    The file gets the mode of a plainly created one (umask), not mkstemp's 0600, so
+    colleagues on a shared file system can read a run directory. Temporary files are
+    named ``.NAME.XXXXXXXX.tmp``; one left by a kill is removed on resume."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, file_mode())
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(text)
             f.flush()

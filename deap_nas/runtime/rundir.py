@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import sys
-import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -14,31 +12,22 @@ from typing import Any
 
 from .. import __version__
 from .config import RunConfig
+from .journal import atomic_write_text
+
+__all__ = ["SNAPSHOT_FORMAT", "RunDir", "RunDirError", "atomic_write_text", "check_snapshot", "now"]
 
 SNAPSHOT_RE = re.compile(r"^gen_(\d{6})\.json$")
+SNAPSHOT_FORMAT = "deap_nas.snapshot/1"
+#: folders of a run directory where the runtime and its workers write through temp files
+TEMP_DIRS = (".", "snapshots", "weights", "weight_store")
 
 
 class RunDirError(ValueError):
     """A run directory that cannot be used: the message names it and why."""
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old file or the whole new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _now() -> str:
+def now() -> str:
+    """The current UTC time as ISO text (seconds)."""
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
@@ -73,14 +62,23 @@ class RunDir:
     def logbook_csv(self) -> Path:
         return self.path / "logbook.csv"
 
+    @property
+    def lock_path(self) -> Path:
+        return self.path / "run.lock"
+
     # creation and metadata
+    @staticmethod
+    def resolve_path(config: RunConfig, path: str | Path | None = None) -> Path:
+        """``path``, or ``output.dir/output.name`` (default ``<config stem>-<time>``)."""
+        if path is not None:
+            return Path(path)
+        stem = Path(config.source).stem if config.source else "run"
+        name = config.output.name or f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+        return Path(config.output.dir) / name
+
     @classmethod
     def create(cls, config: RunConfig, path: str | Path | None = None) -> RunDir:
-        if path is None:
-            stem = Path(config.source).stem if config.source else "run"
-            name = config.output.name or f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
-            path = Path(config.output.dir) / name
-        run = cls(path)
+        run = cls(cls.resolve_path(config, path))
         if run.run_json.exists():
             raise RunDirError(f"{run.path} already holds a run; use `deap-nas resume {run.path}` or another name")
         run.path.mkdir(parents=True, exist_ok=True)
@@ -90,7 +88,7 @@ class RunDir:
             stop_reason=None,
             fingerprint=config.fingerprint(),
             config_source=config.source,
-            created=_now(),
+            created=now(),
             command=" ".join(sys.argv),
         )
         return run
@@ -105,7 +103,7 @@ class RunDir:
 
     def write_meta(self, **fields: Any) -> None:
         meta = self.read_meta() if self.run_json.exists() else {"format": "deap_nas.run/1"}
-        meta.update(fields, version=__version__, updated=_now())
+        meta.update(fields, version=__version__, updated=now())
         atomic_write_text(self.run_json, json.dumps(meta, indent=1) + "\n")
 
     # snapshots
@@ -122,14 +120,55 @@ class RunDir:
         return path
 
     def latest_snapshot(self, warn: Any = None) -> tuple[dict[str, Any], Path] | None:
-        """The newest snapshot that parses; damaged ones are reported and skipped."""
+        """The newest snapshot that parses and passes :func:`check_snapshot`; damaged
+        ones are reported and skipped (the previous one is used)."""
         for path in reversed(self.snapshot_files()):
             try:
                 data = json.loads(path.read_text())
-                if not isinstance(data, dict) or "generation" not in data:
-                    raise ValueError("missing fields")
+                check_snapshot(data)
                 return data, path
-            except (ValueError, OSError) as e:
+            except (ValueError, OSError) as e:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
                 if warn is not None:
                     warn(f"snapshot {path.name} is damaged ({e}); using the previous one")
         return None
+
+    # leftovers of a killed process
+    def remove_stale_temp_files(self) -> list[Path]:
+        """Delete the temporary files of atomic writes (``*.tmp``) that a killed process
+        left in the folders the runtime writes (:data:`TEMP_DIRS`). Only call this while
+        holding the run's lock: a live writer's temp file would be removed too."""
+        removed = []
+        for sub in TEMP_DIRS:
+            folder = self.path / sub
+            if not folder.is_dir():
+                continue
+            for p in folder.iterdir():
+                if p.name.endswith(".tmp") and p.is_file():
+                    p.unlink(missing_ok=True)
+                    removed.append(p)
+        return removed
+
+
+_RNG_FIELDS = {"python": (list, 3), "numpy": (list, 5), "torch": (str, None)}
+_SNAPSHOT_FIELDS = {"generation": int, "next_eval_id": int, "population": list, "hall_of_fame": list,
+                    "logbook": list, "usage": dict, "rng": dict}
+
+
+def check_snapshot(data: Any) -> None:
+    """What makes a snapshot: a JSON object with ``format`` deap_nas.snapshot/1, the
+    fields of :data:`_SNAPSHOT_FIELDS` with their types, and ``rng`` holding the Python
+    (3 items), numpy (5 items) and torch (text) states. Raises ValueError naming the
+    first field that is wrong; optional fields (``in_flight``, ``algorithm``,
+    ``loop_rng``, ``evaluator``) are not checked."""
+    if not isinstance(data, dict):
+        raise ValueError(f"not a snapshot: a JSON {type(data).__name__}, not an object")
+    if data.get("format") != SNAPSHOT_FORMAT:
+        raise ValueError(f"not a snapshot: format {data.get('format')!r}, not {SNAPSHOT_FORMAT!r}")
+    for key, kind in _SNAPSHOT_FIELDS.items():
+        value = data.get(key)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise ValueError(f"not a snapshot: field {key!r} is {type(value).__name__}, not {kind.__name__}")
+    for key, (kind, size) in _RNG_FIELDS.items():
+        value = data["rng"].get(key)
+        if not isinstance(value, kind) or (size is not None and len(value) != size):
+            raise ValueError(f"not a snapshot: rng state {key!r} is malformed")

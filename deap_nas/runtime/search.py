@@ -11,6 +11,7 @@ snapshotted atomically with all RNG states, so a killed run resumes to the same 
 from __future__ import annotations
 
 import random
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,10 +23,12 @@ from ..algorithms import ALGORITHMS, SearchControl, SearchState
 from ..spaces import SPACES
 from .config import RunConfig, absolute_paths, apply_overrides, parse_config, read_yaml
 from .evaluator import EvaluationFailed, Evaluator
-from .journal import read_journal, write_logbook_csv
+from .interrupt import signal_name
+from .journal import atomic_write_text, read_journal, write_logbook_csv
+from .lock import RunLock, acquire
 from .parallel import ParallelMap
 from .progress import Progress
-from .rundir import RunDir, RunDirError
+from .rundir import RunDir, RunDirError, now
 from .schema import ConfigError, to_plain
 from .snapshot import in_flight_ids, load_into, restore_rng, state_to_dict
 from .toolbox import build_toolbox
@@ -120,20 +123,44 @@ def run_evaluator(config: RunConfig, space: Any, run: RunDir, map_fn: Any, log: 
     return Evaluator(space, evaluation_context(config, space), **{**settings, **overrides})
 
 
+def _stderr(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
 def start_run(config: RunConfig, run_dir: str | Path | None = None) -> SearchOutcome:
-    """Create a run directory for ``config`` and search until the budget is spent."""
+    """Create a run directory for ``config`` and search until the budget is spent (the
+    directory locked throughout: :mod:`deap_nas.runtime.lock`)."""
     preflight(config)
-    run = RunDir.create(config, run_dir)
-    return _execute(config, run, snapshot=None, journal=[])
+    path = RunDir.resolve_path(config, run_dir)
+    with acquire(path, log=_stderr) as lock:
+        try:
+            run = RunDir.create(config, path)
+            return _execute(config, run, snapshot=None, journal=[], lock=lock)
+        except KeyboardInterrupt as e:
+            e.run_dir = path  # type: ignore[attr-defined]  # for the resume command the CLI prints
+            raise
 
 
-def resume_run(run_dir: str | Path, overrides: Sequence[str] = (), force: bool = False) -> SearchOutcome:
+def resume_run(run_dir: str | Path, overrides: Sequence[str] = (), force: bool = False,
+               break_lock: bool = False) -> SearchOutcome:
     """Continue the run in ``run_dir`` from its newest valid snapshot.
 
     ``overrides`` (``key=value``) may raise the budget or change parallelism; a change
-    that alters results (a different fingerprint) is refused unless ``force``.
+    that alters results (a different fingerprint) is refused unless ``force``. The
+    directory is locked while it runs; ``break_lock`` takes a lock held by another process.
+    Overrides are written to config.yaml only once everything has been checked.
     """
     run = RunDir(run_dir)
+    run.read_meta()  # not a run directory: refused before a lock file is written
+    with acquire(run.path, break_lock=break_lock, log=_stderr) as lock:
+        try:
+            return _resume_locked(run, overrides, force, lock)
+        except KeyboardInterrupt as e:
+            e.run_dir = run.path  # type: ignore[attr-defined]
+            raise
+
+
+def _resume_locked(run: RunDir, overrides: Sequence[str], force: bool, lock: RunLock) -> SearchOutcome:
     meta = run.read_meta()
     if not run.config_path.is_file():
         raise RunDirError(f"{run.path} has no config.yaml")
@@ -144,25 +171,56 @@ def resume_run(run_dir: str | Path, overrides: Sequence[str] = (), force: bool =
             f"the config of {run.path} differs from the one it was started with "
             f"(fingerprint {config.fingerprint()} != {meta.get('fingerprint')}); use --force to resume anyway"
         )
-    if overrides:
-        from .rundir import atomic_write_text
-
-        atomic_write_text(run.config_path, config.to_yaml())
     preflight(config)
     progress = Progress(SearchControl(config.budget), enabled=config.output.progress)
     found = run.latest_snapshot(warn=progress.line)
-    journal = read_journal(run.journal) if run.journal.exists() else []
     snap = found[0] if found else None
+    journal = resume_journal(run, snap)
     progress.line(
         f"resuming {run.path} from "
-        + (f"generation {snap['generation']} ({found[1].name})" if snap else "the start (no snapshot yet)")
+        + (f"generation {snap['generation']} ({found[1].name})" if found and snap else "the start (no snapshot yet)")
         + f"; {len(journal)} journal records"
     )
-    return _execute(config, run, snapshot=snap, journal=journal)
+    return _execute(config, run, snapshot=snap, journal=journal, lock=lock,
+                    config_text=config.to_yaml() if overrides else None)
 
 
-def _execute(config: RunConfig, run: RunDir, snapshot: dict[str, Any] | None, journal: list[dict[str, Any]]) -> SearchOutcome:
-    run.write_meta(status="running", stop_reason=None)  # a resumed run runs again
+def resume_journal(run: RunDir, snapshot: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The journal a resume replays. Refused (RunDirError, one line) when a line before
+    the last is damaged (skipping it would lose a cached result and change the search),
+    or when the journal is missing although the snapshot counts evaluations (resume
+    equality and every report need them; an empty journal.jsonl resumes without them)."""
+    if not run.journal.exists():
+        done = int(snapshot.get("next_eval_id", 0)) if snapshot else 0
+        if done:
+            raise RunDirError(
+                f"{run.journal} is missing but the snapshot counts {done} evaluations: without them the resume "
+                "would differ from the uninterrupted run and reports would lose them; restore the journal, or "
+                "create an empty journal.jsonl to resume without it")
+        return []
+    try:
+        return read_journal(run.journal)
+    except ValueError as e:
+        raise RunDirError(f"{e}; repair or delete that line to resume") from None
+
+
+def _restore(algo: Any, evaluator: Evaluator, control: SearchControl, snapshot: dict[str, Any],
+             journal: list[dict[str, Any]]) -> None:
+    """Load a snapshot into a fresh loop; a snapshot that passes ``check_snapshot`` but
+    cannot be loaded is a RunDirError naming its generation."""
+    try:
+        control.usage = load_into(algo, snapshot)
+        restore_rng(snapshot["rng"])
+        evaluator.restore({**snapshot.get("evaluator", {}), "next_eval_id": snapshot.get("next_eval_id", 0),
+                           "in_flight_ids": in_flight_ids(snapshot)}, journal)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
+        raise RunDirError(
+            f"the snapshot of generation {snapshot.get('generation')} cannot be loaded ({type(e).__name__}: {e}); "
+            "move it out of snapshots/ to resume from the previous one") from None
+
+
+def _execute(config: RunConfig, run: RunDir, snapshot: dict[str, Any] | None, journal: list[dict[str, Any]],
+             lock: RunLock, config_text: str | None = None) -> SearchOutcome:
     space = make_space(config)
     control = SearchControl(config.budget)
     progress = Progress(control, enabled=config.output.progress)
@@ -173,15 +231,20 @@ def _execute(config: RunConfig, run: RunDir, snapshot: dict[str, Any] | None, jo
     toolbox = build_toolbox(config, space, evaluator, pmap, rng=loop_rng)
     algo = entry.cls(toolbox, config.algorithm.params, rng=loop_rng, control=control)
     if snapshot is not None:
-        control.usage = load_into(algo, snapshot)
-        restore_rng(snapshot["rng"])
-        evaluator.restore({**snapshot.get("evaluator", {}), "next_eval_id": snapshot.get("next_eval_id", 0),
-                           "in_flight_ids": in_flight_ids(snapshot)}, journal)
+        _restore(algo, evaluator, control, snapshot, journal)
     else:
         seed_everything(config.seed)
         evaluator.restore({}, journal)
+    # everything checked: from here on the run directory is written
+    if config_text is not None:  # resume --set overrides
+        atomic_write_text(run.config_path, config_text)
+    removed = run.remove_stale_temp_files()  # under the lock: leftovers of a killed process
+    if removed:
+        progress.line(f"removed {len(removed)} temporary file(s) left by a killed process")
+    run.write_meta(status="running", stop_reason=None)  # a resumed run runs again
 
     def checkpoint(st: SearchState) -> None:
+        lock.refresh()  # heartbeat; stops here if another process broke the lock
         data = state_to_dict(algo, control.usage, evaluator.state())
         run.write_snapshot(st.generation, data, keep=config.output.keep_snapshots)
         write_logbook_csv(run.logbook_csv, [dict(r) for r in st.logbook])
@@ -197,8 +260,10 @@ def _execute(config: RunConfig, run: RunDir, snapshot: dict[str, Any] | None, jo
     except EvaluationFailed as e:
         run.write_meta(status="failed", stop_reason=str(e))
         raise
-    except KeyboardInterrupt:
-        run.write_meta(status="interrupted", stop_reason="interrupted by the user")
+    except KeyboardInterrupt as e:
+        how = signal_name(e)
+        run.write_meta(status="interrupted", interrupted=now(), signal=how,
+                       stop_reason="interrupted by the user" if how == "SIGINT" else f"interrupted by {how}")
         raise
     finally:
         pmap.close()

@@ -14,8 +14,7 @@ import numpy as np
 
 from ..algorithms import Usage
 from ..algorithms.base import individual_from_dict, individual_to_dict
-
-FORMAT = "deap_nas.snapshot/1"
+from .rundir import SNAPSHOT_FORMAT as FORMAT
 
 
 def rng_state() -> dict[str, Any]:
