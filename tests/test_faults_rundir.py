@@ -9,6 +9,7 @@ run (``reference``) is the yardstick for every resume.
 |---|---|
 | `resume` while a live process (a child pid, or this process) holds run.lock | refused: one line naming host, pid and start time, exit 2; nothing written |
 | `resume` while a `deap-nas run` of the directory is running | refused (RunLocked naming the run's pid) |
+| `select --rule reevaluate` (appends to the journal) while the lock is held | refused (RunLocked); runs once free |
 | run.lock of a dead pid on this host | removed with one log line; the resume runs and equals the uninterrupted run |
 | run.lock of another host, mtime older than `STALE_AFTER_SECONDS` | removed with one log line; the resume runs |
 | run.lock of another host, fresh mtime | refused, exit 2 |
@@ -167,6 +168,17 @@ def test_a_second_resume_in_the_same_process_is_refused(copy) -> None:
             resume_run(copy)
         assert lock.owned()
     assert not (copy / "run.lock").exists()
+
+
+def test_reevaluation_is_refused_while_a_search_holds_the_lock(copy) -> None:
+    from deap_nas.analysis.selection import reevaluate_candidates
+
+    before = (copy / "journal.jsonl").read_bytes()
+    with acquire(copy):
+        with pytest.raises(RunLocked):
+            reevaluate_candidates(copy, 3, 2, log=lambda s: None)  # appends to the journal
+    assert (copy / "journal.jsonl").read_bytes() == before
+    assert len(reevaluate_candidates(copy, 3, 2, log=lambda s: None)) == 2  # unlocked: runs
 
 
 def test_stale_lock_of_a_dead_process_is_recovered_with_one_line(copy, reference, capsys) -> None:

@@ -84,14 +84,23 @@ def reevaluate_candidates(
     log: Callable[[str], Any] = print,
 ) -> list[dict[str, Any]]:
     """Re-evaluate the top ``candidates`` until each has ``min_evaluations`` results and
-    return :func:`rank_architectures` restricted to those (best first)."""
-    from ..runtime.config import parse_config, read_yaml
-    from ..runtime.search import make_space, preflight, run_evaluator
+    return :func:`rank_architectures` restricted to those (best first). The run
+    directory is locked meanwhile (:mod:`deap_nas.runtime.lock`)."""
+    from ..runtime.lock import acquire
 
     if min_evaluations < 1 or candidates < 1:
         raise ValueError(f"min_evaluations and candidates must be >= 1, got {min_evaluations}, {candidates}")
     run = RunDir(run_dir)
     run.read_meta()
+    with acquire(run.path, log=log):  # re-evaluations append to the journal: not while a search runs
+        return _reevaluate_locked(run, min_evaluations, candidates, log)
+
+
+def _reevaluate_locked(run: RunDir, min_evaluations: int, candidates: int,
+                       log: Callable[[str], Any]) -> list[dict[str, Any]]:
+    from ..runtime.config import parse_config, read_yaml
+    from ..runtime.search import make_space, preflight, run_evaluator
+
     config = parse_config(read_yaml(run.config_path))
     journal = read_journal(run.journal) if run.journal.exists() else []
     ranked = rank_architectures(journal)[:candidates]
