@@ -174,9 +174,8 @@ def test_reevaluation_is_refused_while_a_search_holds_the_lock(copy) -> None:
     from deap_nas.analysis.selection import reevaluate_candidates
 
     before = (copy / "journal.jsonl").read_bytes()
-    with acquire(copy):
-        with pytest.raises(RunLocked):
-            reevaluate_candidates(copy, 3, 2, log=lambda s: None)  # appends to the journal
+    with acquire(copy), pytest.raises(RunLocked):
+        reevaluate_candidates(copy, 3, 2, log=lambda s: None)  # appends to the journal
     assert (copy / "journal.jsonl").read_bytes() == before
     assert len(reevaluate_candidates(copy, 3, 2, log=lambda s: None)) == 2  # unlocked: runs
 

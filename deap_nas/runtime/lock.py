@@ -157,7 +157,10 @@ class RunLock:
 def acquire(run_path: str | Path, break_lock: bool = False, log: Callable[[str], None] | None = None) -> RunLock:
     """Take the lock of ``run_path`` (created if missing), or raise :class:`RunLocked`."""
     run_path = Path(run_path)
-    run_path.mkdir(parents=True, exist_ok=True)
+    try:
+        run_path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise RunDirError(f"{run_path}: cannot create the run directory ({e.strerror or e})") from None
     path = run_path / "run.lock"
     holder = {"host": socket.gethostname(), "pid": os.getpid(), "started": now(), "command": " ".join(sys.argv)}
     text = json.dumps(holder) + "\n"
@@ -180,6 +183,8 @@ def acquire(run_path: str | Path, break_lock: bool = False, log: Callable[[str],
             _remove_if_unchanged(path, seen)
             time.sleep(0.01)
             continue
+        except OSError as e:  # a read-only or missing file system, no permission
+            raise RunDirError(f"{run_path}: cannot create the lock file {path.name} ({e.strerror or e})") from None
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
