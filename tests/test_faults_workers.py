@@ -8,6 +8,8 @@ fake-train the rest (``deap_nas.testing.fake_trainer``).
 | a pool worker calls ``os._exit(139)`` (as a segfault, the OOM killer) | only its task fails (``WorkerDied``, "exit code 139"); the worker is replaced; the other worker's task and later tasks finish |
 | a task sleeps past its ``timeout`` in the pool | ``TaskTimedOut``; the worker process is killed (its pid is gone) and replaced |
 | a task raises in the pool | the exception comes back through its future; the pool goes on |
+| a busy worker gets SIGKILL from outside (the OOM killer) | ``WorkerDied`` "killed by signal 9 (SIGKILL ...)"; the worker is replaced |
+| no worker process can be started | the pool's tasks fail with "the worker pool failed: OSError ..." instead of waiting for ever |
 | a process-pool worker dies during a search (random search) | that candidate is journaled ``crashed`` with the exit code; the run finishes; every other record, weight file equals the run without the fault |
 | the same during a search whose decisions use fitness (simple GA) | the run equals a serial run where that candidate fails as an ordinary ``crashed`` training (messages aside) |
 | a worker dies while aging evolution has two children in flight | that child is ``crashed``, the other is kept; each evaluation id is journaled once; the run finishes |
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -35,7 +38,7 @@ from deap_nas.analysis.report import rank_architectures
 from deap_nas.runtime.cache import FitnessCache
 from deap_nas.runtime.config import parse_config
 from deap_nas.runtime.evaluator import hard_limit
-from deap_nas.runtime.pool import TaskTimedOut, WorkerDied, WorkerPool
+from deap_nas.runtime.pool import TaskTimedOut, WorkerDied, WorkerPool, _Slot
 from deap_nas.runtime.schema import ConfigError
 from deap_nas.runtime.search import resume_run
 
@@ -113,6 +116,33 @@ def test_a_task_past_its_timeout_is_stopped_and_its_worker_killed():
         assert time.monotonic() - started < 30
         assert not pid_alive(worker)
         assert pool.submit(F.pid, None).result(timeout=60) != worker  # replaced
+    finally:
+        pool.close()
+
+
+def test_a_worker_killed_from_outside_is_reported_with_its_signal():
+    pool = WorkerPool(1)
+    try:
+        worker = pool.submit(F.pid, None).result(timeout=60)
+        task = pool.submit(F.sleep_then, 600)
+        time.sleep(0.5)
+        os.kill(worker, signal.SIGKILL)  # as the out-of-memory killer does
+        with pytest.raises(WorkerDied, match=r"killed by signal 9 \(SIGKILL"):
+            task.result(timeout=60)
+        assert pool.submit(F.square, 3).result(timeout=60) == 9
+    finally:
+        pool.close()
+
+
+def test_a_pool_that_cannot_start_a_worker_fails_its_tasks_instead_of_hanging(monkeypatch):
+    def no_process(self, ctx):
+        raise OSError("out of processes")
+
+    monkeypatch.setattr(_Slot, "start", no_process)
+    pool = WorkerPool(1)
+    try:
+        with pytest.raises(RuntimeError, match="the worker pool failed: OSError"):
+            pool.submit(F.square, 2).result(timeout=30)
     finally:
         pool.close()
 

@@ -175,16 +175,16 @@ class WorkerPool:
         return fut
 
     def close(self) -> None:
-        """Stop every worker: idle ones are told to exit, busy ones are killed; queued and
-        running tasks fail with ``CancelledError``."""
+        """Stop every worker: idle ones are told to exit, busy ones are killed; queued
+        tasks are cancelled, running ones fail with RuntimeError."""
         with self._lock:
             self._closing = True
         if self._thread is not None:
             self._wake_w.send_bytes(b".")
             self._thread.join()
         for slot in self._slots:
-            if slot.future is not None:
-                slot.future.cancel() or slot.future.set_exception(RuntimeError("pool closed"))
+            if slot.future is not None and not slot.future.done():
+                slot.future.set_exception(RuntimeError("the worker pool was closed"))
             slot.stop(kill=slot.future is not None)
             slot.future = None
         for fut, *_ in self._queue:
@@ -195,6 +195,19 @@ class WorkerPool:
 
     # -- the watcher thread --------------------------------------------------------
     def _watch(self) -> None:
+        try:
+            self._loop()
+        except BaseException as e:  # noqa: BLE001  (e.g. no process can be started): fail every task
+            with self._lock:
+                self._closing = True
+                waiting = [s.future for s in self._slots if s.future is not None]
+                waiting += [q[0] for q in self._queue]
+                self._queue.clear()
+            for fut in waiting:
+                if not fut.done():
+                    fut.set_exception(RuntimeError(f"the worker pool failed: {e!r}"))
+
+    def _loop(self) -> None:
         while True:
             with self._lock:
                 if self._closing:
@@ -221,11 +234,11 @@ class WorkerPool:
             fut, fn, item, timeout = self._queue.popleft()
             if not fut.set_running_or_notify_cancel():
                 continue
+            slot.future, slot.timeout, slot.deadline = fut, timeout, None  # failed with the pool if no start
             if slot.proc is None or not slot.proc.is_alive():
                 if slot.proc is not None:
                     slot.stop(kill=True)
                 slot.start(self._ctx)
-            slot.future, slot.timeout, slot.deadline = fut, timeout, None
             try:
                 slot.conn.send((fn, item))  # type: ignore[union-attr]
             except Exception as e:  # noqa: BLE001  (an unpicklable task, or a dead worker)
