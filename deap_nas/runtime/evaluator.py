@@ -14,13 +14,17 @@ repeat) and then, in this order:
    as the interrupted one and a journal record with that id and hash is taken instead of
    training;
 3. otherwise one :class:`~deap_nas.runtime.worker.EvalTask` per repeat, dispatched
-   through ``toolbox.map`` (serial, process pool or SCOOP: :mod:`~deap_nas.runtime.parallel`).
+   through the parallel map (serial, process pool or SCOOP: :mod:`~deap_nas.runtime.parallel`),
+   each with its hard limit (:func:`hard_limit`; enforced by the process pool only). A
+   task whose worker died or was killed past that limit gets a ``crashed`` / ``timeout``
+   record (:func:`lost_record`), like any failed training.
 
 Relative weight and state paths in requests are rooted at the run directory (where
 ``ind.result["weights"]`` paths are); tasks carry them absolute. Fitness is the mean
 validation accuracy over repeats, or ``evaluation.penalty`` when any repeat failed; the
 outcome is kept on the individual as ``ind.result`` (the only attribute the runtime sets
-besides the fitness) and each record is appended to the journal as it finishes. See
+besides the fitness) and each record is appended to the journal as it finishes
+(completion order; the fitness of a batch is set in request order once it is complete). See
 docs/architecture.md, "The life of one evaluation request".
 """
 
