@@ -145,7 +145,7 @@ def rank_architectures(
     """
     groups: dict[str, list[Mapping[str, Any]]] = {}
     cached_only: dict[str, Mapping[str, Any]] = {}
-    for e in journal:
+    for e in by_eval_id(journal):  # journal lines are in completion order
         if not _is_ok(e) or e.get("role") == "stage":
             continue
         h = str(e["arch_hash"])
@@ -188,6 +188,16 @@ def rank_architectures(
     for i, r in enumerate(rows, start=1):
         r["rank"] = i
     return [{"rank": r.pop("rank"), **r} for r in rows]
+
+
+def by_eval_id(journal: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Journal records in request order (``eval_id``; records without one last, ties in
+    file order): the file is in completion order, which parallel workers change."""
+    def key(e: Mapping[str, Any]) -> float:
+        eid = e.get("eval_id")
+        return float(eid) if isinstance(eid, int) and not isinstance(eid, bool) else math.inf
+
+    return sorted(journal, key=key)
 
 
 def _latest_request(entries: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:

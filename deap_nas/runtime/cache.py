@@ -40,7 +40,9 @@ class FitnessCache:
         """Keep a finished record: a successful one (cache on) or an untrained failure."""
         status = rec.get("status")
         if (self.enabled and status == "ok") or status in UNTRAINED:
-            self._records.setdefault(record_key(rec), []).append(rec)
+            recs = self._records.setdefault(record_key(rec), [])
+            recs.append(rec)
+            recs.sort(key=lambda r: r.get("eval_id", -1))  # repeats finish in any order; answer in id order
 
     def lookup(self, key: str) -> list[dict[str, Any]] | None:
         """The records answering ``key`` (its repeats), or None. Untrained failures are

@@ -112,8 +112,17 @@ class EvaluationConfig:
     #: (``status``, ``accuracy``, ...). For surrogate or tabular benchmarks and for testing
     #: the search machinery without torch; None: train the network.
     trainer: str | None = None
+    #: seconds after which a candidate that has not answered is stopped from outside its
+    #: worker (the worker process is killed and replaced; status ``timeout``). None: twice
+    #: ``training.time_limit`` plus 60 s when a time limit is set, else no limit. Enforced
+    #: by the process backend only (docs/architecture.md, "Reliability rules")
+    hard_timeout: float | None = None
 
     def __post_init__(self) -> None:
+        if self.hard_timeout is not None and (isinstance(self.hard_timeout, bool)
+                                              or not isinstance(self.hard_timeout, (int, float))
+                                              or not self.hard_timeout > 0):
+            raise ValueError(f"hard_timeout: must be a number of seconds > 0, got {self.hard_timeout!r}")
         if self.trainer is not None:
             from .worker import load_trainer
 
@@ -295,6 +304,7 @@ class RunConfig:
                 for key, value in EARLIER_SCHEDULE_DEFAULTS.items():
                     training.setdefault(key, value)
         d["budget"] = {}  # a resumed run may be given a larger budget
+        d["evaluation"].pop("hard_timeout", None)  # ... or a hard timeout (a stuck run)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -309,7 +319,7 @@ LATER_FIELDS: dict[str, dict[str, Any]] = {
     #: replacement); a resumed earlier run must say so (--set ...=false), or it is refused
     "algorithm": {"duplication_modes": ["serial"], "sample_with_replacement": False, "max_params": None, "redraw": 0},
     "training": {"score": "best", "drop_path": 0.0},
-    "evaluation": {"teacher": None, "weight_store": False, "trainer": None},
+    "evaluation": {"teacher": None, "weight_store": False, "trainer": None, "hard_timeout": None},
     "final_training": {"teacher": None, "source": "ranking", "sort": "rank", "rank_by": "mean",
                        "selection": "reevaluate"},
 }

@@ -14,18 +14,23 @@ repeat) and then, in this order:
    as the interrupted one and a journal record with that id and hash is taken instead of
    training;
 3. otherwise one :class:`~deap_nas.runtime.worker.EvalTask` per repeat, dispatched
-   through ``toolbox.map`` (serial, process pool or SCOOP: :mod:`~deap_nas.runtime.parallel`).
+   through the parallel map (serial, process pool or SCOOP: :mod:`~deap_nas.runtime.parallel`),
+   each with its hard limit (:func:`hard_limit`; enforced by the process pool only). A
+   task whose worker died or was killed past that limit gets a ``crashed`` / ``timeout``
+   record (:func:`lost_record`), like any failed training.
 
 Relative weight and state paths in requests are rooted at the run directory (where
 ``ind.result["weights"]`` paths are); tasks carry them absolute. Fitness is the mean
 validation accuracy over repeats, or ``evaluation.penalty`` when any repeat failed; the
 outcome is kept on the individual as ``ind.result`` (the only attribute the runtime sets
-besides the fitness) and each record is appended to the journal as it finishes. See
+besides the fitness) and each record is appended to the journal as it finishes
+(completion order; the fitness of a batch is set in request order once it is complete). See
 docs/architecture.md, "The life of one evaluation request".
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -36,8 +41,31 @@ from ..arch import ArchitectureError
 from ..evaluation.request import EvalRequest, Start
 from .cache import UNTRAINED, FitnessCache, cached_record
 from .journal import append_journal
+from .pool import WorkerLost
 from .replay import JournalReplay
-from .worker import EvalTask, derive_seed, generation_data_seed, run_task
+from .worker import EvalTask, derive_seed, failure_record, generation_data_seed, run_task
+
+#: without ``evaluation.hard_timeout``, a candidate with ``training.time_limit`` T is
+#: stopped from outside after ``HARD_TIMEOUT_FACTOR * T + HARD_TIMEOUT_GRACE`` seconds
+HARD_TIMEOUT_FACTOR = 2.0
+HARD_TIMEOUT_GRACE = 60.0
+
+
+def hard_limit(hard_timeout: float | None, training: dict[str, Any], overrides: dict[str, Any]) -> float | None:
+    """Seconds after which a task is stopped from outside its worker: ``hard_timeout``
+    when set, else derived from the task's ``time_limit`` (the training section's, or the
+    request's override), else None (no limit)."""
+    if hard_timeout is not None:
+        return float(hard_timeout)
+    limit = overrides.get("time_limit", training.get("time_limit"))
+    return HARD_TIMEOUT_FACTOR * float(limit) + HARD_TIMEOUT_GRACE if limit is not None else None
+
+
+def lost_record(task: EvalTask, error: WorkerLost, seconds: float) -> dict[str, Any]:
+    """The record of a task whose worker died (``crashed``) or was killed past its hard
+    timeout (``timeout``)."""
+    message = str(error) + (" (evaluation.hard_timeout)" if error.status == "timeout" else "")
+    return failure_record(task, error.status, message, seconds, worker=error.worker)
 
 
 @dataclass(eq=False)
@@ -57,6 +85,7 @@ class Pending:
     device_seconds: float = 0.0
     collected: bool = False
     finished: bool = False
+    started: float = 0.0
 
     def add(self, eid: int, rec: dict[str, Any]) -> None:
         self.ids.append(eid)
@@ -93,6 +122,7 @@ class Evaluator:
         fail_fast: bool = False,
         log: Callable[[str], None] | None = None,
         weight_store_dir: str | Path | None = None,
+        hard_timeout: float | None = None,
     ) -> None:
         self.space = space
         self.context = context
@@ -107,6 +137,8 @@ class Evaluator:
         self.fail_fast = fail_fast
         self.log = log
         self.weight_store_dir = Path(weight_store_dir) if weight_store_dir else None
+        self.hard_timeout = hard_timeout
+        self._warned_timeout = False
 
     # ------------------------------------------------------------------ state
     @property
@@ -343,9 +375,8 @@ class Evaluator:
             raise ValueError(f"requests: {len(reqs)} for {len(individuals)} individuals")
         pendings = [self._prepare(ind, generation, r) for ind, r in zip(individuals, reqs, strict=True)]
         owner = {t.eval_id: p for p in pendings for t in p.tasks}
-        tasks = [t for p in pendings for t in p.tasks]
-        for out in self.map_fn(run_task, tasks):
-            self._record_output(owner[out["eval_id"]], out)
+        for task, out in self._run([t for p in pendings for t in p.tasks]):
+            self._record_output(owner[task.eval_id], out)
         failure: EvaluationFailed | None = None
         for p in pendings:
             try:
@@ -360,14 +391,45 @@ class Evaluator:
                request: EvalRequest | None = None) -> Pending:
         """Start evaluating one individual (steady-state loops); see :meth:`wait_first`."""
         pending = self._prepare(ind, generation, request, ids)
-        pending.futures = {t.eval_id: self.map_fn.submit(run_task, t) for t in pending.tasks}
+        pending.futures = {t.eval_id: self.map_fn.submit(run_task, t, self._timeout(t)) for t in pending.tasks}
+        pending.started = time.monotonic()
         return pending
 
     def _collect(self, pending: Pending) -> None:
         if not pending.collected:
-            for fut in pending.futures.values():
-                self._record_output(pending, fut.result())
+            for task in pending.tasks:
+                self._record_output(pending, self._outcome(task, pending.futures[task.eval_id], pending.started))
             pending.collected = True
+
+    # ------------------------------------------------------------------ dispatch
+    def _timeout(self, task: EvalTask) -> float | None:
+        """The hard limit of ``task`` (:func:`hard_limit`), when the map enforces one."""
+        if not getattr(self.map_fn, "enforces_timeouts", False):
+            if self.hard_timeout is not None and not self._warned_timeout and self.log:
+                self.log(f"evaluation.hard_timeout is not enforced by the {getattr(self.map_fn, 'backend', 'given')} "
+                         "backend (a candidate runs in this process or on SCOOP's workers); use "
+                         "parallel.backend: process")
+            self._warned_timeout = True
+            return None
+        return hard_limit(self.hard_timeout, task.context.get("training") or {},
+                          (task.request or {}).get("overrides") or {})
+
+    def _outcome(self, task: EvalTask, fut: Any, started: float) -> dict[str, Any]:
+        """A finished future's record; a lost worker's task becomes a failed record."""
+        try:
+            return fut.result()
+        except WorkerLost as e:
+            return lost_record(task, e, time.monotonic() - started)
+
+    def _run(self, tasks: list[EvalTask]) -> Iterable[tuple[EvalTask, dict[str, Any]]]:
+        """``(task, record)`` per task as each finishes (a plain ``map``: in task order)."""
+        completed = getattr(self.map_fn, "completed", None)
+        if completed is None:
+            yield from zip(tasks, self.map_fn(run_task, tasks), strict=True)
+            return
+        started = time.monotonic()
+        for task, fut in completed(run_task, tasks, [self._timeout(t) for t in tasks]):
+            yield task, self._outcome(task, fut, started)
 
     def wait_first(self, pendings: Sequence[Pending], control: Any = None) -> Pending:
         """Block until one of ``pendings`` is done (the first in list order among those

@@ -1,21 +1,19 @@
 """``toolbox.map``: serial, a spawn-based process pool, or SCOOP (the only SCOOP import).
 
 ``auto`` picks SCOOP when the program runs under ``python -m scoop``, a process pool when
-``parallel.workers > 1``, and the built-in ``map`` otherwise. Every backend returns
-results in task order, so a search makes the same decisions whichever runs it.
+``parallel.workers > 1``, and the built-in ``map`` otherwise. ``map`` returns results in
+task order on every backend; :meth:`ParallelMap.completed` yields them as they finish
+(the evaluator journals each at once and keeps the search's decisions in request order,
+so a search makes the same decisions whichever backend runs it).
 """
 
 from __future__ import annotations
 
-import multiprocessing as mp
-import os
-import threading
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, as_completed, wait
 from typing import Any
 
-from .worker import set_worker_index
+from .pool import WorkerPool
 
 
 def scoop_running() -> bool:
@@ -36,37 +34,33 @@ def resolve_backend(backend: str, workers: int) -> str:
     return backend
 
 
-def _exit_with(parent: int) -> None:
-    # a pool worker is not told when the main process dies (kill -9): it would wait on
-    # the call queue for ever, keeping its memory (and a GPU context) from the resumed run
-    while os.getppid() == parent:
-        time.sleep(1.0)
-    os._exit(1)
-
-
-def _init_worker(queue: Any) -> None:
-    set_worker_index(queue.get())
-    threading.Thread(target=_exit_with, args=(os.getppid(),), daemon=True).start()
-
-
 class ParallelMap:
-    """A ``map`` callable for ``toolbox.map``; call :meth:`close` when the search ends."""
+    """A ``map`` callable for ``toolbox.map``; call :meth:`close` when the search ends.
+
+    The process backend is a :class:`~deap_nas.runtime.pool.WorkerPool`: a worker that
+    dies or a task past its ``timeout`` fails that task's future alone
+    (:class:`~deap_nas.runtime.pool.WorkerLost`), and the worker is replaced. Serial
+    runs call ``fn`` in this process and SCOOP runs on SCOOP's workers: neither can stop
+    a task from outside, so both ignore ``timeout``.
+    """
 
     def __init__(self, backend: str = "auto", workers: int = 1) -> None:
         self.backend = resolve_backend(backend, workers)
         self.workers = workers
-        self._pool: ProcessPoolExecutor | None = None
+        self._pool: WorkerPool | None = None
 
-    def _executor(self) -> ProcessPoolExecutor:
+    @property
+    def enforces_timeouts(self) -> bool:
+        """Whether ``timeout`` arguments are enforced (the process backend only)."""
+        return self.backend == "process"
+
+    def _executor(self) -> WorkerPool:
         if self._pool is None:
-            ctx = mp.get_context("spawn")
-            queue = ctx.Queue()
-            for i in range(self.workers):
-                queue.put(i)
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker, initargs=(queue,))
+            self._pool = WorkerPool(self.workers)
         return self._pool
 
     def __call__(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
+        """``fn`` over ``items``, results in item order."""
         items = list(items)
         if not items:
             return iter(())
@@ -76,23 +70,33 @@ class ParallelMap:
             from scoop import futures
 
             return iter(futures.map(fn, items))
-        return self._executor().map(fn, items)
+        return (f.result() for f in [self._executor().submit(fn, item) for item in items])
+
+    def completed(self, fn: Callable[[Any], Any], items: Sequence[Any],
+                  timeouts: Sequence[float | None] | None = None) -> Iterator[tuple[Any, Any]]:
+        """``(item, finished future)`` pairs in the order the calls finish (serial: item
+        order, each computed when asked for); ``timeouts``: one per item, or None."""
+        items = list(items)
+        if self.backend == "serial":
+            return ((item, _run_now(fn, item)) for item in items)
+        times = list(timeouts) if timeouts is not None else [None] * len(items)
+        owner = {self.submit(fn, item, t): item for item, t in zip(items, times, strict=True)}
+        if self.backend == "scoop":
+            from scoop import futures
+
+            return ((owner[f], f) for f in futures.as_completed(list(owner)))
+        return ((owner[f], f) for f in as_completed(list(owner)))
 
     # -- asynchronous use (steady-state loops keep every worker busy) ----------------
-    def submit(self, fn: Callable[[Any], Any], item: Any) -> Any:
+    def submit(self, fn: Callable[[Any], Any], item: Any, timeout: float | None = None) -> Any:
         """Start ``fn(item)``; a future with ``done()`` and ``result()``. Serial runs it now."""
         if self.backend == "serial":
-            fut: Future = Future()
-            try:
-                fut.set_result(fn(item))
-            except BaseException as e:  # noqa: BLE001  (delivered through result())
-                fut.set_exception(e)
-            return fut
+            return _run_now(fn, item)
         if self.backend == "scoop":
             from scoop import futures
 
             return futures.submit(fn, item)
-        return self._executor().submit(fn, item)
+        return self._executor().submit(fn, item, timeout)
 
     def wait_first(self, pending: Sequence[Any]) -> None:
         """Block until at least one of ``pending`` is done."""
@@ -110,5 +114,14 @@ class ParallelMap:
 
     def close(self) -> None:
         if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool.close()
             self._pool = None
+
+
+def _run_now(fn: Callable[[Any], Any], item: Any) -> Future:
+    fut: Future = Future()
+    try:
+        fut.set_result(fn(item))
+    except BaseException as e:  # noqa: BLE001  (delivered through result())
+        fut.set_exception(e)
+    return fut

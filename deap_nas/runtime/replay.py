@@ -5,7 +5,8 @@ Ids are handed out in request order. After a snapshot, :meth:`JournalReplay.rest
 takes the journal: records before the snapshot's id counter fill the fitness cache,
 records after it (evaluations finished after the snapshot) are kept for reuse, so when
 the resumed loop asks for id ``i`` again with the same architecture, record ``i`` is
-taken instead of training.
+taken instead of training. Records are looked up by id, never by line: the journal is
+in completion order (a later id may precede an earlier one).
 """
 
 from __future__ import annotations

@@ -160,15 +160,17 @@ def context_for(spec: dict[str, Any]) -> _Context:
     return _CONTEXTS[key]
 
 
-def _failure(task: EvalTask, status: str, message: str, started: float) -> dict[str, Any]:
+def failure_record(task: EvalTask, status: str, message: str, seconds: float,
+                   worker: str | None = None) -> dict[str, Any]:
+    """The record of a failed task (``worker``: the process that failed; default this one)."""
     return {
         "eval_id": task.eval_id,
         "status": status,
         "message": message,
         "accuracy": None,
-        "time_total": time.perf_counter() - started,
+        "time_total": seconds,
         "device": "",
-        "worker": worker_name(),
+        "worker": worker_name() if worker is None else worker,
         "weights": None,
         "history": [],
     }
@@ -337,7 +339,7 @@ def run_task(task: EvalTask) -> dict[str, Any]:
             out = dict(load_trainer(task.context["trainer"])(task))
         except Exception as e:
             detail = "".join(traceback.format_exception_only(type(e), e)).strip()
-            return _failure(task, "crashed", detail, started)
+            return failure_record(task, "crashed", detail, time.perf_counter() - started)
         return {"eval_id": task.eval_id, "status": "ok", "message": "", "accuracy": None, "device": "",
                 "worker": worker_name(), "weights": None, "history": [],
                 "time_total": time.perf_counter() - started, **out}
@@ -346,7 +348,7 @@ def run_task(task: EvalTask) -> dict[str, Any]:
         weights = _save_weights(task, result)
     except Exception as e:  # a broken candidate or worker must not stop the search
         detail = "".join(traceback.format_exception_only(type(e), e)).strip()
-        return _failure(task, "crashed", detail, started)
+        return failure_record(task, "crashed", detail, time.perf_counter() - started)
     return {
         "eval_id": task.eval_id,
         "status": result.status,
