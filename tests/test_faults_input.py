@@ -506,6 +506,14 @@ def test_missing_data_root_and_teacher(capsys: Any, here: Path) -> None:
                            f"evaluation.teacher={{ensemble: {here / 'no_teacher'}}}"], "no_teacher", kind="path")
 
 
+def test_merge_keys_may_be_overridden() -> None:
+    """``<<: *anchor`` then the same key again is YAML's override, not a duplicate."""
+    from deap_nas.runtime.yaml_strict import load_yaml_text
+
+    text = "base: &b {lr: 0.1, epochs: 2}\ntraining:\n  <<: *b\n  lr: 0.2\n"
+    assert load_yaml_text(text, "t")["training"] == {"lr": 0.2, "epochs": 2}
+
+
 def test_summary(capsys: Any) -> None:
     """Counts of this module (run last in file order): tried = refused with one line."""
     with capsys.disabled():

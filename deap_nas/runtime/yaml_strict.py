@@ -2,7 +2,8 @@
 and one-line errors for files that cannot be read or parsed.
 
 PyYAML keeps the last of two equal keys silently (``lr: 0.1`` then ``lr: 10`` gives
-10); :class:`StrictLoader` raises instead, naming the key and both lines. Every run,
+10); :class:`StrictLoader` raises instead, naming the key and both lines. Keys merged in
+with ``<<: *anchor`` may still be overridden, as YAML defines. Every run,
 study and teacher config, every ``--set`` value and every saved ``config.yaml`` is read
 through :func:`load_yaml_text` (``runtime.config.read_yaml`` for files).
 """
@@ -24,6 +25,8 @@ class StrictLoader(yaml.SafeLoader):
 def _construct_mapping(loader: StrictLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
     seen: dict[Any, int] = {}
     for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":  # ``<<: *base``: its keys may be overridden
+            continue
         key = loader.construct_object(key_node, deep=True)
         try:
             first = seen.get(key)
