@@ -17,7 +17,8 @@
     deap-nas results STUDY_DIR [STUDY_DIR ...] --out PAGE.md [--copy-plots DIR] [--title T]
 
 Bad input (a missing file, an invalid architecture, an unknown data set, a bad option
-value) ends with a one-line message on stderr and exit code 2.
+or config value) and file system errors (a read-only folder, a full disk, a file where a
+folder belongs) end with a one-line message on stderr and exit code 2.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ class UsageError(Exception):
 
 def _read_arch(path: str) -> Architecture:
     p = Path(path)
+    if p.is_dir():
+        raise UsageError(f"architecture file {p} is a directory, not a file")
     if not p.is_file():
         raise UsageError(f"architecture file not found: {p}")
     try:

@@ -98,13 +98,14 @@ resume: run.json damaged                          damaged
 resume: config.yaml not UTF-8                     not UTF-8 (was a traceback)
 resume: config.yaml with a duplicate key          duplicate key
 resume: a read-only run directory                 Permission denied (was a traceback)
-describe: arch missing / a directory              not found
+describe: arch missing / a directory              not found / a directory
 describe: arch not UTF-8 / not JSON               malformed
 describe: --dot into a missing folder             No such file (was a traceback)
 train: arch missing                               not found
 train: --out is a file                            a file (was: trained, then a traceback)
 report / export / tabulate: missing run dir       not found
-study: config missing / not UTF-8 / --dir a file  one line each
+study: config missing / not UTF-8                 one line each
+study resume: study.yaml with a duplicate key     duplicate key (was silently accepted)
 train-teacher: config missing / a directory       one line each
 ================================================  ==========================================
 
@@ -399,6 +400,12 @@ def _fake_run(path: Path, meta: str = '{"format": "deap_nas.run/1", "fingerprint
     return path
 
 
+def _study_dir(path: Path) -> Path:
+    path.mkdir()
+    (path / "study.yaml").write_text("study: locality\nstudy: seeds\n")
+    return path
+
+
 #: name -> (setup(here) -> argv, texts the message contains)
 PATH_CASES: dict[str, tuple[Callable[[Path], list[Any]], tuple[str, ...]]] = {
     "config-missing": (lambda h: ["run", h / "none.yaml"], ("none.yaml", "not found")),
@@ -419,7 +426,7 @@ PATH_CASES: dict[str, tuple[Callable[[Path], list[Any]], tuple[str, ...]]] = {
     "resume-config-duplicate-key": (lambda h: ["resume", _fake_run(h / "r", config=(BASE_TEXT + "seed: 1\n").encode())],
                                     ("config.yaml", "duplicate key 'seed'")),
     "describe-missing": (lambda h: ["describe", h / "a.json"], ("a.json", "not found")),
-    "describe-directory": (lambda h: ["describe", (h / "a.json").mkdir() or h / "a.json"], ("a.json", "not found")),
+    "describe-directory": (lambda h: ["describe", (h / "a.json").mkdir() or h / "a.json"], ("a.json", "a directory")),
     "describe-not-utf8": (lambda h: ["describe", _binary(h / "a.json")], ("a.json",)),
     "describe-not-json": (lambda h: ["describe", write_config(h / "a.json", "{nodes")], ("a.json",)),
     "train-missing-arch": (lambda h: ["train", h / "a.json"], ("a.json", "not found")),
@@ -428,6 +435,7 @@ PATH_CASES: dict[str, tuple[Callable[[Path], list[Any]], tuple[str, ...]]] = {
     "tabulate-missing": (lambda h: ["tabulate", h / "gone"], ("gone",)),
     "study-config-missing": (lambda h: ["study", "locality", h / "none.yaml"], ("none.yaml", "not found")),
     "study-config-not-utf8": (lambda h: ["study", "locality", _binary(h / "s.yaml")], ("s.yaml", "not UTF-8")),
+    "study-resume-duplicate-key": (lambda h: ["study", "resume", _study_dir(h / "s")], ("study.yaml", "duplicate key")),
     "teacher-config-missing": (lambda h: ["train-teacher", h / "none.yaml", "--out", h / "t"], ("none.yaml",)),
     "teacher-config-directory": (lambda h: ["train-teacher", h, "--out", h / "t"], ("directory",)),
 }
