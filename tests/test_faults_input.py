@@ -317,7 +317,7 @@ def test_missing_cuda_device(capsys: Any, here: Path, monkeypatch: pytest.Monkey
 
 def test_duplicate_key_in_study_and_teacher_configs(capsys: Any, here: Path) -> None:
     study = here / "study.yaml"
-    study.write_text("run: base.yaml\nparams:\n  clones: 2\n  clones: 3\n")
+    study.write_text("study: locality\nbase: base.yaml\nparams:\n  clones: 2\n  clones: 3\n")
     refused(capsys, here, ["study", "locality", study, "--dir", here / "s"], "study.yaml", "duplicate key 'clones'")
     teacher = here / "teacher.yaml"
     teacher.write_text("data:\n  name: cifar10\n  name: fashion_mnist\n")
