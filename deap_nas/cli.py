@@ -17,9 +17,10 @@
     deap-nas results STUDY_DIR [STUDY_DIR ...] --out PAGE.md [--copy-plots DIR] [--title T]
 
 Bad input (a missing file, an invalid architecture, an unknown data set, a bad option
-value, a run directory locked by another process) ends with a one-line message on stderr
-and exit code 2. An interrupted ``run`` / ``resume`` (Ctrl-C, SIGTERM) prints the resume
-command and exits 130 / 143.
+value or config value, a run directory locked by another process) and file system errors
+(a read-only folder, a full disk, a file where a folder belongs) end with a one-line
+message on stderr and exit code 2. An interrupted ``run`` / ``resume`` (Ctrl-C, SIGTERM)
+prints the resume command and exits 130 / 143.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ class UsageError(Exception):
 
 def _read_arch(path: str) -> Architecture:
     p = Path(path)
+    if p.is_dir():
+        raise UsageError(f"architecture file {p} is a directory, not a file")
     if not p.is_file():
         raise UsageError(f"architecture file not found: {p}")
     try:
@@ -49,6 +52,17 @@ def _read_arch(path: str) -> Architecture:
         raise UsageError(f"{p}: {e}") from None
     except (TypeError, UnicodeDecodeError) as e:  # wrong JSON structure ("nodes": 5), binary file
         raise UsageError(f"{p}: malformed architecture description ({e})") from None
+
+
+def _out_dir(path: str | None, option: str = "--out") -> None:
+    """Refuse an output folder that is a file (or lies below one) before any work."""
+    if path is None:
+        return
+    for p in (Path(path), *Path(path).parents):
+        if p.exists():
+            if not p.is_dir():
+                raise UsageError(f"{option} {path}: {p} is a file, not a directory")
+            return
 
 
 def _shape(text: str) -> tuple[int, int, int]:
@@ -100,10 +114,14 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 def _device(name: str) -> str:
     import torch
 
+    from .data.device import check_device
+
     if name == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise UsageError("--device cuda asked for, but torch sees no CUDA device")
+    try:
+        check_device(name)
+    except ValueError as e:
+        raise UsageError(f"--device {e}") from None
     return name
 
 
@@ -117,6 +135,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
 
     arch = _read_arch(args.arch)
+    _out_dir(args.out)
     device = _device(args.device)
     try:
         augment = AugmentConfig(pad=args.pad_crop, flip=args.flip, erasing=args.erasing)
@@ -371,6 +390,7 @@ def cmd_train_teacher(args: argparse.Namespace) -> int:
     from .runtime.schema import ConfigError
     from .runtime.teacher_ensemble import load_teacher_config, train_teacher
 
+    _out_dir(args.out)
     try:
         config = load_teacher_config(args.config, args.set)
         train_teacher(config, args.out, device=_device(args.device), log=lambda s: print(s, flush=True))
@@ -429,6 +449,7 @@ def cmd_study(args: argparse.Namespace) -> int:
 def cmd_tabulate(args: argparse.Namespace) -> int:
     from .studies.runs import run_metrics, tabulate_runs, write_table
 
+    _out_dir(args.out)
     try:
         rows = [run_metrics(d) for d in args.run_dirs]
     except (FileNotFoundError, ValueError) as e:
@@ -629,13 +650,38 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def os_error_line(e: OSError) -> str:
+    """An OSError as one line naming the path and the cause, e.g.
+    ``runs/a/config.yaml: No space left on device (ENOSPC)``."""
+    import errno
+
+    name = errno.errorcode.get(e.errno or 0, "")
+    cause = (e.strerror or str(e)) + (f" ({name})" if name else "")
+    paths = [str(p) for p in (e.filename, e.filename2) if p is not None]
+    return f"{' -> '.join(paths)}: {cause}" if paths else cause
+
+
+def _error(message: str) -> int:
+    """Print ``message`` as the one line ``deap-nas: error: ...``; exit code 2."""
+    print(f"deap-nas: error: {' '.join(message.split())}", file=sys.stderr)
+    return 2
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command. Bad input (UsageError, a config or run-directory error) and a
+    file system error (OSError: read-only, disk full, a file where a folder belongs)
+    end as one line on stderr with exit code 2."""
+    from .evaluation import DatasetNotFoundError
+    from .runtime.rundir import RunDirError
+    from .runtime.schema import ConfigError
+
     args = parser().parse_args(argv)
     try:
         return args.func(args)
-    except UsageError as e:
-        print(f"deap-nas: error: {e}", file=sys.stderr)
-        return 2
+    except (UsageError, ConfigError, RunDirError, DatasetNotFoundError) as e:
+        return _error(str(e))
+    except OSError as e:
+        return _error(os_error_line(e))
 
 
 if __name__ == "__main__":

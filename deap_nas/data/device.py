@@ -11,7 +11,22 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import torch
 
-__all__ = ["DeviceDataset", "same_device"]
+__all__ = ["DeviceDataset", "check_device", "same_device"]
+
+
+def check_device(name: str) -> None:
+    """Raise ValueError naming ``name`` and the devices torch sees when ``name``
+    (``cuda`` or ``cuda:N``) is not on this machine; ``auto``, ``cpu`` and other
+    names pass (torch reports those itself)."""
+    if not name.startswith("cuda"):
+        return
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if count == 0:
+        raise ValueError(f"{name} asked for, but torch sees no CUDA device on this machine (use cpu or auto)")
+    index = name.partition(":")[2]
+    if index and (not index.isdigit() or int(index) >= count):
+        raise ValueError(f"{name} asked for, but this machine has {count} CUDA device(s): "
+                         f"cuda:0..cuda:{count - 1}")
 
 
 def same_device(a: torch.device, b: torch.device) -> bool:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from ..checks import check_limits
 from .augment import AugmentConfig
 
 __all__ = ["OPTIMIZERS", "SCHEDULES", "SCHEDULE_SETTINGS", "TrainConfig"]
@@ -129,6 +131,8 @@ class TrainConfig:
             return
         if not _is_num(v):
             raise self._bad(name, "must be a number")
+        if not math.isfinite(v):
+            raise self._bad(name, "must be a finite number")
         if strict_low and not v > low:
             raise self._bad(name, f"must be > {low:g}")
         if not low <= v <= high:
@@ -145,10 +149,15 @@ class TrainConfig:
 
     # -- field groups -------------------------------------------------------------
     def _check_sizes(self) -> None:
-        """``epochs``, ``batch_size``, ``eval_batch_size``."""
+        """``epochs``, ``batch_size``, ``eval_batch_size``: >= 1 and at most their
+        :data:`~deap_nas.checks.LIMITS` bound."""
         self._need_int("epochs", 1)
         self._need_int("batch_size", 1)
         self._need_int("eval_batch_size", 1)
+        try:  # upper bounds (deap_nas.checks.LIMITS)
+            check_limits({n: getattr(self, n) for n in ("epochs", "batch_size", "eval_batch_size")})
+        except ValueError as e:
+            raise ValueError(f"TrainConfig.{e}") from None
 
     def _check_optimizer(self) -> None:
         """``optimizer`` and its settings: ``lr``, ``momentum``, ``nesterov`` (SGD with

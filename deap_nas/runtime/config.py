@@ -1,4 +1,5 @@
-"""Run configuration: YAML (``yaml.safe_load`` only) -> validated objects.
+"""Run configuration: YAML (a ``SafeLoader`` that refuses duplicate keys,
+:mod:`.yaml_strict`) -> validated objects.
 
 Sections: ``seed``, ``data``, ``space``, ``algorithm``, ``operators``, ``training``
 (partial evaluation of each candidate), ``evaluation``, ``final_training``, ``budget``,
@@ -27,7 +28,8 @@ from ..checks import check_amount
 from ..evaluation.config import SCHEDULE_SETTINGS, TrainConfig
 from ..ops import OPERATORS, operator_parameters
 from ..spaces import SPACES
-from .schema import ConfigError, convert, from_mapping, to_plain
+from .schema import ConfigError, check_finite, convert, from_mapping, to_plain
+from .yaml_strict import load_yaml_text, read_text_file
 
 BACKENDS = ("auto", "serial", "process", "scoop")
 
@@ -393,6 +395,7 @@ def parse_config(data: Any, source: str = "") -> RunConfig:
     unknown = sorted(set(data) - set(SECTIONS))
     if unknown:
         raise ConfigError(f"{unknown[0]}: unknown section; known sections: {', '.join(SECTIONS)}")
+    check_finite(data, "")
     seed = convert(int, data.get("seed", 0), "seed")
 
     space_name, space_rest = _named(SPACES, data.get("space", {"name": "sequential"}), "space", "search space")
@@ -434,10 +437,7 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str,
         key, sep, raw = item.partition("=")
         if not sep or not key:
             raise ConfigError(f"--set {item!r}: expected key.path=value")
-        try:
-            value = yaml.safe_load(raw)
-        except yaml.YAMLError as e:
-            raise ConfigError(f"--set {key}: value is not valid YAML: {e}") from None
+        value = load_yaml_text(raw, f"--set {key}: value")
         node = data
         parts = key.split(".")
         for part in parts[:-1]:
@@ -452,14 +452,10 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str,
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
+    """A YAML config file (duplicate keys refused); every error is one line naming the
+    file (missing, a directory, unreadable, not UTF-8, not YAML)."""
     p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"config file not found: {p}")
-    try:
-        data = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{p}: not valid YAML: {e}") from None
-    return data or {}
+    return load_yaml_text(read_text_file(p), str(p)) or {}
 
 
 #: config keys that name input folders or files. A relative value is made absolute when the

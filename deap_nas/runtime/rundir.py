@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import sys
 import time
 from datetime import datetime, timezone
@@ -81,16 +82,29 @@ class RunDir:
         run = cls(cls.resolve_path(config, path))
         if run.run_json.exists():
             raise RunDirError(f"{run.path} already holds a run; use `deap-nas resume {run.path}` or another name")
+        if run.path.exists() and not run.path.is_dir():
+            raise RunDirError(f"{run.path} is a file, not a run directory")
+        # the topmost folder this call creates (output.dir may be new too)
+        new = next((p for p in reversed([run.path, *run.path.parents]) if not p.exists()), None)
+        wrote = False
         run.path.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(run.config_path, config.to_yaml())
-        run.write_meta(
-            status="running",
-            stop_reason=None,
-            fingerprint=config.fingerprint(),
-            config_source=config.source,
-            created=now(),
-            command=" ".join(sys.argv),
-        )
+        try:
+            atomic_write_text(run.config_path, config.to_yaml())
+            wrote = True
+            run.write_meta(
+                status="running",
+                stop_reason=None,
+                fingerprint=config.fingerprint(),
+                config_source=config.source,
+                created=now(),
+                command=" ".join(sys.argv),
+            )
+        except BaseException:  # disk full, read-only: leave nothing behind
+            if new is not None:
+                shutil.rmtree(new, ignore_errors=True)
+            elif wrote:
+                run.config_path.unlink(missing_ok=True)
+            raise
         return run
 
     def read_meta(self) -> dict[str, Any]:

@@ -2,18 +2,23 @@
 
 ``from_mapping(Cls, data, "training")`` checks every key against the dataclass's fields
 (unknown keys are errors listing the known ones), converts values by the field's type
-annotation (int, float, bool, str, None, tuples, lists, dicts and nested dataclasses),
-then runs the class's ``__post_init__``; any ``ValueError`` it raises is re-raised as a
+annotation (int, float, bool, str, None, tuples, lists, dicts and nested dataclasses;
+floats must be finite, and a string such as '1e6' in a float field is read as a number),
+checks the upper bounds of :data:`deap_nas.checks.LIMITS` (values that would exhaust
+memory or time), then runs the class's ``__post_init__``; any ``ValueError`` it raises is re-raised as a
 :class:`ConfigError` prefixed with the path, e.g. ``training.lr: must be > 0, got -1``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from collections.abc import Mapping
 from typing import Any, TypeVar
+
+from ..checks import check_limits
 
 T = TypeVar("T")
 
@@ -91,9 +96,7 @@ def convert(tp: Any, value: Any, path: str) -> Any:
             raise ConfigError(f"{path}: expected an integer, got {value!r}")
         return value
     if tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{path}: expected a number, got {value!r}")
-        return float(value)
+        return _float(value, path)
     if tp is str:
         if not isinstance(value, str):
             raise ConfigError(f"{path}: expected a string, got {value!r}")
@@ -103,6 +106,39 @@ def convert(tp: Any, value: Any, path: str) -> Any:
             raise ConfigError(f"{path}: expected null, got {value!r}")
         return None
     return value
+
+
+def _float(value: Any, path: str) -> float:
+    """A finite float from a number, or from a string Python reads as one: YAML 1.1
+    (PyYAML) reads ``1e6`` without a dot as the string '1e6'."""
+    if isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            raise ConfigError(f"{path}: expected a number, got {value!r}") from None
+    elif isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{path}: expected a number, got {value!r}")
+    else:
+        try:
+            number = float(value)
+        except OverflowError:  # an int beyond the float range
+            raise ConfigError(f"{path}: must be a finite number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise ConfigError(f"{path}: must be a finite number, got {value!r}")
+    return number
+
+
+def check_finite(data: Any, path: str) -> None:
+    """Refuse a non-finite float (``.inf``, ``.nan``) anywhere in ``data``, also in
+    sections without a typed schema (operator parameters, heads, teachers)."""
+    if isinstance(data, float) and not math.isfinite(data):
+        raise ConfigError(f"{path or 'config'}: must be a finite number, got {data!r}")
+    if isinstance(data, Mapping):
+        for k, v in data.items():
+            check_finite(v, f"{path}.{k}" if path else str(k))
+    elif isinstance(data, (list, tuple)):
+        for i, v in enumerate(data):
+            check_finite(v, f"{path}[{i}]")
 
 
 def from_mapping(cls: type[T], data: Mapping[str, Any] | None, path: str) -> T:
@@ -120,6 +156,7 @@ def from_mapping(cls: type[T], data: Mapping[str, Any] | None, path: str) -> T:
     for name, value in data.items():
         kwargs[name] = convert(hints[name], value, f"{path}.{name}" if path else name)
     try:
+        check_limits(kwargs)
         return cls(**kwargs)
     except ConfigError:
         raise

@@ -74,6 +74,17 @@ def make_space(config: RunConfig) -> Any:
     return SPACES[config.space.name](config.space.params)
 
 
+def _check_device(device: str) -> None:
+    """``parallel.device`` exists on this machine (``cuda:7`` with two GPUs does not)."""
+    if device.startswith("cuda"):
+        from ..data.device import check_device
+
+        try:
+            check_device(device)
+        except ValueError as e:
+            raise ConfigError(f"parallel.device: {e}") from None
+
+
 def preflight(config: RunConfig) -> None:
     """Fail early, before any run directory is written, when the data cannot be had or
     ``evaluation.teacher`` is missing or was trained on other data (``check_teacher``).
@@ -86,6 +97,7 @@ def preflight(config: RunConfig) -> None:
     from .parallel import resolve_backend
     from .worker import context_for
 
+    _check_device(config.parallel.device)
     if config.evaluation.trainer is not None:  # a replacement trainer brings its own data (or none)
         return
     if config.evaluation.teacher is not None:  # a missing or mismatched teacher: before any training

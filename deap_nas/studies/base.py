@@ -408,7 +408,7 @@ def resume_study(path: str | Path, force: bool = False, overrides: Sequence[str]
     p = Path(path)
     if not (p / "study.yaml").is_file():
         raise RunDirError(f"{p} is not a study directory (no study.yaml)")
-    data = apply_overrides(yaml.safe_load((p / "study.yaml").read_text()) or {}, overrides)
+    data = apply_overrides(read_yaml(p / "study.yaml"), overrides)
     source = json.loads((p / "study.json").read_text()).get("source", "") if (p / "study.json").is_file() else ""
     config = parse_study_config(data, where=p, source=source)
     return run_study(config, p, force=force)
