@@ -77,15 +77,21 @@ class RunDir:
         name = config.output.name or f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
         return Path(config.output.dir) / name
 
+    @staticmethod
+    def check_new(path: str | Path) -> Path | None:
+        """RunDirError unless a new run may start in ``path``; returns the topmost folder
+        that starting it will create (``output.dir`` may be new too), or None."""
+        path = Path(path)
+        if (path / "run.json").exists():
+            raise RunDirError(f"{path} already holds a run; use `deap-nas resume {path}` or another name")
+        if path.exists() and not path.is_dir():
+            raise RunDirError(f"{path} is a file, not a run directory")
+        return next((p for p in reversed([path, *path.parents]) if not p.exists()), None)
+
     @classmethod
     def create(cls, config: RunConfig, path: str | Path | None = None) -> RunDir:
         run = cls(cls.resolve_path(config, path))
-        if run.run_json.exists():
-            raise RunDirError(f"{run.path} already holds a run; use `deap-nas resume {run.path}` or another name")
-        if run.path.exists() and not run.path.is_dir():
-            raise RunDirError(f"{run.path} is a file, not a run directory")
-        # the topmost folder this call creates (output.dir may be new too)
-        new = next((p for p in reversed([run.path, *run.path.parents]) if not p.exists()), None)
+        new = cls.check_new(run.path)
         wrote = False
         run.path.mkdir(parents=True, exist_ok=True)
         try:

@@ -11,6 +11,7 @@ snapshotted atomically with all RNG states, so a killed run resumes to the same 
 from __future__ import annotations
 
 import random
+import shutil
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -144,13 +145,19 @@ def start_run(config: RunConfig, run_dir: str | Path | None = None) -> SearchOut
     directory locked throughout: :mod:`deap_nas.runtime.lock`)."""
     preflight(config)
     path = RunDir.resolve_path(config, run_dir)
-    with acquire(path, log=_stderr) as lock:
-        try:
-            run = RunDir.create(config, path)
-            return _execute(config, run, snapshot=None, journal=[], lock=lock)
-        except KeyboardInterrupt as e:
-            e.run_dir = path  # type: ignore[attr-defined]  # for the resume command the CLI prints
-            raise
+    new = RunDir.check_new(path)
+    try:
+        with acquire(path, log=_stderr) as lock:
+            try:
+                run = RunDir.create(config, path)
+                return _execute(config, run, snapshot=None, journal=[], lock=lock)
+            except KeyboardInterrupt as e:
+                e.run_dir = path  # type: ignore[attr-defined]  # for the resume command the CLI prints
+                raise
+    except BaseException:
+        if new is not None and not (path / "run.json").exists():  # never started: leave nothing
+            shutil.rmtree(new, ignore_errors=True)
+        raise
 
 
 def resume_run(run_dir: str | Path, overrides: Sequence[str] = (), force: bool = False,
@@ -164,6 +171,8 @@ def resume_run(run_dir: str | Path, overrides: Sequence[str] = (), force: bool =
     """
     run = RunDir(run_dir)
     run.read_meta()  # not a run directory: refused before a lock file is written
+    if run.config_path.is_file():
+        read_yaml(run.config_path)  # an unreadable config too (read again under the lock)
     with acquire(run.path, break_lock=break_lock, log=_stderr) as lock:
         try:
             return _resume_locked(run, overrides, force, lock)
