@@ -427,20 +427,31 @@ def cmd_committee(args: argparse.Namespace) -> int:
 
 
 def cmd_study(args: argparse.Namespace) -> int:
+    """Run or resume a study; Ctrl-C / SIGTERM leave it resumable and exit 130 / 143 after
+    one line naming the resume command."""
+    import shlex
+
+    from .runtime.interrupt import exit_code, signal_name, sigterm_raises
     from .runtime.rundir import RunDirError
     from .runtime.schema import ConfigError
     from .studies import STUDIES, load_study_config, resume_study, run_study
 
     try:
-        if args.name == "resume":
-            results = resume_study(args.target, force=args.force, overrides=args.set)
-        else:
-            if args.name not in STUDIES:
-                raise UsageError(f"unknown study '{args.name}'; known: {', '.join(sorted(STUDIES))}, or resume DIR")
-            config = load_study_config(args.target, args.name, args.set)
-            results = run_study(config, args.dir, force=args.force)
+        with sigterm_raises():
+            if args.name == "resume":
+                results = resume_study(args.target, force=args.force, overrides=args.set)
+            else:
+                if args.name not in STUDIES:
+                    raise UsageError(f"unknown study '{args.name}'; known: {', '.join(sorted(STUDIES))}, or resume DIR")
+                config = load_study_config(args.target, args.name, args.set)
+                results = run_study(config, args.dir, force=args.force)
     except (ConfigError, RunDirError, FileNotFoundError) + _search_errors() as e:
         raise UsageError(str(e)) from None
+    except KeyboardInterrupt as e:
+        where = getattr(e, "study_dir", None)
+        then = f"; continue with: deap-nas study resume {shlex.quote(str(where))}" if where else ""
+        print(f"deap-nas: study interrupted by {signal_name(e)}{then}", file=sys.stderr, flush=True)
+        return exit_code(e)
     print(results.get("summary", ""))
     print(f"study directory: {results['dir']} ({results['wall_seconds']:.0f}s)")
     return 0

@@ -16,6 +16,7 @@ run (``reference``) is the yardstick for every resume.
 | `resume --break-lock` on a held lock | the lock is taken; the resume runs |
 | a run that ends normally, fails (fail_fast), is refused (changed config) or gets Ctrl-C in process | run.lock removed |
 | SIGTERM to a running `deap-nas run` | exit 143; last stderr line `deap-nas: interrupted by SIGTERM; continue with: deap-nas resume RUN_DIR`; no traceback; run.json `interrupted` with time and signal; no run.lock; the resume equals the uninterrupted run |
+| SIGTERM to a running `deap-nas study` | exit 143; last stderr line `deap-nas: study interrupted by SIGTERM; continue with: deap-nas study resume DIR`; study.json `interrupted`; the resume finishes every run |
 | SIGINT (Ctrl-C) to a running `deap-nas run` | the same with exit 130 and SIGINT |
 | newest snapshot valid JSON but not a snapshot (another format, a missing field, a malformed RNG state) | reported; the previous snapshot is used; the resume equals the uninterrupted run |
 | newest snapshot passes the check but cannot be loaded | refused: one line naming its generation, exit 2 |
@@ -355,3 +356,38 @@ def test_every_file_of_a_run_directory_follows_the_umask(tmp_path, umask) -> Non
     assert {"config.yaml", "run.json", "logbook.csv", "journal.jsonl"} <= set(modes)
     assert {k: v for k, v in modes.items() if v != oct(want)} == {}
     assert lock_mode == want
+
+
+def test_sigterm_to_a_study_leaves_it_resumable(tmp_path) -> None:
+    """`deap-nas study` under SIGTERM: exit 143, one line naming `deap-nas study resume DIR`,
+    study.json `interrupted`; the resume finishes every run."""
+    study = {"study": "search_vs_random", "seed": 0,
+             "params": {"seeds": [0, 1], "metric": "best_val",
+                        "methods": {"ga": {"run": CONFIG, "points": [{}]},
+                                    "random": {"run": {**CONFIG, "algorithm": {"name": "random_search",
+                                                                               "population_size": 4}},
+                                               "points": [{}]}}},
+             "output": {"plots": False, "progress": False}}  # fmt: skip
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(study))
+    d = tmp_path / "study dir"
+    env = {**ENV, SLOW_ENV: "0.3", "PYTHONPATH": os.pathsep.join([str(REPO), ENV.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen([sys.executable, "-m", "deap_nas.cli", "study", "search_vs_random", "s.yaml", "--dir", str(d)],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not any(len(journal(r)) >= 3 for r in d.glob("ga/*") if (r / "journal.jsonl").exists()):
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[1][-3000:]
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143, err[-3000:]
+    assert "Traceback" not in err, err[-3000:]
+    assert err.strip().splitlines()[-1] == (
+        f"deap-nas: study interrupted by SIGTERM; continue with: deap-nas study resume {shlex.quote(str(d))}")
+    assert json.loads((d / "study.json").read_text())["status"] == "interrupted"
+    assert main(["study", "resume", str(d)]) == 0
+    assert json.loads((d / "study.json").read_text())["status"] == "finished"
+    assert sorted(p.parent.parent.name for p in d.glob("*/*/run.json")) == ["ga", "ga", "random", "random"]

@@ -388,8 +388,9 @@ def run_study(config: StudyConfig, path: str | Path | None = None, force: bool =
     entry = STUDIES[config.study]
     try:
         results = entry.fn(study, config.params)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         write_json(meta_path, {**meta, "status": "interrupted", "seconds": seconds + time.perf_counter() - start})
+        e.study_dir = p  # type: ignore[attr-defined]  # for the resume command the CLI prints
         raise
     finally:
         study.close()
