@@ -5,7 +5,8 @@ Which evaluation a fault hits comes from environment variables, read in the work
 
 - ``DEAP_NAS_FAULT_AT``: the evaluation id that dies (:func:`dying_trainer`), hangs
   (:func:`hanging_trainer`) or fails as an ordinary crash (:func:`failing_trainer`);
-- ``DEAP_NAS_FAULT_DIR``: :func:`killing_trainer`'s folder (see there).
+- ``DEAP_NAS_FAULT_DIR``: :func:`killing_trainer`'s folder (see there), and where
+  :func:`dask_dying_trainer` leaves its marker.
 
 Every other evaluation is :func:`deap_nas.testing.fake_trainer`. A fault that would
 end the process (``os._exit``, sleeping for ever) happens only in a worker process,
@@ -97,3 +98,17 @@ def pid(_: Any = None) -> int:
 
 def raise_value_error(message: str) -> None:
     raise ValueError(message)
+
+
+def dask_dying_trainer(task: Any) -> dict[str, Any]:
+    """Evaluation ``$DEAP_NAS_FAULT_AT`` kills its (Dask) worker process: on its first
+    run only when ``$DEAP_NAS_FAULT_DIR`` is set (a marker file there remembers it), on
+    every run otherwise."""
+    if _hit(task):
+        folder = os.environ.get(DIR)
+        marker = Path(folder) / f"died-{task.eval_id}" if folder else None
+        if marker is None or not marker.exists():
+            if marker is not None:
+                marker.touch()
+            os._exit(1)
+    return fake_trainer(task)

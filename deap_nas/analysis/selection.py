@@ -111,7 +111,7 @@ def _reevaluate_locked(run: RunDir, min_evaluations: int, candidates: int,
     if total:
         preflight(config)
         space = make_space(config)
-        pmap = ParallelMap(config.parallel.backend, config.parallel.workers)
+        pmap = ParallelMap.from_config(config.parallel)
         ev = run_evaluator(config, space, run, pmap, log, cache=False, repeats=1, fail_fast=False,
                            weight_store_dir=None)
         ev.replay.next_eval_id = 1 + max((int(r["eval_id"]) for r in journal), default=-1)

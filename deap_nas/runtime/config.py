@@ -31,7 +31,7 @@ from ..spaces import SPACES
 from .schema import ConfigError, check_finite, convert, from_mapping, to_plain
 from .yaml_strict import load_yaml_text, read_text_file
 
-BACKENDS = ("auto", "serial", "process", "scoop")
+BACKENDS = ("auto", "serial", "process", "scoop", "dask")
 
 
 @dataclass
@@ -197,13 +197,52 @@ class FinalTrainingConfig:
 
 
 @dataclass
+class DaskSecurity:
+    """TLS files of a client of a remote Dask scheduler (``distributed.security.Security``)."""
+
+    ca_file: str | None = None  # the certificate authority that signed the scheduler's and workers' certificates
+    cert: str | None = None  # this client's certificate
+    key: str | None = None  # its private key (None: inside ``cert``)
+
+    def __post_init__(self) -> None:
+        for name in ("ca_file", "cert"):
+            if not getattr(self, name):
+                raise ValueError(f"{name}: give the path of a PEM file")
+        if self.key is not None and not self.key:
+            raise ValueError("key: give the path of a PEM file, or null when cert holds the key")
+
+
+@dataclass
+class DaskConfig:
+    """``parallel.dask``: where a ``backend: dask`` run sends its candidates (README,
+    "Dask on one or several hosts"; checks in :mod:`deap_nas.runtime.dask_backend`)."""
+
+    #: null: a local cluster of ``parallel.workers`` processes on the loopback interface;
+    #: else the address of a running scheduler, ``tls://host:port`` (or ``tcp://``)
+    scheduler: str | None = None
+    threads_per_worker: int = 1  # candidates one worker process runs at once (local cluster)
+    tls: bool = False  # local cluster: TLS with temporary certificates
+    security: DaskSecurity | None = None  # remote scheduler: TLS files, required for tls://
+    allow_insecure: bool = False  # accept tcp:// to a host other than this one (unauthenticated pickles)
+    retries: int = 2  # runs of a task whose worker was lost, after the first, before it is ``crashed``
+    resources: dict[str, float] | None = None  # what each task asks of a worker, e.g. {GPU: 1}
+    dashboard: bool = False  # local cluster: the dashboard on 127.0.0.1:8787 (needs bokeh)
+
+    def __post_init__(self) -> None:
+        from .dask_backend import check_dask_settings
+
+        check_dask_settings(self)
+
+
+@dataclass
 class ParallelConfig:
-    """How evaluations are spread: serial, a spawn-based process pool, or SCOOP."""
+    """How evaluations are spread: serial, a spawn-based process pool, SCOOP or Dask."""
 
     backend: str = "auto"  # auto: scoop under `python -m scoop`, process if workers > 1, else serial
-    workers: int = 1
+    workers: int = 1  # process pool size; with backend dask, the local cluster's size
     device: str = "auto"  # auto | cpu | cuda; worker i uses GPU i mod n
     threads: int | None = None  # torch CPU threads per worker (None: torch's default)
+    dask: DaskConfig | None = None  # backend dask: its settings (None: the defaults)
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -322,6 +361,7 @@ LATER_FIELDS: dict[str, dict[str, Any]] = {
     "algorithm": {"duplication_modes": ["serial"], "sample_with_replacement": False, "max_params": None, "redraw": 0},
     "training": {"score": "best", "drop_path": 0.0},
     "evaluation": {"teacher": None, "weight_store": False, "trainer": None, "hard_timeout": None},
+    "parallel": {"dask": None},
     "final_training": {"teacher": None, "source": "ranking", "sort": "rank", "rank_by": "mean",
                        "selection": "reevaluate"},
 }

@@ -14,9 +14,9 @@ repeat) and then, in this order:
    as the interrupted one and a journal record with that id and hash is taken instead of
    training;
 3. otherwise one :class:`~deap_nas.runtime.worker.EvalTask` per repeat, dispatched
-   through the parallel map (serial, process pool or SCOOP: :mod:`~deap_nas.runtime.parallel`),
+   through the parallel map (serial, process pool, SCOOP or Dask: :mod:`~deap_nas.runtime.parallel`),
    each with its hard limit (:func:`hard_limit`; enforced by the process pool only). A
-   task whose worker died or was killed past that limit gets a ``crashed`` / ``timeout``
+   task whose worker died (Dask: after its retries) or was killed past that limit gets a ``crashed`` / ``timeout``
    record (:func:`lost_record`), like any failed training.
 
 Relative weight and state paths in requests are rooted at the run directory (where
@@ -407,8 +407,8 @@ class Evaluator:
         if not getattr(self.map_fn, "enforces_timeouts", False):
             if self.hard_timeout is not None and not self._warned_timeout and self.log:
                 self.log(f"evaluation.hard_timeout is not enforced by the {getattr(self.map_fn, 'backend', 'given')} "
-                         "backend (a candidate runs in this process or on SCOOP's workers); use "
-                         "parallel.backend: process")
+                         "backend (a candidate runs in this process, or on SCOOP's or Dask's workers, which "
+                         "cannot stop one task); use parallel.backend: process")
             self._warned_timeout = True
             return None
         return hard_limit(self.hard_timeout, task.context.get("training") or {},

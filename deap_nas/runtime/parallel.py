@@ -1,7 +1,8 @@
-"""``toolbox.map``: serial, a spawn-based process pool, or SCOOP (the only SCOOP import).
+"""``toolbox.map``: serial, a spawn-based process pool, SCOOP (the only SCOOP import) or
+Dask (:mod:`.dask_backend`).
 
 ``auto`` picks SCOOP when the program runs under ``python -m scoop``, a process pool when
-``parallel.workers > 1``, and the built-in ``map`` otherwise. ``map`` returns results in
+``parallel.workers > 1``, and the built-in ``map`` otherwise; Dask only when asked for. ``map`` returns results in
 task order on every backend; :meth:`ParallelMap.completed` yields them as they finish
 (the evaluator journals each at once and keeps the search's decisions in request order,
 so a search makes the same decisions whichever backend runs it).
@@ -11,9 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, as_completed, wait
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .pool import WorkerPool
+
+if TYPE_CHECKING:
+    from .dask_backend import DaskExecutor
 
 
 def scoop_running() -> bool:
@@ -41,22 +45,36 @@ class ParallelMap:
     dies or a task past its ``timeout`` fails that task's future alone
     (:class:`~deap_nas.runtime.pool.WorkerLost`), and the worker is replaced. Serial
     runs call ``fn`` in this process and SCOOP runs on SCOOP's workers: neither can stop
-    a task from outside, so both ignore ``timeout``.
+    a task from outside, so both ignore ``timeout``. The Dask backend
+    (:class:`~deap_nas.runtime.dask_backend.DaskExecutor`, settings ``dask``) runs a
+    task again when its worker is lost, then fails it with ``WorkerLost``; it cannot stop
+    a running task either and ignores ``timeout``.
     """
 
-    def __init__(self, backend: str = "auto", workers: int = 1) -> None:
+    def __init__(self, backend: str = "auto", workers: int = 1, dask: Any = None) -> None:
         self.backend = resolve_backend(backend, workers)
         self.workers = workers
-        self._pool: WorkerPool | None = None
+        self.dask = dask
+        self._pool: WorkerPool | DaskExecutor | None = None
+
+    @classmethod
+    def from_config(cls, parallel: Any) -> ParallelMap:
+        """The map of a ``parallel`` config section (:class:`~deap_nas.runtime.config.ParallelConfig`)."""
+        return cls(parallel.backend, parallel.workers, parallel.dask)
 
     @property
     def enforces_timeouts(self) -> bool:
         """Whether ``timeout`` arguments are enforced (the process backend only)."""
         return self.backend == "process"
 
-    def _executor(self) -> WorkerPool:
+    def _executor(self) -> WorkerPool | DaskExecutor:
         if self._pool is None:
-            self._pool = WorkerPool(self.workers)
+            if self.backend == "dask":
+                from .dask_backend import DaskExecutor
+
+                self._pool = DaskExecutor(self.dask, self.workers)
+            else:
+                self._pool = WorkerPool(self.workers)
         return self._pool
 
     def __call__(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
@@ -96,7 +114,9 @@ class ParallelMap:
             from scoop import futures
 
             return futures.submit(fn, item)
-        return self._executor().submit(fn, item, timeout)
+        if self.backend == "dask":
+            return self._executor().submit(fn, item)
+        return self._executor().submit(fn, item, timeout)  # type: ignore[call-arg]
 
     def wait_first(self, pending: Sequence[Any]) -> None:
         """Block until at least one of ``pending`` is done."""
@@ -110,6 +130,10 @@ class ParallelMap:
             wait(list(pending), return_when=FIRST_COMPLETED)
 
     def describe(self) -> str:
+        if self.backend == "dask":
+            from .dask_backend import DaskExecutor
+
+            return DaskExecutor(self.dask, self.workers).describe()
         return self.backend if self.backend != "process" else f"process pool x{self.workers}"
 
     def close(self) -> None:

@@ -49,6 +49,9 @@ def convert(tp: Any, value: Any, path: str) -> Any:
         args = typing.get_args(tp)
         if value is None and type(None) in args:
             return None
+        others = [a for a in args if a is not type(None)]
+        if len(others) == 1 and dataclasses.is_dataclass(others[0]):  # a section or null: its own errors
+            return convert(others[0], value, path)
         # an exact type match first: 5 stays an int in ``float | int``
         args = sorted(args, key=lambda a: 0 if type(value) is a else 1)
         errors = []

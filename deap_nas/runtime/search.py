@@ -88,7 +88,9 @@ def _check_device(device: str) -> None:
 
 def preflight(config: RunConfig) -> None:
     """Fail early, before any run directory is written, when the data cannot be had or
-    ``evaluation.teacher`` is missing or was trained on other data (``check_teacher``).
+    ``evaluation.teacher`` is missing or was trained on other data (``check_teacher``),
+    or when a Dask run cannot start (``check_dask_ready``: no ``distributed``, a missing
+    TLS file, a scheduler that does not answer).
 
     In a serial run the data are prepared here once and kept for every evaluation (the
     worker is this process); other backends load them in each worker, so only their
@@ -99,6 +101,13 @@ def preflight(config: RunConfig) -> None:
     from .worker import context_for
 
     _check_device(config.parallel.device)
+    if config.parallel.backend == "dask":
+        from .dask_backend import check_dask_ready
+
+        try:
+            check_dask_ready(config.parallel.dask)
+        except RuntimeError as e:
+            raise ConfigError(str(e)) from None
     if config.evaluation.trainer is not None:  # a replacement trainer brings its own data (or none)
         return
     if config.evaluation.teacher is not None:  # a missing or mismatched teacher: before any training
@@ -245,7 +254,7 @@ def _execute(config: RunConfig, run: RunDir, snapshot: dict[str, Any] | None, jo
     space = make_space(config)
     control = SearchControl(config.budget)
     progress = Progress(control, enabled=config.output.progress)
-    pmap = ParallelMap(config.parallel.backend, config.parallel.workers)
+    pmap = ParallelMap.from_config(config.parallel)
     evaluator = run_evaluator(config, space, run, pmap, progress.line)
     entry = ALGORITHMS[config.algorithm.name]
     loop_rng = random.Random(config.seed)

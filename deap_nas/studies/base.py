@@ -274,7 +274,7 @@ class Study:
         folder.mkdir(parents=True, exist_ok=True)
         journal_path = folder / "journal.jsonl"
         if not self._maps:  # one map (process pool) shared by every phase
-            self._maps.append(ParallelMap(rc.parallel.backend, rc.parallel.workers))
+            self._maps.append(ParallelMap.from_config(rc.parallel))
         pmap = self._maps[0]
         ev = Evaluator(
             self.space,
