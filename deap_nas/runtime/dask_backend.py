@@ -38,6 +38,7 @@ from .pool import WorkerLost
 
 INSTALL_HINT = 'parallel.backend: dask needs the distributed package: pip install "deap_nas[dask]"'
 CONNECT_TIMEOUT = 30.0  # seconds to reach a remote scheduler
+CLOSE_TIMEOUT = 10.0  # seconds to close the client and a local cluster (a nanny may be restarting a worker)
 _ADDRESS = re.compile(r"^(tcp|tls)://(\[[0-9a-fA-F:.]+\]|[^:/\s\[\]]+):(\d{1,5})$")
 
 
@@ -236,9 +237,9 @@ class DaskExecutor:
             if not out.done():
                 out.set_exception(RuntimeError("the Dask client was closed"))
         if self._client is not None:
-            self._client.close()
+            self._client.close(timeout=CLOSE_TIMEOUT)
         if self._cluster is not None:
-            self._cluster.close()
+            self._cluster.close(timeout=CLOSE_TIMEOUT)
         self._client = self._cluster = None
 
 

@@ -1,6 +1,6 @@
 """Worker side of an evaluation: one picklable task in, one JSON-safe record out.
 
-:func:`run_task` is a module-level function, so serial runs, spawned process pools and
+:func:`run_task` is a module-level function, so serial runs, spawned process pools, Dask and
 SCOOP workers all call the same code. Each worker process prepares its data once per
 data description and keeps it on its device (docs/architecture.md); worker i
 uses GPU ``i mod n``. Failures of the candidate come back as a status, never as an
