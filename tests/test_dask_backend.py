@@ -179,3 +179,16 @@ def test_accepted_dask_settings_round_trip_and_leave_the_fingerprint_alone():
 def test_a_worker_index_comes_from_its_name():
     assert [index_from_name(n) for n in (0, 3, "gpu-host-2", "tcp://10.0.0.1:4567")] == [0, 3, 2, 4567]
     assert index_from_name("alpha") == index_from_name("alpha") > 9
+
+
+def test_a_local_cluster_uses_tls_unless_told_not_to() -> None:
+    """Other users of the host cannot reach a default local cluster: TLS is on by default;
+    ``tls`` is refused for a remote scheduler, which has its own security."""
+    from deap_nas.runtime.config import DaskConfig
+    from deap_nas.runtime.dask_backend import local_tls
+
+    assert local_tls(None) and local_tls(DaskConfig()) and local_tls(DaskConfig(tls=True))
+    assert not local_tls(DaskConfig(tls=False))
+    assert not local_tls(DaskConfig(scheduler="tcp://127.0.0.1:8786"))
+    with pytest.raises(ValueError, match="tls: a local-cluster setting"):
+        DaskConfig(scheduler="tcp://127.0.0.1:8786", tls=False)

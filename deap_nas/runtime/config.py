@@ -221,7 +221,9 @@ class DaskConfig:
     #: else the address of a running scheduler, ``tls://host:port`` (or ``tcp://``)
     scheduler: str | None = None
     threads_per_worker: int = 1  # candidates one worker process runs at once (local cluster)
-    tls: bool = False  # local cluster: TLS with temporary certificates
+    #: local cluster: TLS with temporary certificates, held in memory (default on: another user
+    #: of this host cannot reach the loopback scheduler without them); false: plain tcp
+    tls: bool | None = None
     security: DaskSecurity | None = None  # remote scheduler: TLS files, required for tls://
     allow_insecure: bool = False  # accept tcp:// to a host other than this one (unauthenticated pickles)
     retries: int = 2  # runs of a task whose worker was lost, after the first, before it is ``crashed``

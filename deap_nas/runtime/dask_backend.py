@@ -60,6 +60,12 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def local_tls(s: Any) -> bool:
+    """Whether a local cluster uses TLS: unless ``tls: false`` (the default is on, so other
+    users of the host cannot submit pickles to the loopback scheduler)."""
+    return s is None or (s.scheduler is None and s.tls is not False)
+
+
 def check_dask_settings(s: Any) -> None:
     """ValueError naming the key for ``parallel.dask`` settings that do not fit together
     (:class:`~deap_nas.runtime.config.DaskConfig`); imports nothing of Dask."""
@@ -77,8 +83,8 @@ def check_dask_settings(s: Any) -> None:
             raise ValueError("allow_insecure: only for a remote tcp:// scheduler; a local cluster listens on 127.0.0.1")
         return
     protocol, host, _ = scheduler_host(s.scheduler)
-    for name in ("tls", "dashboard"):
-        if getattr(s, name):
+    for name, given in (("tls", s.tls is not None), ("dashboard", bool(s.dashboard))):
+        if given:
             raise ValueError(f"{name}: a local-cluster setting; the remote scheduler has its own")
     if protocol == "tls" and s.security is None:
         raise ValueError("security: a tls:// scheduler needs {ca_file, cert, key}")
@@ -98,14 +104,14 @@ def check_dask_ready(s: Any) -> None:
         import distributed  # noqa: F401
     except ImportError:
         raise RuntimeError(INSTALL_HINT) from None
-    if s is None:
-        return
-    if s.tls:
+    if local_tls(s):
         try:
             import cryptography  # noqa: F401  (Security.temporary)
         except ImportError:
             raise RuntimeError('parallel.dask.tls needs the cryptography package: pip install "deap_nas[dask]"') \
                 from None
+    if s is None:
+        return
     for name in ("ca_file", "cert", "key"):
         path = getattr(s.security, name, None) if s.security is not None else None
         if path is not None and not Path(path).is_file():
@@ -164,7 +170,7 @@ class DaskExecutor:
 
     def describe(self) -> str:
         s = self.settings
-        where = s.scheduler or f"local cluster x{self.workers} on 127.0.0.1{' (TLS)' if s.tls else ''}"
+        where = s.scheduler or f"local cluster x{self.workers} on 127.0.0.1{' (TLS)' if local_tls(s) else ''}"
         return f"dask ({where})"
 
     def _connect(self) -> Any:
@@ -177,11 +183,11 @@ class DaskExecutor:
             raise RuntimeError(INSTALL_HINT) from None
         s = self.settings
         if s.scheduler is None:
-            security = Security.temporary() if s.tls else None
+            security = Security.temporary() if local_tls(s) else None
             per_worker = {k: v * s.threads_per_worker for k, v in (s.resources or {}).items()}
             self._cluster = LocalCluster(
                 n_workers=self.workers, threads_per_worker=s.threads_per_worker, processes=True,
-                host="127.0.0.1", protocol="tls://" if s.tls else "tcp://", security=security,
+                host="127.0.0.1", protocol="tls://" if local_tls(s) else "tcp://", security=security,
                 dashboard_address="127.0.0.1:8787" if s.dashboard else None, memory_limit=0,
                 resources=per_worker or None, silence_logs=40)
             self._cluster.scheduler.allowed_failures = s.retries
