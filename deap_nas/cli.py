@@ -14,7 +14,7 @@
     deap-nas study NAME CONFIG [--set params.k=v ...] [--dir DIR] [--force]
     deap-nas study resume DIR
     deap-nas tabulate RUN_DIR [RUN_DIR ...] [--out DIR]
-    deap-nas results STUDY_DIR [STUDY_DIR ...] --out PAGE.md [--copy-plots DIR] [--title T]
+    deap-nas results STUDY_DIR [STUDY_DIR ...] --out PAGE.md [--copy-plots DIR] [--title T] [--intro MD]
 
 Bad input (a missing file, an invalid architecture, an unknown data set, a bad option
 value or config value, a run directory locked by another process) and file system errors
@@ -581,7 +581,8 @@ def cmd_results(args: argparse.Namespace) -> int:
     from .studies.results_page import assemble_results_page
 
     try:
-        out = assemble_results_page(args.study_dirs, args.out, copy_plots=args.copy_plots, title=args.title)
+        out = assemble_results_page(args.study_dirs, args.out, copy_plots=args.copy_plots, title=args.title,
+                                    intro=args.intro)
     except (FileNotFoundError, ValueError) as e:
         raise UsageError(str(e)) from None
     print(f"results page: {out}" + (f" (plots copied to {args.copy_plots})" if args.copy_plots else ""))
@@ -612,6 +613,7 @@ def _study_commands(sub: argparse._SubParsersAction) -> None:
     rs.add_argument("--out", required=True, help="the page to write, e.g. docs/results.md")
     rs.add_argument("--copy-plots", help="copy the linked plots here (one folder per study) and link the copies")
     rs.add_argument("--title", default="Results", help="the page's heading")
+    rs.add_argument("--intro", help="a Markdown file placed under the heading (a hand-written summary)")
     rs.set_defaults(func=cmd_results)
 
 

@@ -205,6 +205,10 @@ def test_search_vs_random_evidence_with_the_fake_trainer(tmp_path: Path, monkeyp
     assert (docs / "results" / "svr" / "plots" / "candidates.png").is_file()
     assert "- [ga against random](#ga-against-random)" in page
     assert main(["results", str(tmp_path / "nowhere"), "--out", str(docs / "x.md")]) == 2
+    (tmp_path / "intro.md").write_text("**Summary.** Written by hand.\n")
+    assert main(["results", str(tmp_path / "svr"), "--out", str(docs / "results.md"), "--title", "T",
+                 "--intro", str(tmp_path / "intro.md")]) == 0  # fmt: skip
+    assert (docs / "results.md").read_text().startswith("# T\n\n**Summary.** Written by hand.\n\n- [ga against")
 
 
 def journal_of(run_dir: str) -> list[dict]:

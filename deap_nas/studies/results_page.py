@@ -53,8 +53,10 @@ def _relink(text: str, study: Path, page_dir: Path, copy_to: Path | None) -> str
 
 
 def assemble_results_page(study_dirs: Sequence[str | Path], out: str | Path, copy_plots: str | Path | None = None,
-                          title: str = "Results") -> Path:  # fmt: skip
-    """Write the page ``out`` from the ``results.md`` of ``study_dirs`` (module doc)."""
+                          title: str = "Results", intro: str | Path | None = None) -> Path:  # fmt: skip
+    """Write the page ``out`` from the ``results.md`` of ``study_dirs`` (module doc); the
+    Markdown file ``intro`` (a hand-written summary) goes between the title and the
+    contents, so the page can be regenerated without losing it."""
     from ..runtime.journal import atomic_write_text
 
     out = Path(out)
@@ -70,7 +72,8 @@ def assemble_results_page(study_dirs: Sequence[str | Path], out: str | Path, cop
             raise FileNotFoundError(f"{md}: no results.md (run the study first: deap-nas study ...)")
         sections.append(_relink(md.read_text(encoding="utf-8").strip(), study, out.parent, copy_to))
     toc = [f"- [{s.splitlines()[0].lstrip('# ').strip()}](#{_anchor(s.splitlines()[0])})" for s in sections]
-    text = "\n\n".join([f"# {title}", "\n".join(toc), *sections]) + "\n"
+    head = [f"# {title}"] + ([Path(intro).read_text(encoding="utf-8").strip()] if intro is not None else [])
+    text = "\n\n".join([*head, "\n".join(toc), *sections]) + "\n"
     atomic_write_text(out, text)
     return out
 
