@@ -63,3 +63,15 @@ def slow_trainer(task: Any) -> dict[str, Any]:
 
     time.sleep(float(os.environ.get(SLOW_ENV) or 0))
     return fake_trainer(task)
+
+
+def usage_error(capsys, argv: list[str]) -> str:
+    """Run ``argv``, expect exit code 2 and one line on stderr; return that line."""
+    from deap_nas.cli import main
+
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("deap-nas: error: "), err
+    return lines[0]

@@ -16,6 +16,8 @@ from deap_nas.cli import main
 from deap_nas.evaluation import evaluate, prepare_data
 from deap_nas.nn import build
 
+from .run_helpers import usage_error
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "experiments" / "architectures" / "fashion_example.json"
 TRAIN_FAST = ["--epochs", "1", "--train-subset", "20", "--batch-size", "64", "--seed", "0"]
@@ -35,14 +37,6 @@ def small_arch(path: Path) -> Path:
     return path
 
 
-def usage_error(capsys, argv: list[str]) -> str:
-    """Run ``argv``, expect exit code 2 and one line on stderr; return that line."""
-    code = main(argv)
-    err = capsys.readouterr().err
-    assert code == 2, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("deap-nas: error: "), err
-    return lines[0]
 
 
 # --- describe and datasets -----------------------------------------------------------

@@ -52,7 +52,7 @@ from deap_nas.runtime.rundir import RunDir, RunDirError
 from deap_nas.runtime.search import resume_run, start_run
 from deap_nas.testing import calls
 
-from .run_helpers import ENV, SLOW, SLOW_ENV, journal, snapshot, triples
+from .run_helpers import ENV, SLOW, SLOW_ENV, journal, snapshot, triples, usage_error
 
 REPO = Path(__file__).resolve().parents[1]
 HOST = socket.gethostname()
@@ -98,14 +98,6 @@ def assert_same_run(got: Path, want: Path) -> None:
     assert meta(got)["status"] == "finished"
 
 
-def usage_error(capsys, argv: list[str]) -> str:
-    """Run ``argv``, expect exit code 2 and one line on stderr; return that line."""
-    code = main(argv)
-    err = capsys.readouterr().err
-    assert code == 2, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("deap-nas: error: "), err
-    return lines[0]
 
 
 def contents(run_dir: Path) -> dict[str, bytes]:
