@@ -31,6 +31,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from . import __version__
 from .arch import Architecture, ArchitectureError
@@ -125,21 +126,13 @@ def _device(name: str) -> str:
     return name
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    from .evaluation import (
-        AugmentConfig,
-        DatasetNotFoundError,
-        TrainConfig,
-        prepare_data,
-        train_architecture,
-    )
+def _train_config(args: argparse.Namespace) -> Any:
+    """The ``TrainConfig`` of ``deap-nas train``'s options; a bad value is a UsageError."""
+    from .evaluation import AugmentConfig, TrainConfig
 
-    arch = _read_arch(args.arch)
-    _out_dir(args.out)
-    device = _device(args.device)
     try:
         augment = AugmentConfig(pad=args.pad_crop, flip=args.flip, erasing=args.erasing)
-        config = TrainConfig(
+        return TrainConfig(
             epochs=args.epochs,
             batch_size=args.batch_size,
             optimizer=args.optimizer,
@@ -154,6 +147,15 @@ def cmd_train(args: argparse.Namespace) -> int:
         )
     except ValueError as e:
         raise UsageError(str(e)) from None
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .evaluation import DatasetNotFoundError, prepare_data, train_architecture
+
+    arch = _read_arch(args.arch)
+    _out_dir(args.out)
+    device = _device(args.device)
+    config = _train_config(args)
     started = time.time()
     try:
         data = prepare_data(

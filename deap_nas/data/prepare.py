@@ -98,7 +98,7 @@ def prepare_data(
     out of the training split.
 
     ``gcn`` (global contrast normalisation to L2 norm ``gcn_scale`` per image) and
-    ``whiten="zca"`` (ZCA with ``zca_epsilon`` added to the eigenvalues) are fitted on the
+    ``whiten="zca"`` (ZCA with ``zca_epsilon`` added to the covariance spectrum) are fitted on the
     training images only and applied to train, validation and test (float32 images).
     """
     check_preprocessing(gcn, gcn_scale, whiten, zca_epsilon)

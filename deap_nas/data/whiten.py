@@ -12,8 +12,8 @@ test statistics never reach the transform. Both steps follow the usual definitio
 - **ZCA whitening**: with the training mean ``mu`` and covariance ``C = U diag(l) U^T``
   (divided by N), ``x <- (x - mu) W`` with ``W = U diag(1 / sqrt(l + epsilon)) U^T``;
   the whitened training data has covariance ``U diag(l / (l + epsilon)) U^T``, the
-  identity where ``l >> epsilon``. ``W`` does not depend on the eigenvector signs or on
-  the basis chosen inside repeated eigenvalues, so the transform is unique.
+  identity where ``l >> epsilon``. ``W`` does not depend on the signs of the columns of
+  ``U`` or on the basis chosen inside a repeated ``l``, so the transform is unique.
 
 Pixels are ``uint8 / 255`` before either step. Statistics are accumulated in float64 in
 chunks (no float64 copy of the whole split); the result is float32 images (N, C, H, W).

@@ -62,7 +62,7 @@ class DataConfig:
     gcn: bool = False
     gcn_scale: float = 55.0
     #: null or "zca": ZCA whitening fitted on the training part only (``zca_epsilon`` is added
-    #: to the covariance eigenvalues), applied to train, validation and test on the device
+    #: to the covariance spectrum), applied to train, validation and test on the device
     whiten: str | None = None
     zca_epsilon: float = 0.1
 
