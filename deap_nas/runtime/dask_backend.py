@@ -185,11 +185,16 @@ class DaskExecutor:
         if s.scheduler is None:
             security = Security.temporary() if local_tls(s) else None
             per_worker = {k: v * s.threads_per_worker for k, v in (s.resources or {}).items()}
-            self._cluster = LocalCluster(
-                n_workers=self.workers, threads_per_worker=s.threads_per_worker, processes=True,
-                host="127.0.0.1", protocol="tls://" if local_tls(s) else "tcp://", security=security,
-                dashboard_address="127.0.0.1:8787" if s.dashboard else None, memory_limit=0,
-                resources=per_worker or None, silence_logs=40)
+            import dask
+
+            # a worker holds only the tasks it runs (no queue on the worker): when one dies,
+            # no bystander task is counted as having failed with it
+            with dask.config.set({"distributed.scheduler.worker-saturation": 1.0}):
+                self._cluster = LocalCluster(
+                    n_workers=self.workers, threads_per_worker=s.threads_per_worker, processes=True,
+                    host="127.0.0.1", protocol="tls://" if local_tls(s) else "tcp://", security=security,
+                    dashboard_address="127.0.0.1:8787" if s.dashboard else None, memory_limit=0,
+                    resources=per_worker or None, silence_logs=40)
             self._cluster.scheduler.allowed_failures = s.retries
             self._client = Client(self._cluster, security=security, set_as_default=False)
             return self._client
