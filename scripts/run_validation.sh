@@ -20,7 +20,7 @@ for name in ${VALIDATION_STUDIES:-locality partial age_decay eigen_ablation}; do
     locality) run locality locality_evidence locality "$@" ;;
     partial) run partial_evaluation partial_evaluation_evidence partial "$@" ;;
     age_decay) run age_decay age_decay_evidence age_decay "$@" ;;
-    eigen_ablation) run search_vs_random eigen_ablation_evidence eigen_ablation "$@" ;;
+    eigen_ablation) run search_vs_random search_vs_random_eigen_ablation eigen_ablation "$@" ;;
     *) echo "unknown validation study: $name (locality partial age_decay eigen_ablation)" >&2; exit 2 ;;
   esac
 done

@@ -43,6 +43,7 @@ def journal(path: Path) -> list[dict[str, Any]]:
 
 def test_locality_statistics_match_the_journals_and_a_rerun_trains_nothing(tmp_path: Path):
     cfg = study("locality", {"depths": [2, 3], "parents_per_depth": 3, "clones": 2, "bootstrap": 10}, tmp_path)
+    cfg.output.title, cfg.output.reference = "Locality, tiny", "The source reports r = 0.53 at depth 3."
     res = run_study(cfg, tmp_path / "s")
     parents = journal(tmp_path / "s" / "parents" / "journal.jsonl")
     clones = journal(tmp_path / "s" / "clones" / "journal.jsonl")
@@ -66,6 +67,11 @@ def test_locality_statistics_match_the_journals_and_a_rerun_trains_nothing(tmp_p
     assert res["spearman_std"]["depth 3"].r == pytest.approx(spearman(xs[3:], stds[3:]).r, nan_ok=True)
     assert (tmp_path / "s" / "plots" / "locality.png").stat().st_size > 10_000
     assert "(a) parent affinity vs clones' mean affinity" in (tmp_path / "s" / "summary.txt").read_text()
+    # results.md: the section `deap-nas results` assembles (title, command, reference, summary, plots)
+    md = (tmp_path / "s" / "results.md").read_text()
+    assert md.startswith("## Locality, tiny\n") and "deap-nas study resume" in md
+    assert "**Reference.** The source reports r = 0.53 at depth 3." in md
+    assert res["summary"].strip() in md and "](plots/locality.png)" in md
 
     again = run_study(cfg, tmp_path / "s")  # resume: every evaluation comes from the journals
     assert journal(tmp_path / "s" / "clones" / "journal.jsonl") == clones

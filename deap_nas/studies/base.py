@@ -124,6 +124,8 @@ class StudyOutput:
     name: str | None = None  # default: study name + config stem + time stamp
     plots: bool = True
     progress: bool = True
+    title: str | None = None  # heading of results.md (default: from the study)
+    reference: str | None = None  # Markdown printed in results.md: what the source reports, to compare
 
 
 @dataclass
@@ -396,6 +398,11 @@ def run_study(config: StudyConfig, path: str | Path | None = None, force: bool =
         study.close()
     wall = seconds + time.perf_counter() - start
     results = {"study": config.study, "dir": str(p), "wall_seconds": wall, **results}
+    if "results_md" not in results and "results_md" not in (results.get("evidence") or {}):
+        from .results_md import render_study_md
+
+        atomic_write_text(p / "results.md", render_study_md(config, p, results.get("summary", "")))
+        results["results_md"] = "results.md"
     write_json(p / "results.json", _json_safe(results))
     atomic_write_text(p / "summary.txt", results.get("summary", "") + "\n")
     write_json(meta_path, {**meta, "status": "finished", "seconds": wall})

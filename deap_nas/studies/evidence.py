@@ -15,11 +15,13 @@ import numpy as np
 
 from .budget import BudgetCurve, budget_curve, equal_budget
 from .compare import compare_arms
-from .results_md import render_results_md
+from .results_md import render_results_md, study_command
 
 __all__ = ["DEFINITIONS", "headline", "study_evidence"]
 
 DEFINITIONS = (
+    "Optimizer iterations (shown when every run's logbook has an iterations column): the sum of that "
+    "column over the run's generations, mean over runs.",
     "Trained network: a search record with status ok that is not a cache hit (invalid, too_large, "
     "failed trainings and cache hits are not counted; each repeat counts once), in request (eval_id) order.",
     "Equal trained networks: every run cut at the smallest trained-network count among the runs of the "
@@ -104,7 +106,8 @@ def _point(study: Any, p: Any, point: int, suffix: str, rows: Mapping[str, Seque
     runs = {arm: [{"run": r["run"], "seed": r["seed"], "final_seeds": r.get("final_seeds", []),
                    "test_measurements": r.get("test_measurements", 0), "search_used_test": r.get("search_used_test"),
                    "test": r["test"], "trained": c.total_trained, "wall_seconds": c.wall_seconds,
-                   "time_axis": c.time_axis, "notes": c.notes} for r, c in zip(rs, curves[arm], strict=True)]
+                   "time_axis": c.time_axis, "notes": c.notes, "iterations": r.get("iterations", math.nan)}
+                  for r, c in zip(rs, curves[arm], strict=True)]
             for arm, rs in rows.items()}  # fmt: skip
     return {"point": point, "equal_budget": cut, "statistics": stats, "plots": plots, "runs": runs}
 
@@ -122,12 +125,11 @@ def study_evidence(study: Any, p: Any, results: Mapping[str, Sequence[Mapping[st
         if p.baseline in rows and len(rows) > 1:
             points.append(_point(study, p, i, f"_p{i}" if len(indices) > 1 else "", rows))
     others = [a for a in results if a != p.baseline]
-    title = p.title or f"{', '.join(others)} against {p.baseline}"
-    source = study.config.source
-    command = (f"deap-nas study {study.config.study} {source} --dir {study.path}" if source
-               else f"deap-nas study resume {study.path}")  # fmt: skip
+    title = p.title or study.config.output.title or f"{', '.join(others)} against {p.baseline}"
+    command = study_command(study.config, study.path)
     setup = _setup({arm: [r for r in rs if r["point"] == indices[-1]] or rs for arm, rs in results.items()}, p)
-    md = render_results_md(title, command, setup, points, DEFINITIONS, alpha=p.alpha)
+    md = render_results_md(title, command, setup, points, DEFINITIONS, alpha=p.alpha,
+                           reference=study.config.output.reference)
     atomic_write_text(Path(study.path) / "results.md", md)
     return {"title": title, "baseline": p.baseline, "command": command, "setup": setup,
             "final_seed_rule": f"final seed = {p.final_seed_offset} + run seed", "definitions": list(DEFINITIONS),

@@ -78,6 +78,7 @@ def run_metrics(run_dir: str | Path) -> dict[str, Any]:
         "wall_seconds": float(usage.get("seconds") or 0.0),
         "device_seconds": float(device_s),
         "device": device_label(run.journal),
+        "iterations": logbook_iterations(run.logbook),
     }
     out["search_used_test"] = any("test_accuracy" in r for r in run.journal)
     final = run.path / "final"
@@ -95,6 +96,15 @@ def run_metrics(run_dir: str | Path) -> dict[str, Any]:
         if c.get("committee_test_acc") is not None:
             out["committee"] = float(c["committee_test_acc"])
     return out
+
+
+def logbook_iterations(logbook: Sequence[Mapping[str, Any]]) -> float:
+    """Optimizer iterations a run trained, from its logbook's ``iterations`` column (the
+    loops that count them, e.g. with paused and continued trainings, log them per
+    generation); NaN when the logbook has no such column."""
+    values = [r.get("iterations") for r in logbook]
+    numbers = [float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)]
+    return float(sum(numbers)) if numbers else math.nan
 
 
 def finish_run(run_dir: Path, final: str, epochs: int | None, log: Any, seeds: Sequence[int] | None = None) -> None:
