@@ -174,3 +174,15 @@ def test_wheel_holds_the_shipped_configs_and_the_license(tmp_path):
     assert "deap_nas/experiments/architectures/minigen/table3_index1.json" in names
     assert "deap_nas/__main__.py" in names
     assert any(n.endswith(".dist-info/licenses/LICENSE") or n.endswith(".dist-info/LICENSE") for n in names)
+
+
+@pytest.mark.slow  # 10-20 s: starts SCOOP with two workers
+def test_scoop_starts_the_package_entry_file(tmp_path):
+    """What docs/install.md gives for SCOOP from an install: the file of deap_nas.__main__."""
+    main_file = REPO / "deap_nas" / "__main__.py"
+    r = _python("-m", "scoop", "-n", "2", str(main_file), "run", "random-search-quick", "--set", FAKE,
+                "--set", "budget.evaluations=4", "--set", "output.plots=false", "--run-dir", "s", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "scoop evaluation" in r.stderr + r.stdout
+    workers = {json.loads(line)["worker"] for line in (tmp_path / "s" / "journal.jsonl").read_text().splitlines()}
+    assert len(workers) >= 1 and json.loads((tmp_path / "s" / "run.json").read_text())["status"] == "finished"
