@@ -1,6 +1,6 @@
 """``deap-nas`` command line.
 
-    deap-nas run CONFIG [--set key=value ...] [--run-dir DIR]
+    deap-nas run CONFIG|NAME [--set key=value ...] [--run-dir DIR]
     deap-nas resume RUN_DIR [--set budget.evaluations=200] [--force] [--break-lock]
     deap-nas report RUN_DIR [--top 10]
     deap-nas compare RUN_DIR [RUN_DIR ...] [--labels L1 L2 ...] --out FILE.png
@@ -11,7 +11,8 @@
     deap-nas train ARCH.json [--data fashion_mnist_mini] [--epochs 5] [--out DIR]
     deap-nas describe ARCH.json [--input-shape 1,28,28] [--dot FILE]
     deap-nas datasets
-    deap-nas study NAME CONFIG [--set params.k=v ...] [--dir DIR] [--force]
+    deap-nas configs
+    deap-nas study NAME CONFIG|CONFIG_NAME [--set params.k=v ...] [--dir DIR] [--force]
     deap-nas study resume DIR
     deap-nas tabulate RUN_DIR [RUN_DIR ...] [--out DIR]
     deap-nas results STUDY_DIR [STUDY_DIR ...] --out PAGE.md [--copy-plots DIR] [--title T] [--intro MD]
@@ -21,6 +22,10 @@ value or config value, a run directory locked by another process) and file syste
 (a read-only folder, a full disk, a file where a folder belongs) end with a one-line
 message on stderr and exit code 2. An interrupted ``run`` / ``resume`` (Ctrl-C, SIGTERM)
 prints the resume command and exits 130 / 143.
+
+A config may be given by the name of a config shipped with the package (``deap-nas
+configs`` lists them): ``deap-nas run immunecs-fashion-mnist-quick``. Checking a config
+imports no torch, so a mistake in it is reported within a second.
 """
 
 from __future__ import annotations
@@ -258,11 +263,40 @@ def _search(start, run_dir: str | None = None) -> int:
     return 0
 
 
+def _config_path(arg: str, kind: str = "run") -> str:
+    """A config file path, or the shipped config named ``arg`` (see :mod:`deap_nas.shipped`)."""
+    from .shipped import UnknownConfigError, resolve_config
+
+    try:
+        return resolve_config(arg, kind)
+    except UnknownConfigError as e:
+        raise UsageError(str(e)) from None
+
+
+def cmd_configs(args: argparse.Namespace) -> int:
+    from .shipped import shipped_configs
+
+    for kind, title in (("run", "run and teacher configs: deap-nas run NAME (teacher configs: deap-nas "
+                                "train-teacher NAME)"),
+                        ("study", "study configs: deap-nas study STUDY NAME")):
+        configs = shipped_configs(kind)
+        width = max(len(c.name) for c in configs)
+        print(f"{title}")
+        for c in configs:
+            study = f"[{c.study}] " if c.study else ""
+            print(f"  {c.name:<{width}}  {study}{c.description}")
+        print()
+    print("either spelling works (immunecs-fashion-mnist-quick = immunecs_fashion_mnist_quick); "
+          "a file of that name in the working directory comes first")
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from .runtime.config import load_config
     from .runtime.search import start_run
 
-    return _search(lambda: start_run(load_config(args.config, args.set), args.run_dir))
+    path = _config_path(args.config)
+    return _search(lambda: start_run(load_config(path, args.set), args.run_dir))
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
@@ -394,7 +428,7 @@ def cmd_train_teacher(args: argparse.Namespace) -> int:
 
     _out_dir(args.out)
     try:
-        config = load_teacher_config(args.config, args.set)
+        config = load_teacher_config(_config_path(args.config), args.set)
         train_teacher(config, args.out, device=_device(args.device), log=lambda s: print(s, flush=True))
     except (ConfigError, DatasetNotFoundError, FileNotFoundError, ValueError) as e:
         raise UsageError(str(e)) from None
@@ -445,7 +479,7 @@ def cmd_study(args: argparse.Namespace) -> int:
             else:
                 if args.name not in STUDIES:
                     raise UsageError(f"unknown study '{args.name}'; known: {', '.join(sorted(STUDIES))}, or resume DIR")
-                config = load_study_config(args.target, args.name, args.set)
+                config = load_study_config(_config_path(args.target, "study"), args.name, args.set)
                 results = run_study(config, args.dir, force=args.force)
     except (ConfigError, RunDirError, FileNotFoundError) + _search_errors() as e:
         raise UsageError(str(e)) from None
@@ -482,7 +516,7 @@ def cmd_tabulate(args: argparse.Namespace) -> int:
 def _search_commands(sub: argparse._SubParsersAction) -> None:
     """``run`` and ``resume``: start a search from a config, continue a run directory."""
     r = sub.add_parser("run", help="run a search from a YAML config")
-    r.add_argument("config")
+    r.add_argument("config", help="a YAML config, or the name of a shipped one (see `deap-nas configs`)")
     r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. --set budget.evaluations=50 (repeatable)")
     r.add_argument("--run-dir", help="run directory (default: output.dir/<config>-<time>)")
@@ -596,7 +630,8 @@ def _study_commands(sub: argparse._SubParsersAction) -> None:
     st = sub.add_parser("study", help="run a validation study (locality, partial_evaluation, progressive, "
                                       "search_vs_random, transfer, seeds) or resume one")
     st.add_argument("name", help="the study, or 'resume' to continue the study directory TARGET")
-    st.add_argument("target", metavar="CONFIG|DIR", help="study config (YAML), or the directory to resume")
+    st.add_argument("target", metavar="CONFIG|DIR", help="study config (YAML) or the name of a shipped one "
+                                                         "(see `deap-nas configs`), or the directory to resume")
     st.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="override a study-config value, e.g. --set params.clones=3 --set run.training.epochs=1")
     st.add_argument("--dir", help="study directory (default: output.dir/<config>-<time>); an existing one of "
@@ -623,6 +658,9 @@ def _training_commands(sub: argparse._SubParsersAction) -> None:
     """``datasets`` (registered names) and ``train`` (one architecture JSON on a data set)."""
     s = sub.add_parser("datasets", help="list the registered data set names")
     s.set_defaults(func=cmd_datasets)
+
+    c = sub.add_parser("configs", help="list the configs shipped with the package, with a one-line description")
+    c.set_defaults(func=cmd_configs)
 
     t = sub.add_parser("train", help="train one architecture JSON on a data set")
     t.add_argument("arch")

@@ -52,7 +52,7 @@ __all__ = [
 
 
 _LAZY = {
-    "AugmentConfig": "augment",
+    "AugmentConfig": "augment_config",
     "DeviceDataset": "deap_nas.data.device",
     "TrainConfig": "config",
     "TrainResult": "result",

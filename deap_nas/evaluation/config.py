@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from ..checks import check_limits
-from .augment import AugmentConfig
+from .augment_config import AugmentConfig
 
 __all__ = ["OPTIMIZERS", "SCHEDULES", "SCHEDULE_SETTINGS", "TrainConfig"]
 

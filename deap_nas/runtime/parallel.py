@@ -34,7 +34,8 @@ def resolve_backend(backend: str, workers: int) -> str:
             return "scoop"
         return "process" if workers > 1 else "serial"
     if backend == "scoop" and not scoop_running():
-        raise RuntimeError("parallel.backend is 'scoop': start the run with `python -m scoop -n N experiments/run.py CONFIG`")
+        raise RuntimeError("parallel.backend is 'scoop': start the run with `python -m scoop -n N experiments/run.py CONFIG` "
+                           "(from an install: the file of deap_nas.__main__ with `run CONFIG`; docs/install.md)")
     return backend
 
 

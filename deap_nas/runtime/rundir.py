@@ -13,6 +13,7 @@ from typing import Any
 
 from .. import __version__
 from .config import RunConfig
+from .environment import environment
 from .journal import atomic_write_text
 
 __all__ = ["SNAPSHOT_FORMAT", "RunDir", "RunDirError", "atomic_write_text", "check_snapshot", "now"]
@@ -104,6 +105,7 @@ class RunDir:
                 config_source=config.source,
                 created=now(),
                 command=" ".join(sys.argv),
+                environment=environment(),
             )
         except BaseException:  # disk full, read-only: leave nothing behind
             if new is not None:

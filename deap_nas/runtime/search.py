@@ -23,6 +23,7 @@ import numpy as np
 from ..algorithms import ALGORITHMS, SearchControl, SearchState
 from ..spaces import SPACES
 from .config import RunConfig, absolute_paths, apply_overrides, parse_config, read_yaml
+from .environment import environment
 from .evaluator import EvaluationFailed, Evaluator
 from .interrupt import signal_name
 from .journal import atomic_write_text, read_journal, write_logbook_csv
@@ -212,7 +213,7 @@ def _resume_locked(run: RunDir, overrides: Sequence[str], force: bool, lock: Run
         + f"; {len(journal)} journal records"
     )
     return _execute(config, run, snapshot=snap, journal=journal, lock=lock,
-                    config_text=config.to_yaml() if overrides else None)
+                    config_text=config.to_yaml() if overrides else None, resumed=True)
 
 
 def resume_journal(run: RunDir, snapshot: dict[str, Any] | None) -> list[dict[str, Any]]:
@@ -250,7 +251,7 @@ def _restore(algo: Any, evaluator: Evaluator, control: SearchControl, snapshot: 
 
 
 def _execute(config: RunConfig, run: RunDir, snapshot: dict[str, Any] | None, journal: list[dict[str, Any]],
-             lock: RunLock, config_text: str | None = None) -> SearchOutcome:
+             lock: RunLock, config_text: str | None = None, resumed: bool = False) -> SearchOutcome:
     space = make_space(config)
     control = SearchControl(config.budget)
     progress = Progress(control, enabled=config.output.progress)
@@ -272,6 +273,8 @@ def _execute(config: RunConfig, run: RunDir, snapshot: dict[str, Any] | None, jo
     if removed:
         progress.line(f"removed {len(removed)} temporary file(s) left by a killed process")
     run.write_meta(status="running", stop_reason=None)  # a resumed run runs again
+    if resumed:
+        run.write_meta(resumed_environment=environment())  # what the latest resume runs with
 
     def checkpoint(st: SearchState) -> None:
         lock.refresh()  # heartbeat; stops here if another process broke the lock
