@@ -23,8 +23,9 @@ class FitnessMax(base.Fitness):
     weights = (1.0,)
 
 
-class _WithFitness:
-    """Mixin: a fresh ``fitness`` instance per individual, as ``creator.create`` gives."""
+class WithFitness:
+    """Mixin: a fresh ``fitness`` instance per individual, as ``creator.create`` gives; a new
+    individual class is ``class MyIndividual(WithFitness, list)`` (``fitness_class`` to change it)."""
 
     fitness_class: type[base.Fitness] = FitnessMax
 
@@ -33,27 +34,27 @@ class _WithFitness:
         super().__init__(*args, **kwargs)
 
 
-class ListIndividual(_WithFitness, list):
+class ListIndividual(WithFitness, list):
     """A genome that is a list of plain values (layer genes as dicts, numbers, strings)."""
 
 
-class GraphIndividual(_WithFitness, dict):
+class GraphIndividual(WithFitness, dict):
     """A genome that is a dict of plain values: node and connection genes (``neat`` space)."""
 
 
-class ImmuneIndividual(_WithFitness, list):
+class ImmuneIndividual(WithFitness, list):
     """A list of ImmuNeCS layer genes, each a dict of plain floats in [0, 1] (``immunecs`` spaces)."""
 
 
-class MiniGenIndividual(_WithFitness, list):
+class MiniGenIndividual(WithFitness, list):
     """MiniGen's five cells [channels, blocks, action list] (``minigen`` space)."""
 
 
-class EigenIndividual(_WithFitness, dict):
+class EigenIndividual(WithFitness, dict):
     """An EIGEN layer graph: a dict of plain values (layers, output, next_id; ``eigen`` space)."""
 
 
-class GepIndividual(_WithFitness, dict):
+class GepIndividual(WithFitness, dict):
     """A NASGEP genome: two Karva cell chromosomes and the ADF genes they use (``nasgep`` space)."""
 
 
@@ -65,4 +66,5 @@ __all__ = [
     "ImmuneIndividual",
     "ListIndividual",
     "MiniGenIndividual",
+    "WithFitness",
 ]
