@@ -4,7 +4,8 @@ Serial loop (``in_flight: 1``), exactly Algorithm 1: fill the population with
 ``population_size`` random models; then each cycle samples ``sample_size`` individuals
 at random, the best of the sample is cloned and mutated (``toolbox.mutate``), the child
 is evaluated and appended, and the oldest individual (earliest born, not the worst) is
-removed. The macro-NAS paper (sec. 4.1) uses P = 100, S = 25, 400 cycles; its random
+removed (``toolbox.select(population, 1)`` replaces the sampling when registered: the
+optional role ``select``). The macro-NAS paper (sec. 4.1) uses P = 100, S = 25, 400 cycles; its random
 baseline is the same loop with S = 1.
 
 Asynchronous steady state (``in_flight: W > 1``), as large-scale implementations run it:
@@ -88,11 +89,13 @@ def _is_int(v: Any) -> bool:
 
 @register_algorithm
 class AgingEvolution(Algorithm):
-    """Algorithm 1 of Real et al. (module doc); ``toolbox.mutate`` makes the children."""
+    """Algorithm 1 of Real et al. (module doc); ``toolbox.mutate`` makes the children,
+    ``toolbox.select`` (when registered) picks their parents."""
 
     name = "aging_evolution"
     Params = AgingParams
     roles = ("mutate",)
+    optional_roles = ("select",)
 
     def _limit(self) -> int | None:
         p = self.params
@@ -104,8 +107,10 @@ class AgingEvolution(Algorithm):
         p, st = self.params, self.state
         if st.extra["submitted"] < p.population_size or not st.population:
             return self.new_individual()
-        (parent,) = sel_aging_tournament(st.population, 1, p.sample_size, replace=p.sample_with_replacement,
-                                         rng=self.rng)
+        select = self.tool("select")  # the toolbox's selection when registered (DEAP's habit)
+        (parent,) = (select(st.population, 1) if select is not None else
+                     sel_aging_tournament(st.population, 1, p.sample_size, replace=p.sample_with_replacement,
+                                          rng=self.rng))
         (child,) = self.tool("mutate")(self.toolbox.clone(parent))
         forget(child)
         return child
@@ -156,7 +161,7 @@ class AgingEvolution(Algorithm):
         st.extra["in_flight_ids"] = [list(c.ids) for c in in_flight]
         redrawn = st.extra.get("redrawn")
         more = {} if redrawn is None else {"redrawn": redrawn["invalid"] + redrawn["too_large"]}
-        st.logbook.record(gen=st.generation, nevals=1, child=child.fitness.values[0],
+        self.record(st.population, gen=st.generation, nevals=1, child=child.fitness.values[0],
                           best_so_far=st.hall_of_fame[0].fitness.values[0], **fitness_record(st.population), **more)
         self.control.generation_done(st)
 

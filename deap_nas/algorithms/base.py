@@ -47,7 +47,7 @@ from typing import Any, ClassVar
 from deap import tools
 
 from ..evaluation.request import EvalRequest
-from .common import SearchControl, SearchState
+from .common import SearchControl, SearchState, fitness_record, logbook_header
 
 GEN_FORMAT = "deap_nas.algorithm/1"
 
@@ -155,7 +155,8 @@ class Algorithm:
 
     def __init__(self, toolbox: Any, params: Any = None, *, seed: int | None = None,
                  rng: random.Random | None = None, control: SearchControl | None = None,
-                 state: SearchState | None = None, **param_fields: Any) -> None:
+                 state: SearchState | None = None, stats: Any = None, halloffame: Any = None,
+                 verbose: bool = False, **param_fields: Any) -> None:
         if params is not None and param_fields:
             raise TypeError(f"{self.name}: give params or keyword fields, not both")
         if params is None:
@@ -170,6 +171,10 @@ class Algorithm:
         self.control = control if control is not None else SearchControl(None)
         size = getattr(params, "hall_of_fame", 10)
         self.state = state if state is not None else SearchState(hall_of_fame=tools.HallOfFame(size))
+        #: DEAP's loop arguments: a ``tools.Statistics`` compiled into every logbook row, a
+        #: ``tools.HallOfFame`` (or ParetoFront) of the user's updated every generation, and
+        #: ``verbose``: print ``logbook.stream`` after every row
+        self.stats, self.halloffame, self.verbose = stats, halloffame, verbose
         self._steps: Iterator[Batch] | None = None
         self._asked: Batch | None = None
         self.finished = False
@@ -184,6 +189,37 @@ class Algorithm:
     def new_individual(self) -> Any:
         """A random individual of the toolbox (``toolbox.individual``)."""
         return self.tool("individual")()
+
+    # -------------------------------------------------------------- logbook
+    def record(self, population: Sequence[Any], **fields: Any) -> None:
+        """One logbook row as DEAP's loops write it: ``fields`` (``gen``, ``nevals``, the
+        loop's own columns) plus ``stats.compile`` of the evaluated individuals of
+        ``population``; the header ``['gen', 'nevals', <loop columns>] + stats.fields``; the
+        user's ``halloffame`` updated with them; the row printed when ``verbose``."""
+        st = self.state
+        evaluated = [ind for ind in population if ind.fitness.valid]
+        row = dict(fields)
+        if self.stats is not None and evaluated:
+            row.update(self.stats.compile(evaluated))
+        st.logbook.record(**row)
+        st.logbook.header = logbook_header(st.logbook.header, row, self._stats_fields())
+        if self.halloffame is not None:
+            self.halloffame.update(evaluated)
+        if self.verbose:
+            print(st.logbook.stream)
+
+    def _stats_fields(self) -> list[str]:
+        return list(getattr(self.stats, "fields", None) or [])
+
+    def close_generation(self, generation: int, nevals: int, population: list) -> None:
+        """End a generational loop's generation: the new population, the loop's hall of fame,
+        one row (:meth:`record`: ``gen``, ``nevals``, :func:`fitness_record`), the hooks."""
+        st = self.state
+        st.population = population
+        st.hall_of_fame.update(population)
+        self.record(population, gen=generation, nevals=nevals, **fitness_record(population))
+        st.generation = generation
+        self.control.generation_done(st)
 
     # -------------------------------------------------------------- the loop
     def steps(self) -> Iterator[Batch]:  # pragma: no cover - every subclass defines it
@@ -305,6 +341,7 @@ class Algorithm:
         logbook = tools.Logbook()
         for rec in d["logbook"]:
             logbook.record(**rec)
+            logbook.header = logbook_header(logbook.header, rec, self._stats_fields())
         self.state = SearchState(
             generation=int(d["generation"]),
             population=[individual_from_dict(x, space) for x in d["population"]],

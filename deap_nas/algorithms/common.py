@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -125,13 +125,30 @@ class SearchState:
     in_flight: list = field(default_factory=list)
 
 
+LEADING_COLUMNS = ("gen", "nevals")
+
+
+def logbook_header(current: Sequence[str] | None, keys: Iterable[str], stats_fields: Sequence[str] = ()) -> list[str]:
+    """DEAP's logbook header, ``['gen', 'nevals'] + stats.fields``, with a loop's own columns
+    (``keys`` not yet in ``current``, in the order recorded) between the two."""
+    tail = list(stats_fields)
+    skip = set(LEADING_COLUMNS) | set(tail)
+    own = [k for k in (current or ()) if k not in skip]
+    own += [k for k in keys if k not in skip and k not in own]
+    return [*LEADING_COLUMNS, *own, *tail]
+
+
 def close_generation(state: SearchState, control: SearchControl, generation: int, nevals: int,
                      population: list) -> None:
     """End a generational loop's generation: the new population, hall of fame, one logbook
-    row (``gen``, ``nevals`` and :func:`fitness_record`), then the control's hooks."""
+    row (``gen``, ``nevals`` and :func:`fitness_record`; the header set), then the control's
+    hooks. (An :class:`~deap_nas.algorithms.base.Algorithm` calls its own
+    ``close_generation``, which adds the user's ``stats``, ``halloffame`` and ``verbose``.)"""
     state.population = population
     state.hall_of_fame.update(population)
-    state.logbook.record(gen=generation, nevals=nevals, **fitness_record(population))
+    row = {"gen": generation, "nevals": nevals, **fitness_record(population)}
+    state.logbook.record(**row)
+    state.logbook.header = logbook_header(state.logbook.header, row)
     state.generation = generation
     control.generation_done(state)
 

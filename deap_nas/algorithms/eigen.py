@@ -238,7 +238,7 @@ class Eigen(Algorithm):
         st, extra = self.state, self.state.extra
         st.hall_of_fame.update(trained)
         st.generation = gen
-        st.logbook.record(gen=gen, phase=phase, nevals=nevals, parent=_fit(st.population[0]),
+        self.record(trained, gen=gen, phase=phase, nevals=nevals, parent=_fit(st.population[0]),
                           v1=extra["v1"], v2=extra["v2"], **fields, **fitness_record(trained))
         self.control.generation_done(st)
 

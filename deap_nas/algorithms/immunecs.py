@@ -151,7 +151,7 @@ class Immunecs(Algorithm):
         st, extra = self.state, self.state.extra
         extra["seen"] = self.seen.to_json()
         st.hall_of_fame.update(st.population)
-        st.logbook.record(gen=st.generation, nevals=nevals, mean_affinity=mean, **fitness_record(st.population),
+        self.record(st.population, gen=st.generation, nevals=nevals, mean_affinity=mean, **fitness_record(st.population),
                           stall=extra["stall"], augmentations=extra["augmentations"], augmented=int(augmented))
         self.control.generation_done(st)
 

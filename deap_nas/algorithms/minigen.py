@@ -161,7 +161,7 @@ class MiniGen(Algorithm):
         best = max(population, key=mean_accuracy)
         st.population = population
         st.hall_of_fame.update(population)
-        st.logbook.record(gen=st.generation, round=extra["round"], round_gen=g, nevals=nevals,
+        self.record(population, gen=st.generation, round=extra["round"], round_gen=g, nevals=nevals,
                           **fitness_record(population),
                           best_ps=max(performance_score(i, g, decay) for i in population),
                           best_birth=getattr(best, "birth", g), best_age=g - getattr(best, "birth", g),

@@ -404,7 +404,7 @@ class Nasgep(Algorithm):
         st.population = pop
         refresh_hall_of_fame(st.hall_of_fame, pop)
         st.generation = gen
-        st.logbook.record(gen=gen, nevals=nevals, **fitness_record(pop),
+        self.record(pop, gen=gen, nevals=nevals, **fitness_record(pop),
                           T_g=self.x["T_g"], T_c=self.x["T_c"],
                           genes_normal=len(self.pool("normal")), genes_reduction=len(self.pool("reduction")),
                           reduction_cells=len(self.x["reductions"]))

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .base import Algorithm, Batch
-from .common import SearchControl, SearchState, close_generation
+from .common import SearchControl, SearchState
 from .registry import register_algorithm, run_algorithm
 
 
@@ -52,7 +52,7 @@ class RandomSearch(Algorithm):
             gen = st.generation + 1
             offspring = [self.new_individual() for _ in range(int(min(n, self.control.remaining_evaluations())))]
             done = yield from self.evaluate(offspring, gen)
-            close_generation(st, self.control, gen, len(done), done)
+            self.close_generation(gen, len(done), done)
 
 
 def random_search(toolbox: Any, control: SearchControl, state: SearchState | None = None, **params: Any) -> SearchState:

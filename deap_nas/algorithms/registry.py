@@ -34,7 +34,8 @@ def register_algorithm(cls: type) -> type:
 def run_algorithm(cls: type, toolbox: Any, control: Any, state: Any = None, **fields: Any) -> Any:
     """Function-style entry (older code): ``cls(toolbox, control=control, **fields)`` run
     to its end, continuing from ``state`` (a SearchState) when given; returns the state.
-    ``seed`` / ``rng`` among ``fields`` seed the loop's own generator."""
-    seed, rng = fields.pop("seed", None), fields.pop("rng", None)
-    algo = cls(toolbox, cls.Params(**fields), seed=seed, rng=rng, control=control, state=state)
+    ``seed`` / ``rng`` among ``fields`` seed the loop's own generator; ``stats``,
+    ``halloffame`` and ``verbose`` are DEAP's loop arguments (:class:`Algorithm`)."""
+    deap_args = {k: fields.pop(k) for k in ("seed", "rng", "stats", "halloffame", "verbose") if k in fields}
+    algo = cls(toolbox, cls.Params(**fields), control=control, state=state, **deap_args)
     return algo.run()

@@ -19,7 +19,7 @@ from typing import Any
 from deap import tools
 
 from .base import Algorithm, Batch, bind_rng, forget
-from .common import SearchControl, SearchState, close_generation
+from .common import SearchControl, SearchState
 from .registry import register_algorithm, run_algorithm
 
 
@@ -104,7 +104,7 @@ class SimpleGA(Algorithm):
             done = yield from self.evaluate(todo, gen)
             skipped = {id(ind) for ind in todo[len(done):]}  # past the evaluation budget
             offspring = [ind for ind in offspring if id(ind) not in skipped]
-            close_generation(st, self.control, gen, len(done), [tb.clone(k) for k in kept] + offspring)
+            self.close_generation(gen, len(done), [tb.clone(k) for k in kept] + offspring)
 
 
 def simple_ga(toolbox: Any, control: SearchControl, state: SearchState | None = None, **params: Any) -> SearchState:

@@ -7,6 +7,13 @@
 
 from . import aging, eigen, gep, immunecs, minigen, neat, sequential  # noqa: F401  (register their operators)
 from .aging import remove_oldest, sel_aging_tournament, set_birth
+from .compat import (
+    OperatorSpaceError,
+    check_operator,
+    check_operators,
+    check_toolbox,
+    operator_genomes,
+)
 from .eigen import (
     mut_alter_channels,
     mut_alter_filter_size,
@@ -54,11 +61,18 @@ from .minigen import (
     stamp_birth,
 )
 from .neat import mut_add_node, mut_identity, mut_layer_gene, mut_neat, mut_toggle_connection
-from .registry import OPERATORS, operator_parameters, register_operator
+from .registry import ANY, OPERATOR_GENOMES, OPERATORS, operator_parameters, register_operator
 from .sequential import cx_one_point, mut_delete, mut_insert, mut_layer, mut_sequential
 
 __all__ = [
+    "ANY",
     "OPERATORS",
+    "OPERATOR_GENOMES",
+    "OperatorSpaceError",
+    "check_operator",
+    "check_operators",
+    "check_toolbox",
+    "operator_genomes",
     "mut_alter_channels",
     "mut_alter_filter_size",
     "mut_alter_stride",

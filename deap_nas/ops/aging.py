@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from .registry import register_operator
+from .registry import ANY, register_operator
 
 
 def set_birth(individual: Any, birth: int) -> Any:
@@ -25,7 +25,7 @@ def age_of(individual: Any, now: int) -> int:
     return now - individual.birth
 
 
-@register_operator("sel_aging_tournament")
+@register_operator("sel_aging_tournament", ANY)
 def sel_aging_tournament(individuals: list, k: int, sample_size: int, replace: bool = True,
                          rng: Any = random) -> list:
     """``k`` times: the fittest of ``sample_size`` individuals drawn at random.
@@ -50,7 +50,7 @@ def sel_aging_tournament(individuals: list, k: int, sample_size: int, replace: b
     return [max(rng.sample(individuals, s), key=lambda ind: ind.fitness) for _ in range(k)]
 
 
-@register_operator("remove_oldest")
+@register_operator("remove_oldest", ANY)
 def remove_oldest(population: list) -> Any:
     """Remove and return the earliest-born individual (ties: the first in the list)."""
     if not population:

@@ -235,17 +235,17 @@ def _deap(name: str, step: Callable[..., bool]) -> Callable[..., tuple[Any]]:
     return op
 
 
-mut_insert_convolution = register_operator("mut_insert_convolution")(_deap("insert_convolution", insert_convolution))
-mut_insert_concatenation = register_operator("mut_insert_concatenation")(
+mut_insert_convolution = register_operator("mut_insert_convolution", "eigen")(_deap("insert_convolution", insert_convolution))
+mut_insert_concatenation = register_operator("mut_insert_concatenation", "eigen")(
     _deap("insert_concatenation", insert_concatenation))
-mut_insert_pooling = register_operator("mut_insert_pooling")(_deap("insert_pooling", insert_pooling))
-mut_remove_convolution = register_operator("mut_remove_convolution")(_deap("remove_convolution", remove_convolution))
-mut_remove_concatenation = register_operator("mut_remove_concatenation")(
+mut_insert_pooling = register_operator("mut_insert_pooling", "eigen")(_deap("insert_pooling", insert_pooling))
+mut_remove_convolution = register_operator("mut_remove_convolution", "eigen")(_deap("remove_convolution", remove_convolution))
+mut_remove_concatenation = register_operator("mut_remove_concatenation", "eigen")(
     _deap("remove_concatenation", remove_concatenation))
-mut_remove_pooling = register_operator("mut_remove_pooling")(_deap("remove_pooling", remove_pooling))
-mut_alter_channels = register_operator("mut_alter_channels")(_deap("alter_channels", alter_channels))
-mut_alter_stride = register_operator("mut_alter_stride")(_deap("alter_stride", alter_stride))
-mut_alter_filter_size = register_operator("mut_alter_filter_size")(_deap("alter_filter_size", alter_filter_size))
+mut_remove_pooling = register_operator("mut_remove_pooling", "eigen")(_deap("remove_pooling", remove_pooling))
+mut_alter_channels = register_operator("mut_alter_channels", "eigen")(_deap("alter_channels", alter_channels))
+mut_alter_stride = register_operator("mut_alter_stride", "eigen")(_deap("alter_stride", alter_stride))
+mut_alter_filter_size = register_operator("mut_alter_filter_size", "eigen")(_deap("alter_filter_size", alter_filter_size))
 
 
 # ------------------------------------------------------------------------ step size
@@ -277,7 +277,7 @@ def apply_steps(genome: dict[str, Any], space: Any, steps: int, rng: Any = rando
     return applied
 
 
-@register_operator("mut_eigen")
+@register_operator("mut_eigen", "eigen")
 def mut_eigen(individual: Any, space: Any, step_size: int = 10, rng: Any = random) -> tuple[Any]:
     """One EIGEN mutation (sec. 3.1): ``k`` uniform in [1, ``step_size``] steps of the nine
     operations (:func:`apply_steps`), before the child's single training. Sets
@@ -286,7 +286,7 @@ def mut_eigen(individual: Any, space: Any, step_size: int = 10, rng: Any = rando
     return (individual,)
 
 
-@register_operator("sample_eigen")
+@register_operator("sample_eigen", "eigen")
 def sample_eigen(space: Any, steps: int = 100, rng: Any = random) -> Any:
     """A random architecture of the EIGEN space for random search: the start network
     (sec. 3.1, global pooling only) after ``k`` uniform in [1, ``steps``] of the nine
@@ -329,7 +329,7 @@ def duplicate(genome: dict[str, Any], space: Any, max_times: int = 2,
     return None
 
 
-@register_operator("mut_duplicate_block")
+@register_operator("mut_duplicate_block", "eigen")
 def mut_duplicate_block(individual: Any, space: Any, max_times: int = 2,
                         modes: tuple[str, ...] = DUPLICATION_MODES, rng: Any = random) -> tuple[Any]:
     """DEAP operator of :func:`duplicate`; sets ``individual.applied`` (bool) and

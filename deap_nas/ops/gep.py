@@ -43,7 +43,7 @@ def _check_rate(name: str, p: float) -> None:
         raise ValueError(f"{name}: must be a probability in [0, 1], got {p!r}")
 
 
-@register_operator("mut_gep_point")
+@register_operator("mut_gep_point", "gep_chromosome")
 def mut_point(individual: list, spec: GepSpec, indpb: float = 0.044, head_functions_only: bool = False,
               rng: Any = random, function_prob: float = 0.5) -> tuple:
     """Point mutation: each symbol changes with probability ``indpb`` to another symbol
@@ -67,7 +67,7 @@ def mut_point(individual: list, spec: GepSpec, indpb: float = 0.044, head_functi
     return (individual,)
 
 
-@register_operator("mut_gep_is")
+@register_operator("mut_gep_is", "gep_chromosome")
 def mut_is_transpose(individual: list, spec: GepSpec, lengths: Sequence[int] = IS_LENGTHS,
                      rng: Any = random) -> tuple:
     """IS transposition (Ferreira sec. 4.2.1): copy a segment of random length (from
@@ -90,7 +90,7 @@ def mut_is_transpose(individual: list, spec: GepSpec, lengths: Sequence[int] = I
     return (individual,)
 
 
-@register_operator("mut_gep_ris")
+@register_operator("mut_gep_ris", "gep_chromosome")
 def mut_ris_transpose(individual: list, spec: GepSpec, lengths: Sequence[int] = RIS_LENGTHS,
                       rng: Any = random) -> tuple:
     """RIS transposition (Ferreira sec. 4.2.2): in a random gene, scan its head from a
@@ -113,7 +113,7 @@ def mut_ris_transpose(individual: list, spec: GepSpec, lengths: Sequence[int] = 
     return (individual,)
 
 
-@register_operator("mut_gep_gene")
+@register_operator("mut_gep_gene", "gep_chromosome")
 def mut_gene_transpose(individual: list, spec: GepSpec, rng: Any = random) -> tuple:
     """Gene transposition (Ferreira sec. 4.2.3): a random gene other than the first is
     moved to the start of the chromosome. A one-gene chromosome is unchanged."""
@@ -127,7 +127,7 @@ def mut_gene_transpose(individual: list, spec: GepSpec, rng: Any = random) -> tu
     return (individual,)
 
 
-@register_operator("cx_gep_one_point")
+@register_operator("cx_gep_one_point", "gep_chromosome")
 def cx_one_point(ind1: list, ind2: list, rng: Any = random) -> tuple:
     """One-point recombination (sec. 4.3.1): a point 1 .. L-1; the parents swap
     everything from it on. Both chromosomes must have the same layout."""
@@ -140,7 +140,7 @@ def cx_one_point(ind1: list, ind2: list, rng: Any = random) -> tuple:
     return ind1, ind2
 
 
-@register_operator("cx_gep_two_point")
+@register_operator("cx_gep_two_point", "gep_chromosome")
 def cx_two_point(ind1: list, ind2: list, rng: Any = random) -> tuple:
     """Two-point recombination (sec. 4.3.2): points ``a < b`` in 1 .. L; the parents swap
     the symbols in ``[a, b)``."""

@@ -85,7 +85,7 @@ from typing import Any
 
 from ..evaluation.request import EvalRequest
 from ..spaces.immunecs import ImmuneSpace, bin_index, clip01, mean_depth
-from .registry import register_operator
+from .registry import ANY, register_operator
 
 
 class SeenRegistry:
@@ -248,7 +248,7 @@ def _elements(space: ImmuneSpace, genome: list, l: int) -> tuple:
             *space.hp_indices(gene))
 
 
-@register_operator("mut_hypermutation")
+@register_operator("mut_hypermutation", "immunecs")
 def mut_hypermutation(
     individual: list,
     space: ImmuneSpace,
@@ -278,7 +278,7 @@ def mut_hypermutation(
     return (individual,)
 
 
-@register_operator("clone_population")
+@register_operator("clone_population", ANY)
 def clone_population(population: list, n_c: int = 3) -> list:
     """``n_c`` deep copies of each parent, parent by parent (Algorithm 1, ``Clone``).
 
@@ -298,7 +298,7 @@ def clone_population(population: list, n_c: int = 3) -> list:
     return clones
 
 
-@register_operator("random_insertion")
+@register_operator("random_insertion", "immunecs")
 def random_insertion(
     population: list,
     n_i: int = 2,
@@ -329,7 +329,7 @@ def random_insertion(
     return out
 
 
-@register_operator("augment")
+@register_operator("augment", "immunecs")
 def augment(individual: list, space: ImmuneSpace, seen: SeenRegistry | None = None, rng: Any = random) -> list:
     """A clone of ``individual`` with one random layer appended (sec. 3.4, Fig. 3).
 
@@ -347,7 +347,7 @@ def augment(individual: list, space: ImmuneSpace, seen: SeenRegistry | None = No
     return c
 
 
-@register_operator("make_augmented_copies")
+@register_operator("make_augmented_copies", "immunecs")
 def make_augmented_copies(
     population: list, n_a: int = 3, space: ImmuneSpace | None = None, seen: SeenRegistry | None = None,
     rng: Any = random,
@@ -361,7 +361,7 @@ def make_augmented_copies(
     return [augment(ind, space, seen=seen, rng=rng) for ind in population for _ in range(n_a)]
 
 
-@register_operator("sel_best_n")
+@register_operator("sel_best_n", ANY)
 def sel_best_n(individuals: list, n: int) -> list:
     """The ``n`` best individuals by fitness (references, best first; ties keep input
     order, so parents listed first win ties against their clones)."""

@@ -53,7 +53,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..spaces.minigen import IDENTITY, INPUT_OPS, NORMAL_OPS, OPERATIONS, MiniGenSpace
-from .registry import register_operator
+from .registry import ANY, register_operator
 
 
 def stamp_birth(individual: Any, generation: int) -> Any:
@@ -93,7 +93,7 @@ def softmax_probabilities(scores: Sequence[float], temperature: float = 1.0) -> 
     return [w / total for w in weights]
 
 
-@register_operator("sel_softmax")
+@register_operator("sel_softmax", ANY)
 def sel_softmax(individuals: Sequence[Any], k: int, scores: Sequence[float] | None = None,
                 temperature: float = 1.0, rng: Any = random) -> list:
     """``k`` individuals drawn with replacement with the probabilities of eq. 2 over
@@ -108,14 +108,14 @@ def sel_softmax(individuals: Sequence[Any], k: int, scores: Sequence[float] | No
     return rng.choices(list(individuals), weights=probs, k=k)
 
 
-@register_operator("sel_top_k")
+@register_operator("sel_top_k", ANY)
 def sel_top_k(individuals: Sequence[Any], k: int, generation: int = 0, decay: float = 0.01) -> list:
     """The ``k`` best by :func:`performance_score` at ``generation``; ties keep list order."""
     order = sorted(range(len(individuals)), key=lambda i: -performance_score(individuals[i], generation, decay))
     return [individuals[i] for i in order[:k]]
 
 
-@register_operator("cx_cells")
+@register_operator("cx_cells", "minigen")
 def cx_cells(ind1: Any, ind2: Any, indpb: float = 0.5, rng: Any = random) -> tuple[Any, Any]:
     """Swap each cell (``[c, b, actions]`` whole) between the parents with probability ``indpb``."""
     if len(ind1) != len(ind2):
@@ -148,7 +148,7 @@ def mutate_actions(actions: list[str], input_cell: bool, p_op: float, rng: Any =
     return out
 
 
-@register_operator("mut_minigen")
+@register_operator("mut_minigen", "minigen")
 def mut_minigen(individual: Any, space: MiniGenSpace, p_op: float = 0.5, p_channel: float = 0.3,
                 p_list: float = 0.2, depth_ramp: float = 0.0, rng: Any = random) -> tuple[Any]:
     """The three mutation levels of sec. III-C3b on every cell, in place (module doc)."""

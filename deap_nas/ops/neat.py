@@ -31,7 +31,7 @@ from ..spaces.neat import LAYER_CHOICES, allocate_id
 from .registry import register_operator
 
 
-@register_operator("mut_layer_gene")
+@register_operator("mut_layer_gene", "neat")
 def mut_layer_gene(individual: dict, rng: Any = random) -> tuple[dict]:
     """Give a uniformly chosen node a different, uniformly chosen layer choice (ids unchanged).
 
@@ -45,7 +45,7 @@ def mut_layer_gene(individual: dict, rng: Any = random) -> tuple[dict]:
     return (individual,)
 
 
-@register_operator("mut_toggle_connection")
+@register_operator("mut_toggle_connection", "neat")
 def mut_toggle_connection(individual: dict, rng: Any = random) -> tuple[dict]:
     """Reverse the enabled flag of one uniformly chosen connection gene."""
     conns = individual["connections"]
@@ -55,7 +55,7 @@ def mut_toggle_connection(individual: dict, rng: Any = random) -> tuple[dict]:
     return (individual,)
 
 
-@register_operator("mut_add_node")
+@register_operator("mut_add_node", "neat")
 def mut_add_node(individual: dict, enabled_only: bool = True, rng: Any = random) -> tuple[dict]:
     """Split a random connection src -> dst by a new node (sec. 3.2).
 
@@ -79,13 +79,13 @@ def mut_add_node(individual: dict, enabled_only: bool = True, rng: Any = random)
     return (individual,)
 
 
-@register_operator("mut_identity")
+@register_operator("mut_identity", "neat")
 def mut_identity(individual: dict, rng: Any = random) -> tuple[dict]:
     """Leave the genome intact (``rng`` is accepted for a uniform interface, never used)."""
     return (individual,)
 
 
-@register_operator("mut_neat")
+@register_operator("mut_neat", "neat")
 def mut_neat(
     individual: dict,
     p_mutate: float = 0.7,

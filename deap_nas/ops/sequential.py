@@ -13,7 +13,7 @@ from typing import Any
 from .registry import register_operator
 
 
-@register_operator("mut_layer")
+@register_operator("mut_layer", "sequential")
 def mut_layer(individual: list, space: Any, rng: Any = random) -> tuple[list]:
     """Replace one uniformly chosen layer gene by a new random gene."""
     if individual:
@@ -21,7 +21,7 @@ def mut_layer(individual: list, space: Any, rng: Any = random) -> tuple[list]:
     return (individual,)
 
 
-@register_operator("mut_insert")
+@register_operator("mut_insert", "sequential")
 def mut_insert(individual: list, space: Any, rng: Any = random) -> tuple[list]:
     """Insert a random gene at a random position, unless at the maximum depth."""
     if len(individual) < space.params.max_depth:
@@ -29,7 +29,7 @@ def mut_insert(individual: list, space: Any, rng: Any = random) -> tuple[list]:
     return (individual,)
 
 
-@register_operator("mut_delete")
+@register_operator("mut_delete", "sequential")
 def mut_delete(individual: list, space: Any, rng: Any = random) -> tuple[list]:
     """Delete a random gene, unless at the minimum depth."""
     if len(individual) > space.params.min_depth:
@@ -37,7 +37,7 @@ def mut_delete(individual: list, space: Any, rng: Any = random) -> tuple[list]:
     return (individual,)
 
 
-@register_operator("mut_sequential")
+@register_operator("mut_sequential", "sequential")
 def mut_sequential(
     individual: list,
     space: Any,
@@ -54,7 +54,7 @@ def mut_sequential(
     return op(individual, space, rng=rng)
 
 
-@register_operator("cx_one_point")
+@register_operator("cx_one_point", "sequential")
 def cx_one_point(ind1: list, ind2: list, space: Any, rng: Any = random) -> tuple[list, list]:
     """Exchange the tails after one cut point in each parent; depths stay within bounds.
 

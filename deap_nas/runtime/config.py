@@ -26,7 +26,7 @@ from ..algorithms import ALGORITHMS, Budget
 from ..arch import HeadSpec
 from ..checks import check_amount
 from ..evaluation.config import SCHEDULE_SETTINGS, TrainConfig
-from ..ops import OPERATORS, operator_parameters
+from ..ops import OPERATORS, OperatorSpaceError, check_operators, operator_parameters
 from ..spaces import SPACES
 from .schema import ConfigError, check_finite, convert, from_mapping, to_plain
 from .yaml_strict import load_yaml_text, read_text_file
@@ -448,6 +448,10 @@ def parse_config(data: Any, source: str = "") -> RunConfig:
     if not isinstance(ops, Mapping):
         raise ConfigError(f"operators: expected a mapping of role -> operator, got {ops!r}")
     operators = {str(role): _operator(str(role), spec) for role, spec in ops.items()}
+    try:
+        check_operators({role: op.name for role, op in operators.items()}, space_name)
+    except OperatorSpaceError as e:
+        raise ConfigError(str(e)) from None
     for role in ALGORITHMS[algo_name].roles:
         if role not in operators:
             raise ConfigError(

@@ -14,7 +14,7 @@ import json
 import math
 import os
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -135,14 +135,15 @@ def _parse_cell(text: str) -> Any:
     return text
 
 
-def write_csv(path: str | Path, records: Iterable[Mapping[str, Any]]) -> None:
-    """Write ``records`` as CSV atomically; columns are the union of keys in first-seen order.
+def write_csv(path: str | Path, records: Iterable[Mapping[str, Any]], first: Sequence[str] = ()) -> None:
+    """Write ``records`` as CSV atomically; columns are ``first``, then the union of keys
+    in first-seen order.
 
     Numbers are written so that :func:`read_csv` gives them back exactly; ``None`` is an
     empty cell, lists and dicts are JSON text.
     """
     rows = [dict(r) for r in records]
-    columns: dict[str, None] = {}
+    columns: dict[str, None] = dict.fromkeys(map(str, first))
     for r in rows:
         for key in r:
             columns.setdefault(str(key), None)
@@ -166,9 +167,11 @@ def write_json(path: str | Path, data: Any) -> None:
     atomic_write_text(path, json.dumps(data, indent=2) + "\n")
 
 
-def write_logbook_csv(path: str | Path, records: Iterable[Mapping[str, Any]]) -> None:
-    """The logbook (one row per generation) as CSV, written atomically."""
-    write_csv(path, records)
+def write_logbook_csv(path: str | Path, records: Iterable[Mapping[str, Any]],
+                      header: Sequence[str] | None = None) -> None:
+    """The logbook (one row per generation) as CSV, written atomically; the columns in the
+    order of the logbook's ``header`` (``gen``, ``nevals``, ...), then any others."""
+    write_csv(path, records, first=header or ())
 
 
 def read_logbook_csv(path: str | Path) -> list[dict[str, Any]]:

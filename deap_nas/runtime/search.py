@@ -280,7 +280,7 @@ def _execute(config: RunConfig, run: RunDir, snapshot: dict[str, Any] | None, jo
         lock.refresh()  # heartbeat; stops here if another process broke the lock
         data = state_to_dict(algo, control.usage, evaluator.state())
         run.write_snapshot(st.generation, data, keep=config.output.keep_snapshots)
-        write_logbook_csv(run.logbook_csv, [dict(r) for r in st.logbook])
+        write_logbook_csv(run.logbook_csv, [dict(r) for r in st.logbook], header=st.logbook.header)
         run.write_meta(generation=st.generation, usage=dict(vars(control.usage)))
 
     control.callbacks = [checkpoint, progress]

@@ -25,6 +25,10 @@ class SearchSpace:
     """Base class: subclasses set ``Params`` and implement the four genome methods."""
 
     Params: type = NoParams
+    #: the family of its genomes, which operators declare they work on (``register_operator``
+    #: ``genomes=``); set to the registered name unless a class above sets it (subclasses of
+    #: a space share its kind, and so its operators)
+    genome_kind: str | None = None
     #: head of a space whose ``Params`` has no ``head`` field
     fallback_head: str = "gap_linear"
 
@@ -75,5 +79,12 @@ SPACES: Registry[type[SearchSpace]] = Registry("search space")
 
 
 def register_space(name: str):
-    """Class decorator registering a :class:`SearchSpace` subclass under ``name``."""
-    return SPACES.register(name)
+    """Class decorator registering a :class:`SearchSpace` subclass under ``name`` (its
+    ``genome_kind`` defaults to ``name``)."""
+
+    def deco(cls: type[SearchSpace]) -> type[SearchSpace]:
+        if cls.genome_kind is None:
+            cls.genome_kind = name
+        return SPACES.register(name)(cls)
+
+    return deco

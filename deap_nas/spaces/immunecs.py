@@ -200,6 +200,7 @@ class ImmuneSpace(SearchSpace):
     """Shared code of the two ImmuNeCS spaces; subclasses set the op menu and connectivity."""
 
     Params: type = ImmuneParams
+    genome_kind = "immunecs"  # both spaces' genomes are lists of ImmuNeCS layer genes
     #: whether nodes after v1 may take a second input (CIFAR-10)
     skip_connections: bool = False
     op_types: tuple[str, ...] = ()

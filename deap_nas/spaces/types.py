@@ -1,41 +1,70 @@
-"""Every ``deap.creator`` type of deap_nas, created once at import (docs/architecture.md).
+"""The fitness and individual classes of deap_nas (docs/architecture.md, docs/deap.md).
 
-SCOOP workers and spawned processes import this module too, so pickled individuals
-unpickle to the same classes everywhere. Genomes hold plain Python values only.
+They are built as ``deap.creator.create`` builds its classes (a ``base.Fitness`` subclass
+with ``weights``; a ``list`` / ``dict`` subclass whose ``__init__`` gives each instance a
+fresh ``fitness``), but as plain module-level classes: nothing is put into
+``deap.creator``, so a user's ``creator.create("FitnessMax", ...)`` neither collides with
+them (no overwrite warning) nor replaces them, and a ``creator.FitnessMax`` the user made
+earlier (with other weights) is never reused here. Being module-level, they pickle by
+reference, so SCOOP, process-pool and Dask workers unpickle individuals to the same
+classes. Genomes hold plain Python values only.
 """
 
 from __future__ import annotations
 
-from deap import base, creator
+from typing import Any
 
-if not hasattr(creator, "FitnessMax"):
-    creator.create("FitnessMax", base.Fitness, weights=(1.0,))
-if not hasattr(creator, "ListIndividual"):
-    # A genome that is a list of plain values (layer genes as dicts, numbers, strings).
-    creator.create("ListIndividual", list, fitness=creator.FitnessMax)
-if not hasattr(creator, "GraphIndividual"):
-    # A genome that is a dict of plain values: node and connection genes (the ``neat`` space).
-    creator.create("GraphIndividual", dict, fitness=creator.FitnessMax)
+from deap import base
 
-if not hasattr(creator, "ImmuneIndividual"):
-    # A list of ImmuNeCS layer genes, each a dict of plain floats in [0, 1] (``immunecs`` spaces).
-    creator.create("ImmuneIndividual", list, fitness=creator.FitnessMax)
-if not hasattr(creator, "MiniGenIndividual"):
-    # MiniGen's five cells [channels, blocks, action list] (``minigen`` space).
-    creator.create("MiniGenIndividual", list, fitness=creator.FitnessMax)
 
-if not hasattr(creator, "EigenIndividual"):
-    # An EIGEN layer graph: a dict of plain values (layers, output, next_id; ``eigen`` space).
-    creator.create("EigenIndividual", dict, fitness=creator.FitnessMax)
+class FitnessMax(base.Fitness):
+    """One objective, maximised (validation accuracy)."""
 
-if not hasattr(creator, "GepIndividual"):
-    # A NASGEP genome: two Karva cell chromosomes and the ADF genes they use (``nasgep`` space).
-    creator.create("GepIndividual", dict, fitness=creator.FitnessMax)
+    weights = (1.0,)
 
-FitnessMax = creator.FitnessMax
-ListIndividual = creator.ListIndividual
-GraphIndividual = creator.GraphIndividual
-ImmuneIndividual = creator.ImmuneIndividual
-EigenIndividual = creator.EigenIndividual
-MiniGenIndividual = creator.MiniGenIndividual
-GepIndividual = creator.GepIndividual
+
+class WithFitness:
+    """Mixin: a fresh ``fitness`` instance per individual, as ``creator.create`` gives; a new
+    individual class is ``class MyIndividual(WithFitness, list)`` (``fitness_class`` to change it)."""
+
+    fitness_class: type[base.Fitness] = FitnessMax
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.fitness = self.fitness_class()
+        super().__init__(*args, **kwargs)
+
+
+class ListIndividual(WithFitness, list):
+    """A genome that is a list of plain values (layer genes as dicts, numbers, strings)."""
+
+
+class GraphIndividual(WithFitness, dict):
+    """A genome that is a dict of plain values: node and connection genes (``neat`` space)."""
+
+
+class ImmuneIndividual(WithFitness, list):
+    """A list of ImmuNeCS layer genes, each a dict of plain floats in [0, 1] (``immunecs`` spaces)."""
+
+
+class MiniGenIndividual(WithFitness, list):
+    """MiniGen's five cells [channels, blocks, action list] (``minigen`` space)."""
+
+
+class EigenIndividual(WithFitness, dict):
+    """An EIGEN layer graph: a dict of plain values (layers, output, next_id; ``eigen`` space)."""
+
+
+class GepIndividual(WithFitness, dict):
+    """A NASGEP genome: two Karva cell chromosomes and the ADF genes they use (``nasgep`` space)."""
+
+
+__all__ = [
+    "EigenIndividual",
+    "FitnessMax",
+    "GepIndividual",
+    "GraphIndividual",
+    "ImmuneIndividual",
+    "ListIndividual",
+    "MiniGenIndividual",
+    "WithFitness",
+]
