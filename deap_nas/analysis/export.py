@@ -97,8 +97,8 @@ def export_model(
     chosen = check_formats(formats)
     run = load_run(run_dir)
     out = Path(out_dir) if out_dir is not None else run.path / "export"
-    check_output(out, force)
     entry, weights_path = _ranked_entry(run, rank)
+    check_output(out, force)
     config = run_config(run.path)
     head = HeadSpec.parse(search_head(config))
     arch = Architecture.from_dict(entry["architecture"])

@@ -78,7 +78,8 @@ def write_onnx(net: torch.nn.Module, example: torch.Tensor, path: Path) -> None:
         warnings.filterwarnings("ignore", category=FutureWarning)
         warnings.filterwarnings("ignore", category=UserWarning)
         torch.onnx.export(net, (example,), str(path), dynamo=True, input_names=["images"],
-                          output_names=["logits"], dynamic_shapes=_batch_dim(), verbose=False)
+                          output_names=["logits"], dynamic_shapes=_batch_dim(), external_data=False,
+                          verbose=False)
 
 
 FORMATS: dict[str, ExportFormat] = {
