@@ -207,3 +207,15 @@ def test_a_stale_temporary_folder_of_a_killed_export_is_removed(run_dir, tmp_pat
     export_model(run_dir, out_dir=out)
     assert sorted(os.listdir(tmp_path)) == ["export"]
     shutil.rmtree(out)
+
+
+def test_teachers_from_best_and_saved_files_use_the_recorded_head(run_dir, tmp_path):
+    from deap_nas.runtime.teacher import load_teacher, resolve_teacher
+
+    top = json.loads((run_dir / "best" / "summary.json").read_text())["models"][0]
+    net = load_teacher(resolve_teacher({"run": str(run_dir)}, tmp_path), (1, 28, 28), 10)
+    assert sum(p.numel() for p in net.parameters()) == top["params"]
+    spec = {"architecture": str(run_dir / "best" / top["files"]["architecture"]),
+            "weights": str(run_dir / "best" / top["files"]["weights"])}
+    net = load_teacher(resolve_teacher(spec, tmp_path), (1, 28, 28), 10)
+    assert sum(p.numel() for p in net.parameters()) == top["params"]
