@@ -4,7 +4,7 @@
     deap-nas resume RUN_DIR [--set budget.evaluations=200] [--force] [--break-lock]
     deap-nas report RUN_DIR [--top 10]
     deap-nas compare RUN_DIR [RUN_DIR ...] [--labels L1 L2 ...] --out FILE.png
-    deap-nas export RUN_DIR [--rank 1] [--format state_dict torchscript onnx]
+    deap-nas export RUN_DIR [--rank 1] [--format state_dict export torchscript onnx] [--force]
     deap-nas select RUN_DIR [--k 5] [--candidates 10] [--rule reevaluate|search_samples]
     deap-nas train-final RUN_DIR [--top-k K] [--epochs N] [--device auto]
     deap-nas train-teacher TEACHER_CONFIG --out DIR [--set key=value ...] [--device auto]
@@ -60,6 +60,40 @@ def _read_arch(path: str) -> Architecture:
         raise UsageError(f"{p}: malformed architecture description ({e})") from None
 
 
+def _arch_head(path: str, given: str | None, default: str) -> tuple[Any, str]:
+    """The head to build ``path``'s network with: ``--head`` when given, else the head the
+    file records (best/, export/), else ``default``; and, in that last case, the note to
+    print once the command's checks have passed (a file written before heads were
+    recorded), else an empty string."""
+    from .arch import HeadSpec, recorded_head
+
+    try:
+        if given is not None:
+            return HeadSpec.parse(given), ""
+        recorded = recorded_head(Path(path).read_text())
+    except ValueError as e:  # an unknown --head, or a bad recorded head
+        raise UsageError(f"{path}: {e}" if given is None else f"--head: {e}") from None
+    if recorded is not None:
+        return recorded, ""
+    note = (f"deap-nas: note: {path} records no head (written before heads were recorded); "
+            f"using {default} (choose with --head)")
+    return HeadSpec.parse(default), note
+
+
+def _print_note(note: str) -> None:
+    if note:
+        print(note, file=sys.stderr, flush=True)
+
+
+def _head_label(head: Any) -> str:
+    """``mlp3`` for a head at its defaults, else ``concat_pool(dropout=0.5)``."""
+    from .arch import HEAD_DEFAULTS
+
+    if head.params == HEAD_DEFAULTS[head.name]:
+        return head.name
+    return f"{head.name}({', '.join(f'{k}={v}' for k, v in sorted(head.params.items()))})"
+
+
 def _out_dir(path: str | None, option: str = "--out") -> None:
     """Refuse an output folder that is a file (or lies below one) before any work."""
     if path is None:
@@ -92,17 +126,19 @@ def _subset(text: str) -> float | int:
 
 def cmd_describe(args: argparse.Namespace) -> int:
     arch = _read_arch(args.arch)
+    head, note = _arch_head(args.arch, args.head, "gap_linear")
     try:
         shapes = arch.shapes(args.input_shape)
-        n = arch.num_params(args.input_shape, args.classes, args.head)
+        n = arch.num_params(args.input_shape, args.classes, head)
     except (ArchitectureError, ValueError) as e:
         raise UsageError(str(e)) from None
+    _print_note(note)
     print(f"architecture {arch.name or args.arch}  hash {arch.hash()}")
     for node in arch.nodes:
         shape = "x".join(map(str, shapes[node.id])) if node.id in shapes else "(dead)"
         ins = ",".join("in" if i < 0 else str(i) for i in node.inputs)
         print(f"  {node.id:>3} {node.op:<24} <- {ins:<10} {node.merge:<7} {shape}")
-    print(f"parameters (with {args.head} head, {args.classes} classes): {n:,}")
+    print(f"parameters (with {_head_label(head)} head, {args.classes} classes): {n:,}")
     if args.dot:
         Path(args.dot).write_text(arch.to_dot(args.input_shape))
         print(f"dot written to {args.dot} (render: dot -Tpng {args.dot} -o arch.png)")
@@ -158,6 +194,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .evaluation import DatasetNotFoundError, prepare_data, train_architecture
 
     arch = _read_arch(args.arch)
+    head, note = _arch_head(args.arch, args.head, "concat_pool")
     _out_dir(args.out)
     device = _device(args.device)
     config = _train_config(args)
@@ -181,10 +218,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         flush=True,
     )
     try:
-        n = arch.num_params(data.input_shape, data.num_classes, args.head)
-        print(f"architecture {arch.name or args.arch} ({arch.hash()}): {n:,} parameters", flush=True)
-    except ValueError as e:  # ArchitectureError, or an unknown --head
+        n = arch.num_params(data.input_shape, data.num_classes, head)
+        print(f"architecture {arch.name or args.arch} ({arch.hash()}): {n:,} parameters "
+              f"with a {_head_label(head)} head", flush=True)
+    except ValueError as e:  # ArchitectureError
         raise UsageError(f"{args.arch}: {e}") from None
+    _print_note(note)
 
     def progress(entry: dict) -> None:
         print(
@@ -193,7 +232,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             flush=True,
         )
 
-    result = train_architecture(arch, data, config, head=args.head, seed=args.seed, on_epoch=progress)
+    result = train_architecture(arch, data, config, head=head, seed=args.seed, on_epoch=progress)
     if result.ok:
         print(
             f"status ok: best val acc {result.best_acc:.4f} at epoch {result.best_epoch}, "
@@ -206,20 +245,22 @@ def cmd_train(args: argparse.Namespace) -> int:
         from .evaluation import evaluate
         from .nn import build
 
-        net = build(arch, data.input_shape, data.num_classes, args.head)
+        net = build(arch, data.input_shape, data.num_classes, head)
         net.load_state_dict(result.best_state)
         test_acc = evaluate(net.to(device), data.test, config.eval_batch_size)
         print(f"test accuracy {test_acc:.4f}")
     if args.out:
-        _save(Path(args.out), arch, result, data.record, test_acc)
+        _save(Path(args.out), arch, head, result, data.record, test_acc)
     return 0 if result.ok else 1
 
 
-def _save(out: Path, arch: Architecture, result, record: dict, test_acc: float | None) -> None:
+def _save(out: Path, arch: Architecture, head: Any, result, record: dict, test_acc: float | None) -> None:
     import torch
 
+    from .arch import architecture_with_head
+
     out.mkdir(parents=True, exist_ok=True)
-    (out / "architecture.json").write_text(arch.to_json() + "\n")
+    (out / "architecture.json").write_text(architecture_with_head(arch, head) + "\n")
     (out / "architecture.dot").write_text(arch.to_dot())
     summary = {"result": result.to_dict(), "test_acc": test_acc, "data": record}
     (out / "result.json").write_text(json.dumps(summary, indent=1) + "\n")
@@ -382,9 +423,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from .analysis.export import export_model
 
+    _out_dir(args.out)
     try:
-        paths = export_model(args.run_dir, args.out, rank=args.rank, formats=tuple(args.format))
-    except (FileNotFoundError, ValueError, RuntimeError) as e:
+        paths = export_model(args.run_dir, args.out, rank=args.rank, formats=tuple(args.format), force=args.force)
+    except (FileNotFoundError, FileExistsError, ValueError, RuntimeError) as e:
         raise UsageError(str(e)) from None
     for p in paths:
         print(f"wrote {p}")
@@ -552,11 +594,15 @@ def _report_commands(sub: argparse._SubParsersAction) -> None:
 def _found_model_commands(sub: argparse._SubParsersAction) -> None:
     """What follows a search, on the architectures it found: ``export``, ``select``
     (re-evaluation), ``train-final``, ``draw-cells`` (NASGEP) and ``committee`` (ImmuNeCS)."""
-    ex = sub.add_parser("export", help="export a found model (state dict, architecture JSON, TorchScript, ONNX)")
+    ex = sub.add_parser("export", help="export a found model (state dict, architecture JSON, torch.export, "
+                                       "TorchScript, ONNX); all files or none")
     ex.add_argument("run_dir")
     ex.add_argument("--rank", type=int, default=1, help="which architecture (1 = best)")
     ex.add_argument("--out", help="output directory (default RUN_DIR/export)")
-    ex.add_argument("--format", nargs="+", default=["state_dict"], choices=["state_dict", "torchscript", "onnx"])
+    ex.add_argument("--format", nargs="+", default=["state_dict"], choices=["state_dict", "export", "torchscript", "onnx"],
+                    help="export: model.pt2 (torch.export); torchscript: model.ts; onnx: model.onnx (needs the onnx "
+                         "extra); the state dict model.pt is always written")
+    ex.add_argument("--force", action="store_true", help="replace an existing output directory (in one step)")
     ex.set_defaults(func=cmd_export)
 
     se = sub.add_parser("select", help="re-evaluate the best candidates k times; best mean accuracy first")
@@ -608,7 +654,8 @@ def _describe_command(sub: argparse._SubParsersAction) -> None:
     d.add_argument("arch")
     d.add_argument("--input-shape", type=_shape, default=(1, 28, 28))
     d.add_argument("--classes", type=int, default=10)
-    d.add_argument("--head", default="gap_linear")
+    d.add_argument("--head", default=None,
+                   help="gap_linear | linear | concat_pool | mlp3 (default: the head the file records, else gap_linear)")
     d.add_argument("--dot", help="also write Graphviz dot text to this file")
     d.set_defaults(func=cmd_describe)
 
@@ -666,7 +713,8 @@ def _training_commands(sub: argparse._SubParsersAction) -> None:
     t.add_argument("arch")
     t.add_argument("--data", default="fashion_mnist_mini", help="data set name (see `deap-nas datasets`)")
     t.add_argument("--root", help="data root (default: $DEAP_NAS_DATA, then known locations)")
-    t.add_argument("--head", default="concat_pool", help="gap_linear | linear | concat_pool | mlp3")
+    t.add_argument("--head", default=None, help="gap_linear | linear | concat_pool | mlp3 (default: the head the "
+                                                 "architecture file records, else concat_pool)")
     t.add_argument("--epochs", type=int, default=5)
     t.add_argument("--batch-size", type=int, default=128)
     t.add_argument("--optimizer", default="adamw", help="sgd | adam | adamw")

@@ -4,7 +4,6 @@ docs/run_directory.md, whose journal comes from real (tiny, 1-epoch) trainings."
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import random
@@ -26,7 +25,7 @@ from deap_nas.analysis.report import (
     summary_table,
     write_best,
 )
-from deap_nas.arch import Architecture
+from deap_nas.arch import Architecture, HeadSpec
 from deap_nas.evaluation import TrainConfig, prepare_data, train_architecture
 from deap_nas.nn import build
 from deap_nas.runtime.config import parse_config
@@ -354,7 +353,8 @@ def test_export_state_dict_and_torchscript(run_dir):
     meta = json.loads((out / "meta.json").read_text())
     top = rank_architectures(read_journal(run_dir / "journal.jsonl"))[0]
     assert meta["arch_hash"] == top["arch_hash"] and meta["accuracy"] == top["mean_accuracy"]
-    assert meta["input_shape"] == [1, 28, 28] and meta["num_classes"] == 10 and meta["head"] == HEAD
+    assert meta["input_shape"] == [1, 28, 28] and meta["num_classes"] == 10
+    assert meta["head"] == HeadSpec.parse(HEAD).to_dict()
     assert len(meta["normalization"]["mean"]) == 1 and meta["normalization"]["std"][0] > 0
 
     arch = Architecture.from_json((out / "architecture.json").read_text())
@@ -384,7 +384,7 @@ def test_export_of_a_whitened_run_carries_its_transform(run_dir, tmp_path):
     from deap_nas.data import prepare_from_config
 
     run = tmp_path / "run"
-    shutil.copytree(run_dir, run)
+    shutil.copytree(run_dir, run, ignore=shutil.ignore_patterns("export*"))
     config = dict(CONFIG, data={**CONFIG["data"], "gcn": True, "whiten": "zca", "zca_epsilon": 0.1})
     (run / "config.yaml").write_text(parse_config(config).to_yaml())
     paths = export_model(run, formats=("state_dict", "torchscript"))
@@ -405,16 +405,6 @@ def test_export_of_a_whitened_run_carries_its_transform(run_dir, tmp_path):
     with torch.no_grad():
         expected = net(data.preprocessing.apply(images))
         torch.testing.assert_close(ts(images.float() / 255), expected, rtol=1e-3, atol=1e-3)
-
-
-def test_export_onnx(run_dir, tmp_path):
-    out = tmp_path / "onnx"
-    if importlib.util.find_spec("onnx") is None:
-        with pytest.raises(RuntimeError, match=r"ONNX export needs the 'onnx' package: pip install onnx"):
-            export_model(run_dir, out_dir=out, formats=("onnx",))
-    else:
-        paths = export_model(run_dir, out_dir=out, formats=("onnx",))
-        assert (out / "model.onnx").stat().st_size > 0 and out / "model.onnx" in paths
 
 
 def test_export_without_weights_is_a_clear_error(run_dir, tmp_path):

@@ -1,32 +1,34 @@
 """``deap-nas export``: one searched architecture with its weights as a standalone model.
 
 Writes ``export/model.pt`` (state dict of :func:`deap_nas.nn.build`'s network),
-``architecture.json``, ``meta.json`` (input shape, classes, head, input normalisation,
-accuracy, hash) and, on request, ``model.ts`` (TorchScript, traced) or ``model.onnx``.
-The network expects ``(N, C, H, W)`` float32 input ``(uint8 / 255 - mean) / std``. A run
-whose data section applies GCN / ZCA whitening (``deap_nas.data.whiten``) exports the
-fitted transform too: ``preprocessing.pt`` (an :class:`InputPreprocessing` state dict)
-and, in ``model.ts`` / ``model.onnx``, the transform in front of the network, so those take
-``uint8 / 255`` directly; ``meta.json`` says which input a file expects.
+``architecture.json`` (with the head the search used), ``meta.json`` (input shape,
+classes, head, input normalisation, accuracy, hash) and, on request, ``model.pt2``
+(``torch.export``), ``model.ts`` (TorchScript, traced) or ``model.onnx``
+(:mod:`deap_nas.analysis.export_formats`). The folder is written completely or not at
+all (:mod:`deap_nas.analysis.atomic_dir`): every file goes to a temporary sibling that
+replaces the folder only when all formats succeeded. The network expects ``(N, C, H, W)``
+float32 input ``(uint8 / 255 - mean) / std``. A run whose data section applies GCN / ZCA
+whitening (``deap_nas.data.whiten``) exports the fitted transform too:
+``preprocessing.pt`` (an :class:`InputPreprocessing` state dict) and, in the traced files
+(``model.pt2`` / ``model.ts`` / ``model.onnx``), the transform in front of the network, so
+those take ``uint8 / 255`` directly; ``meta.json`` says which input a file expects.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from ..arch import Architecture
+from ..arch import Architecture, HeadSpec, architecture_with_head
 from ..runtime.journal import write_json
+from .atomic_dir import check_output, staged_dir
+from .export_formats import EXPORT_FORMATS, ExportFormat, MissingRequirementError, check_formats
 from .report import load_run, rank_architectures, run_config, search_head
 
-__all__ = ["EXPORT_FORMATS", "InputPreprocessing", "export_model"]
-
-EXPORT_FORMATS = ("state_dict", "torchscript", "onnx")
+__all__ = ["EXPORT_FORMATS", "InputPreprocessing", "MissingRequirementError", "export_model"]
 
 
 class InputPreprocessing(torch.nn.Module):
@@ -73,68 +75,41 @@ def _data_info(config: Any) -> tuple[dict[str, Any], Any]:
     }, data.preprocessing
 
 
-def _trace(net: torch.nn.Module, example: torch.Tensor, path: Path) -> None:
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=FutureWarning, message=r".*torch\.jit")
-        traced = torch.jit.trace(net, example)
-        traced.save(str(path))
-        loaded = torch.jit.load(str(path), map_location="cpu")
-    with torch.no_grad():
-        expected, got = net(example), loaded(example)
-    if not torch.allclose(expected, got, rtol=1e-4, atol=1e-5):
-        diff = (expected - got).abs().max().item()
-        raise RuntimeError(f"TorchScript export of {path} differs from the model (max |diff| {diff:.3g})")
-
-
-def _onnx(net: torch.nn.Module, example: torch.Tensor, path: Path) -> None:
-    if importlib.util.find_spec("onnx") is None:
-        raise RuntimeError("ONNX export needs the 'onnx' package: pip install onnx")
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=DeprecationWarning)
-        warnings.filterwarnings("ignore", category=FutureWarning)
-        torch.onnx.export(
-            net,
-            (example,),
-            str(path),
-            dynamo=False,  # the TorchScript-based exporter needs no onnxscript
-            input_names=["images"],
-            output_names=["logits"],
-            dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}},
-        )
-
-
 def export_model(
     run_dir: str | Path,
     out_dir: str | Path | None = None,
     rank: int = 1,
     formats: Sequence[str] = ("state_dict",),
+    force: bool = False,
 ) -> list[Path]:
     """Export the ``rank``-th architecture of the run (see :func:`rank_architectures`)
-    with its best weights to ``out_dir`` (default ``RUN_DIR/export``).
+    with its best weights to ``out_dir`` (default ``RUN_DIR/export``), all files or none.
 
-    ``formats``: any of ``state_dict`` (always written), ``torchscript`` (``model.ts``,
-    checked to load back and give the same outputs) and ``onnx`` (``model.onnx``, needs
-    the ``onnx`` package). Raises ``FileNotFoundError`` when the architecture's weights
-    were not kept (``evaluation.save_weights: false``) and ``ValueError`` for a rank
-    beyond the successful architectures or an unknown format. Returns the paths written.
+    ``formats``: any of :data:`EXPORT_FORMATS` (``state_dict`` is always written; see
+    :mod:`deap_nas.analysis.export_formats`). Checked before any work: ``ValueError`` for
+    an unknown format, :class:`MissingRequirementError` for a format whose package is
+    missing, ``FileExistsError`` for an existing ``out_dir`` without ``force`` (with
+    ``force`` it is replaced in one step once every file is written). Raises
+    ``FileNotFoundError`` when the architecture's weights were not kept
+    (``evaluation.save_weights: false``) and ``ValueError`` for a rank beyond the
+    successful architectures. Returns the paths written.
     """
-    unknown = [f for f in formats if f not in EXPORT_FORMATS]
-    if unknown:
-        raise ValueError(f"unknown export format(s) {unknown}; known: {', '.join(EXPORT_FORMATS)}")
+    chosen = check_formats(formats)
     run = load_run(run_dir)
+    out = Path(out_dir) if out_dir is not None else run.path / "export"
     entry, weights_path = _ranked_entry(run, rank)
+    check_output(out, force)
     config = run_config(run.path)
-    head = search_head(config)
+    head = HeadSpec.parse(search_head(config))
     arch = Architecture.from_dict(entry["architecture"])
     info, pre = _data_info(config)
     net = _load_network(arch, info, head, weights_path)
-    out = Path(out_dir) if out_dir is not None else run.path / "export"
-    written = _write_model(net, arch, tuple(info["input_shape"]), out, formats, pre)
     data_input = "float32 (N, C, H, W) = (uint8 image / 255 - mean) / std"
     if pre is not None:
         info["preprocessing"] = pre.record()
         data_input = ("model.pt: float32 (N, C, H, W) after the run's GCN / ZCA transform (preprocessing.pt, "
-                      "InputPreprocessing); model.ts / model.onnx: float32 uint8 image / 255, transform included")
+                      "InputPreprocessing); model.pt2 / model.ts / model.onnx: float32 uint8 image / 255, "
+                      "transform included")
     meta = {
         "format": "deap_nas.export/1",
         "arch_hash": entry["arch_hash"],
@@ -145,16 +120,16 @@ def export_model(
         "params": sum(p.numel() for p in net.parameters()),
         "dataset": config.data.name,
         **info,
-        "head": head,
+        "head": head.to_dict(),
         "input": data_input,
         "weights_source": entry["weights"],
         "weights_eval_id": entry["weights_eval_id"],
         "run_dir": str(run.path),
-        "files": [p.name for p in written] + ["meta.json"],
     }
-    write_json(out / "meta.json", meta)
-    written.append(out / "meta.json")
-    return written
+    with staged_dir(out, force) as tmp:
+        names = [p.name for p in _write_model(net, arch, head, tuple(info["input_shape"]), tmp, chosen, pre)]
+        write_json(tmp / "meta.json", {**meta, "files": names + ["meta.json"]})
+    return [out / name for name in names + ["meta.json"]]
 
 
 def _ranked_entry(run: Any, rank: int) -> tuple[dict[str, Any], Path]:
@@ -191,17 +166,16 @@ def _load_network(arch: Architecture, info: dict[str, Any], head: Any, weights_p
 
 
 def _write_model(
-    net: torch.nn.Module, arch: Architecture, shape: tuple[int, ...], out: Path, formats: Sequence[str],
-    pre: Any = None,
+    net: torch.nn.Module, arch: Architecture, head: HeadSpec, shape: tuple[int, ...], out: Path,
+    formats: Sequence[ExportFormat], pre: Any = None,
 ) -> list[Path]:
-    """Write ``model.pt`` (state dict) and ``architecture.json`` to ``out`` and, when asked,
-    ``model.ts`` and ``model.onnx`` (both from a fixed random example batch); with a fitted
-    GCN / ZCA transform ``pre`` also ``preprocessing.pt``, and the traced files include it.
-    Returns the paths."""
-    out.mkdir(parents=True, exist_ok=True)
+    """Write ``model.pt`` (state dict) and ``architecture.json`` (with ``head``) to ``out``
+    and the file of each other format in ``formats`` (from a fixed random example batch);
+    with a fitted GCN / ZCA transform ``pre`` also ``preprocessing.pt``, and the traced
+    files include it. Returns the paths."""
     written = [out / "model.pt", out / "architecture.json"]
     torch.save(net.state_dict(), written[0])
-    written[1].write_text(arch.to_json() + "\n", encoding="utf-8")
+    written[1].write_text(architecture_with_head(arch, head) + "\n", encoding="utf-8")
     example = torch.randn(2, *shape, generator=torch.Generator().manual_seed(0))
     if pre is not None:
         prep = InputPreprocessing(pre, shape)
@@ -209,10 +183,8 @@ def _write_model(
         written.append(out / "preprocessing.pt")
         net = torch.nn.Sequential(prep, net).eval()
         example = torch.rand(2, *shape, generator=torch.Generator().manual_seed(0))
-    if "torchscript" in formats:
-        _trace(net, example, out / "model.ts")
-        written.append(out / "model.ts")
-    if "onnx" in formats:
-        _onnx(net, example, out / "model.onnx")
-        written.append(out / "model.onnx")
+    for fmt in formats:
+        if fmt.write is not None:
+            fmt.write(net, example, out / fmt.file)
+            written.append(out / fmt.file)
     return written

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from ..arch import Architecture
+from ..arch import Architecture, HeadSpec, architecture_with_head
 from ..runtime.journal import read_journal, read_logbook_csv, write_json
 
 __all__ = [
@@ -283,27 +283,30 @@ def summary_table(run_dir: str | Path, top: int = 10) -> str:
 
 
 # ---------------------------------------------------------------------- best models
-def write_best(run_dir: str | Path, entries: Sequence[Mapping[str, Any]]) -> list[Path]:
+def write_best(run_dir: str | Path, entries: Sequence[Mapping[str, Any]], head: Any = None) -> list[Path]:
     """Write hall-of-fame ``entries`` (snapshot form: ``{"genome", "fitness", "result"}``)
-    to ``best/``: ``rankNN_<hash>.json`` (architecture), ``.dot``, ``.pt`` (copy of the
-    weights, when kept) and ``summary.json``, replacing an earlier hall of fame there.
-    Returns the paths written."""
+    to ``best/``: ``rankNN_<hash>.json`` (architecture with its ``head`` recorded), ``.dot``,
+    ``.pt`` (copy of the weights, when kept) and ``summary.json``, replacing an earlier hall
+    of fame there. Only successful candidates (status ok, finite accuracy) are written and
+    ranked. ``head`` defaults to the run's search head (:func:`search_head`). Returns the
+    paths written."""
     root = Path(run_dir)
+    if head is None:
+        head = search_head(run_config(root))
     out = root / "best"
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("rank[0-9]*_*"):  # a previous hall of fame (e.g. before a resume)
         old.unlink()
     written: list[Path] = []
     summary = []
-    # a genome that failed to decode (e.g. no enabled input -> output path) has no architecture
-    entries = [e for e in entries if (e.get("result") or {}).get("architecture")]
-    for rank, entry in enumerate(entries, start=1):
-        result = dict(entry.get("result") or {})
+    journal = None
+    for rank, entry in enumerate([e for e in entries if _is_ok(_best_result(e))], start=1):
+        result = _best_result(entry)
         arch = Architecture.from_dict(result["architecture"])
-        h = str(result.get("arch_hash") or arch.hash())
+        h = str(result["arch_hash"])
         stem = f"rank{rank:02d}_{h}"
         files = {"architecture": f"{stem}.json", "dot": f"{stem}.dot"}
-        (out / files["architecture"]).write_text(arch.to_json() + "\n", encoding="utf-8")
+        (out / files["architecture"]).write_text(architecture_with_head(arch, head) + "\n", encoding="utf-8")
         (out / files["dot"]).write_text(arch.to_dot(), encoding="utf-8")
         written += [out / files["architecture"], out / files["dot"]]
         weights = result.get("weights")
@@ -311,6 +314,10 @@ def write_best(run_dir: str | Path, entries: Sequence[Mapping[str, Any]]) -> lis
             files["weights"] = f"{stem}.pt"
             shutil.copyfile(root / weights, out / files["weights"])
             written.append(out / files["weights"])
+        eval_ids = _eval_ids(result)
+        if not eval_ids:  # a result written before it carried its ids: look them up
+            journal = journal if journal is not None else load_run(root).journal
+            eval_ids = _journal_eval_ids(journal, h)
         summary.append(
             {
                 "rank": rank,
@@ -319,11 +326,37 @@ def write_best(run_dir: str | Path, entries: Sequence[Mapping[str, Any]]) -> lis
                 "accuracy": result.get("accuracy"),
                 "params": result.get("params"),
                 "status": result.get("status"),
-                "eval_id": result.get("eval_id"),
+                "eval_id": eval_ids[0] if eval_ids else None,
+                "eval_ids": eval_ids,
                 "genome": entry.get("genome"),
                 "files": files,
             }
         )
-    write_json(out / "summary.json", {"format": "deap_nas.best/1", "models": summary})
+    write_json(out / "summary.json", {"format": "deap_nas.best/1", "head": HeadSpec.parse(head).to_dict(),
+                                      "models": summary})
     written.append(out / "summary.json")
     return written
+
+
+def _best_result(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """A hall-of-fame entry's result, with ``arch_hash`` filled in from its architecture
+    (empty when the genome did not decode)."""
+    result = dict(entry.get("result") or {})
+    if result.get("architecture") and result.get("arch_hash") is None:
+        result["arch_hash"] = Architecture.from_dict(result["architecture"]).hash()
+    return result
+
+
+def _eval_ids(result: Mapping[str, Any]) -> list[int]:
+    """The evaluation ids of a result: ``eval_ids`` (the evaluator's results) or a
+    journal record's own ``eval_id``."""
+    ids = result.get("eval_ids")
+    if ids is None and result.get("eval_id") is not None:
+        ids = [result["eval_id"]]
+    return [int(i) for i in ids or [] if isinstance(i, int) and not isinstance(i, bool)]
+
+
+def _journal_eval_ids(journal: Sequence[Mapping[str, Any]], arch_hash: str) -> list[int]:
+    """The ids of the repeats :func:`rank_architectures` averages for ``arch_hash``."""
+    row = next((r for r in rank_architectures(journal) if r["arch_hash"] == arch_hash), None)
+    return [int(i) for i in row["eval_ids"] if isinstance(i, int)] if row else []

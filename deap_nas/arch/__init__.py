@@ -13,6 +13,7 @@ from .errors import ArchitectureError
 from .heads import HEAD_DEFAULTS, HeadSpec
 from .merge import MERGES, MergePlan, plan_merge
 from .opspec import OPS, OpSpec, Shape, get_op, register_op
+from .record import architecture_with_head, recorded_head
 
 __all__ = [
     "FORMAT",
@@ -27,10 +28,12 @@ __all__ = [
     "Node",
     "OpSpec",
     "Shape",
+    "architecture_with_head",
     "canonical_form",
     "canonical_hash",
     "get_op",
     "plan_merge",
+    "recorded_head",
     "register_op",
     "sequential",
 ]

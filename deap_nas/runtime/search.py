@@ -313,7 +313,8 @@ def finalize(run: RunDir, state: SearchState, space: Any, config: RunConfig, log
     from ..analysis.report import write_best
 
     entries = [individual_to_dict(ind, space) for ind in state.hall_of_fame]
-    written = write_best(run.path, entries)
+    head = config.evaluation.head if config.evaluation.head is not None else space.default_head
+    written = write_best(run.path, entries, head=head)
     log(f"best architectures: {len(written)} files in {run.path / 'best'}")
     if config.output.plots:
         from ..analysis.plots import write_plots

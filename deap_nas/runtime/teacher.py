@@ -104,10 +104,12 @@ def check_teacher(spec: Mapping[str, Any] | None, data_name: str | None = None, 
 def _network(arch_json: Any, weights: Path, input_shape: Any, num_classes: int, head: Any) -> Any:
     import torch
 
-    from ..arch import Architecture
+    from ..arch import Architecture, recorded_head
     from ..nn import build
 
     arch = Architecture.from_dict(arch_json) if isinstance(arch_json, Mapping) else Architecture.from_json(arch_json)
+    if head is None:  # the head the architecture file records (best/, export/), else the default
+        head = recorded_head(arch_json)
     net = build(arch, tuple(input_shape), int(num_classes), head)
     net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
     return net.eval()
@@ -146,6 +148,7 @@ def load_teacher(spec: Mapping[str, Any], input_shape: Any, num_classes: int) ->
                         meta.get("head"))
     if kind == "run":
         from ..analysis.report import run_config, search_head
+        from ..arch import recorded_head
 
         root = Path(spec["run"])
         summary = json.loads((root / "best" / "summary.json").read_text())
@@ -154,9 +157,9 @@ def load_teacher(spec: Mapping[str, Any], input_shape: Any, num_classes: int) ->
         if len(models) < rank:
             raise ValueError(f"teacher.run: {root} has {len(models)} best models with weights, rank {rank} asked")
         files = models[rank - 1]["files"]
-        head = search_head(run_config(root))
-        return _network((root / "best" / files["architecture"]).read_text(), root / "best" / files["weights"],
-                        input_shape, num_classes, head)
+        text = (root / "best" / files["architecture"]).read_text()
+        head = recorded_head(text) or search_head(run_config(root))  # older best/ files record no head
+        return _network(text, root / "best" / files["weights"], input_shape, num_classes, head)
     arch = spec["architecture"]
     return _network(arch if isinstance(arch, Mapping) else Path(arch).read_text(), Path(spec["weights"]),
                     input_shape, num_classes, spec.get("head"))
