@@ -121,7 +121,7 @@ def fitness_label(config: Mapping[str, Any]) -> str:
     accuracy of the best epoch or of the last (``training.score``)."""
     training = config.get("training") if isinstance(config, Mapping) else None
     score = training.get("score", "best") if isinstance(training, Mapping) else "best"
-    return f"{score}-epoch validation accuracy (fitness)" if score in ("best", "last") else \
+    return f"validation accuracy (fitness, {score} epoch)" if score in ("best", "last") else \
         "validation accuracy (fitness)"
 
 
@@ -446,7 +446,7 @@ def plot_best_so_far(
     ax.set_title(title.replace("Best so far", "Best so far (mean of runs, min-max band)", 1)
                  if multi and seeds_band else title)
     ax.set_xlabel("evaluations")
-    ax.set_ylabel(f"best {metric} so far")
+    ax.set_ylabel(f"best so far: {metric}")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
     ax_cdf.set_title(title_cdf)
@@ -507,7 +507,7 @@ def plot_best_so_far_time(journal: Sequence[Mapping[str, Any]], run_meta: Mappin
         ax.set_title(_titled(what, run_name))
         ax.set_xlabel(xlabel)
         ax.grid(alpha=0.3)
-    ax_wall.set_ylabel(f"best {metric} so far")
+    ax_wall.set_ylabel(f"best so far: {metric}")
     return _save(fig, path)
 
 
