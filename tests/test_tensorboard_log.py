@@ -130,3 +130,15 @@ def test_resume_shows_every_step_once(reference, tmp_path, monkeypatch) -> None:
         assert len(steps) == len(set(steps)), f"{tag}: a step shown twice: {steps}"
         assert _close(got["scalars"][tag], want["scalars"][tag]), tag
     assert got["images"]["best/architecture"] == want["images"]["best/architecture"]
+
+
+def test_switched_on_at_a_resume_logs_the_whole_run(tmp_path) -> None:
+    pytest.importorskip("tensorboard")
+    d = tmp_path / "run"
+    start_run(parse_config({**CONFIG, "output": {**CONFIG["output"], "tensorboard": False},
+                            "budget": {"evaluations": 8}}), d)  # fmt: skip
+    assert not (d / "tensorboard").exists()
+    resume_run(d, ["output.tensorboard=true", "budget.evaluations=12"])
+    s = _events(d)["scalars"]
+    assert sorted(step for step, _ in s["evaluation/fitness"]) == sorted(r["eval_id"] for r in journal(d))
+    assert [step for step, _ in s["generation/best"]] == [row["gen"] for row in snapshot(d)["logbook"]]

@@ -19,7 +19,9 @@ at and after it. For evaluations it is the snapshot's id counter (or its lowest 
 id), and the journal records from there on are written again at once (the resumed run
 reuses them without journaling them again); for generations it is the snapshot's last
 logbook row, written again from the snapshot. So events written by the interrupted run
-after its snapshot never show twice, and none journaled before the kill are lost. The
+after its snapshot never show twice, and none journaled before the kill are lost. A
+resume that finds no event files (the option switched on at the resume) writes the whole
+journal and the snapshot's logbook. The
 CSV / JSON files of the run directory are written as without this option.
 
 Needs the ``tensorboard`` package (``pip install 'deap_nas[tensorboard]'``);
@@ -71,11 +73,15 @@ def purge_steps(snapshot: Mapping[str, Any] | None) -> tuple[int, int]:
     return min(ids), int(gen) if gen is not None else 0
 
 
+def _event_files(folder: Path) -> list[Path]:
+    return [p for p in folder.glob("events.out.tfevents.*") if _EVENT_FILE.match(p.name)] if folder.is_dir() else []
+
+
 def _after_older_files(folder: Path) -> None:
     """Wait until the clock second is later than every event file's in ``folder``:
     TensorBoard reads the files in name order (which starts with the second), and a
     purge must come after the events it hides."""
-    stamps = [int(m.group(1)) for p in folder.glob("events.out.tfevents.*") if (m := _EVENT_FILE.match(p.name))]
+    stamps = [int(m.group(1)) for p in _event_files(folder) if (m := _EVENT_FILE.match(p.name))]
     if stamps:
         wait = max(stamps) + 1 - time.time()
         if wait > 0:
@@ -92,6 +98,8 @@ class TensorBoardLog:
 
         root = Path(run_dir) / "tensorboard"
         eval_step, gen_step = purge_steps(snapshot)
+        if not _event_files(root / EVALUATIONS) and not _event_files(root / GENERATIONS):
+            eval_step = gen_step = 0  # first events of this run (e.g. switched on at a resume): all of it
         writers = []
         for name, step in ((EVALUATIONS, eval_step), (GENERATIONS, gen_step)):
             (root / name).mkdir(parents=True, exist_ok=True)
@@ -110,7 +118,7 @@ class TensorBoardLog:
             if isinstance(rec.get("eval_id"), int) and rec["eval_id"] >= eval_step:
                 self.evaluation(rec)
         logbook = list((snapshot or {}).get("logbook") or [])
-        self._rows = max(len(logbook) - 1, 0)
+        self._rows = max(len(logbook) - 1, 0) if gen_step else 0
         self.generation(logbook, (snapshot or {}).get("usage"), front=False)
 
     # ------------------------------------------------------------------ evaluations
