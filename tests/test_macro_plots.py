@@ -246,7 +246,8 @@ def runs(tmp_path_factory):
 
 def test_write_plots_of_a_neat_run(runs):
     paths = write_plots(runs[0])
-    assert [p.name for p in paths] == ["fitness.png", "accuracy_vs_params.png", "best_so_far.png", "genomes.png"]
+    assert [p.name for p in paths] == ["fitness.png", "accuracy_vs_params.png", "best_so_far.png",
+                                       "best_so_far_time.png", "genomes.png"]
     for p in paths:
         _assert_png(p, 1000)
 

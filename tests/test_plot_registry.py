@@ -11,7 +11,7 @@ import yaml
 from deap_nas.analysis.plots import PLOTS, register_plot, write_plots
 from deap_nas.runtime.journal import write_json, write_logbook_csv
 
-GENERAL = ["fitness.png", "accuracy_vs_params.png", "best_so_far.png"]
+GENERAL = ["fitness.png", "accuracy_vs_params.png", "best_so_far.png", "best_so_far_time.png"]
 
 
 def _run_dir(root: Path, space: str, algorithm: str, logbook: list[dict] | None = None) -> Path:
@@ -35,7 +35,8 @@ def registered():
 
 
 def test_the_built_in_plots_are_registered_in_drawing_order():
-    assert list(PLOTS)[:5] == ["fitness", "accuracy_vs_params", "best_so_far", "genomes", "best_generation"]
+    assert list(PLOTS)[:6] == ["fitness", "accuracy_vs_params", "best_so_far", "best_so_far_time", "genomes",
+                              "best_generation"]
     assert (PLOTS["genomes"].space, PLOTS["genomes"].algorithm) == ("neat", None)
     assert (PLOTS["best_generation"].space, PLOTS["best_generation"].algorithm) == (None, "minigen")
     assert all(PLOTS[n].space is None and PLOTS[n].algorithm is None for n in list(PLOTS)[:3])
@@ -83,4 +84,5 @@ def test_register_plot_rejects_taken_and_path_like_names(registered):
     for bad in ("", "sub/name", "../x"):
         with pytest.raises(ValueError, match="plain file name"):
             register_plot(bad)
-    assert list(PLOTS)[:5] == ["fitness", "accuracy_vs_params", "best_so_far", "genomes", "best_generation"]
+    assert list(PLOTS)[:6] == ["fitness", "accuracy_vs_params", "best_so_far", "best_so_far_time", "genomes",
+                              "best_generation"]

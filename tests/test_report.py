@@ -297,7 +297,8 @@ def _assert_png(path):
 
 def test_write_plots(run_dir):
     paths = write_plots(run_dir)
-    assert [p.name for p in paths] == ["fitness.png", "accuracy_vs_params.png", "best_so_far.png"]
+    assert [p.name for p in paths] == ["fitness.png", "accuracy_vs_params.png", "best_so_far.png",
+                                       "best_so_far_time.png"]
     for p in paths:
         assert p.parent == run_dir / "plots"
         _assert_png(p)

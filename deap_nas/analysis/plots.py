@@ -1,6 +1,10 @@
 """Plots of a run: fitness per generation, accuracy against parameter count, best-so-far
 accuracy against evaluations (several runs / labels, with the accuracies' empirical CDF)
-and, for the ``neat`` macro space, a frequency view of all evolved genomes.
+and against wall-clock and device hours, and, for the ``neat`` macro space, a frequency
+view of all evolved genomes. The plots of a run directory name the run under their title
+(:func:`run_title`: directory, method, data set) and say on the axes what the fitness is
+(:func:`fitness_label`). Every ``plot_*`` function returns its matplotlib ``Figure`` and
+saves it as a PNG unless its path is None.
 
 Drawn with matplotlib's object API on the Agg canvas (no pyplot, no display, safe in
 worker processes). Empty or all-NaN data give a figure that says so instead of an error.
@@ -16,8 +20,8 @@ often each layer choice is live, and the live node count (the paper: 5.5 ± 1.1)
 :func:`write_plots` draws every plot registered with :func:`register_plot` that applies to
 the run: the general ones (no ``space`` / ``algorithm`` given) for every run, paper- or
 space-specific ones only for runs whose config names that space (``space.name``) or
-algorithm (``algorithm.name``). Registered here: ``fitness``, ``accuracy_vs_params`` and
-``best_so_far`` for every run, ``genomes`` for the ``neat`` space (Fig. 4 above) and
+algorithm (``algorithm.name``). Registered here: ``fitness``, ``accuracy_vs_params``,
+``best_so_far`` and ``best_so_far_time`` for every run, ``genomes`` for the ``neat`` space (Fig. 4 above) and
 ``best_generation`` for ``minigen`` (MiniGen's Fig. 3 / 4, when the logbook has
 ``best_birth``). A new plot is one decorated function of the loaded run
 (:class:`~deap_nas.analysis.report.RunSummary`) and the PNG path to write; it returns
@@ -48,13 +52,16 @@ from matplotlib.ticker import MaxNLocator
 from ..registry import Registry
 from ..spaces.neat import INPUT_ID, LAYER_CHOICES, OUTPUT_ID, enabled_path_nodes
 from .report import RunSummary, load_run
+from .time_axes import device_seconds, finished_seconds, timestamp
 
 __all__ = [
     "PLOTS",
     "RegisteredPlot",
     "aggregate_curves",
     "best_so_far",
+    "best_so_far_by_time",
     "final_best",
+    "fitness_label",
     "mann_whitney_u",
     "mann_whitney_u_normal",
     "neat_frequencies",
@@ -62,10 +69,12 @@ __all__ = [
     "plot_accuracy_vs_params",
     "plot_best_generation",
     "plot_best_so_far",
+    "plot_best_so_far_time",
     "plot_fitness",
     "plot_neat_genomes",
     "register_plot",
     "run_label",
+    "run_title",
     "search_records",
     "write_plots",
 ]
@@ -86,10 +95,13 @@ def _figure() -> tuple[Figure, Any]:
     return fig, fig.add_subplot()
 
 
-def _save(fig: Figure, path: str | Path) -> None:
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(p, format="png")
+def _save(fig: Figure, path: str | Path | None) -> Figure:
+    """Save ``fig`` as a PNG at ``path`` (nothing when None); returns it."""
+    if path is not None:
+        p = Path(path)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(p, format="png")
+    return fig
 
 
 def _no_data(ax: Any, title: str, message: str) -> None:
@@ -99,10 +111,34 @@ def _no_data(ax: Any, title: str, message: str) -> None:
     ax.set_yticks([])
 
 
-def plot_fitness(logbook: Sequence[Mapping[str, Any]], path: str | Path) -> None:
+def _titled(what: str, run_name: str | None) -> str:
+    """A plot title: what it shows, and on a second line the run it shows it for."""
+    return f"{what}\n{run_name}" if run_name else what
+
+
+def fitness_label(config: Mapping[str, Any]) -> str:
+    """What a run's fitness is, for axis labels, from its config mapping: the validation
+    accuracy of the best epoch or of the last (``training.score``)."""
+    training = config.get("training") if isinstance(config, Mapping) else None
+    score = training.get("score", "best") if isinstance(training, Mapping) else "best"
+    return f"validation accuracy (fitness, {score} epoch)" if score in ("best", "last") else \
+        "validation accuracy (fitness)"
+
+
+def run_title(run: RunSummary) -> str:
+    """The run a plot is of: directory name, method (:func:`run_label`) and data set."""
+    data = run.config.get("data") if isinstance(run.config, Mapping) else None
+    name = data.get("name") if isinstance(data, Mapping) else None
+    return f"{run.path.name}: {run_label(run.config)} on {name or 'unknown data'}"
+
+
+def plot_fitness(logbook: Sequence[Mapping[str, Any]], path: str | Path | None, run_name: str | None = None,
+                 fitness: str | None = None) -> Figure:
     """Best and mean fitness per generation (mean ± std shaded, worst dotted, failed
-    evaluations per generation as bars on a second axis) as a PNG at ``path``."""
-    title = "Fitness per generation"
+    evaluations per generation as bars on a second axis); saved as a PNG at ``path``
+    (unless None). ``run_name`` goes under the title, ``fitness`` (what the fitness is,
+    :func:`fitness_label`) on the y axis. Returns the figure."""
+    title = _titled("Fitness per generation", run_name)
     rows = sorted(
         (r for r in logbook if math.isfinite(_num(r.get("gen")))), key=lambda r: _num(r.get("gen"))
     )
@@ -114,8 +150,7 @@ def plot_fitness(logbook: Sequence[Mapping[str, Any]], path: str | Path) -> None
     fig, ax = _figure()
     if not any(math.isfinite(v) for v in best + mean):
         _no_data(ax, title, "no data: no generation with a finite fitness")
-        _save(fig, path)
-        return
+        return _save(fig, path)
 
     def finite(ys: list[float]) -> tuple[list[float], list[float]]:
         pts = [(x, y) for x, y in zip(gens, ys, strict=True) if math.isfinite(y)]
@@ -148,23 +183,23 @@ def plot_fitness(logbook: Sequence[Mapping[str, Any]], path: str | Path) -> None
     fig.legend(handles, labels, loc="outside lower center", ncols=len(handles), frameon=False)
     ax.set_title(title)
     ax.set_xlabel("generation")
-    ax.set_ylabel("fitness")
+    ax.set_ylabel(fitness or "fitness")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
-    _save(fig, path)
+    return _save(fig, path)
 
 
-def plot_best_generation(logbook: Sequence[Mapping[str, Any]], path: str | Path) -> None:
+def plot_best_generation(logbook: Sequence[Mapping[str, Any]], path: str | Path | None,
+                         run_name: str | None = None) -> Figure:
     """MiniGen's Fig. 3 / 4: per generation, the birth generation of the highest-accuracy
     network (``best_birth``, left axis) and its accuracy (``best``, right axis)."""
-    title = "Best network's birth generation and accuracy"
+    title = _titled("Best network's birth generation and accuracy", run_name)
     rows = sorted((r for r in logbook if math.isfinite(_num(r.get("gen"))) and math.isfinite(_num(r.get("best_birth")))),
                   key=lambda r: _num(r.get("gen")))
     fig, ax = _figure()
     if not rows:
         _no_data(ax, title, "no data: the logbook has no best_birth")
-        _save(fig, path)
-        return
+        return _save(fig, path)
     gens = [_num(r.get("gen")) for r in rows]
     ax.step(gens, [_num(r.get("best_birth")) for r in rows], where="mid", color="tab:red", label="birth generation")
     ax.set_ylabel("birth generation of the best network", color="tab:red")
@@ -179,7 +214,7 @@ def plot_best_generation(logbook: Sequence[Mapping[str, Any]], path: str | Path)
     ax.set_xlabel("generation")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
-    _save(fig, path)
+    return _save(fig, path)
 
 
 def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
@@ -195,10 +230,12 @@ def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
     return front
 
 
-def plot_accuracy_vs_params(journal: Sequence[Mapping[str, Any]], path: str | Path) -> None:
+def plot_accuracy_vs_params(journal: Sequence[Mapping[str, Any]], path: str | Path | None,
+                            run_name: str | None = None, fitness: str | None = None) -> Figure:
     """Validation accuracy against parameter count (log x) of every trained, successful
     evaluation (coloured by generation), the Pareto front (max accuracy, min params) and
-    the best marked; failed evaluations are counted in the legend."""
+    the best marked; failed evaluations are counted in the legend. Saved at ``path``
+    (unless None); ``run_name`` under the title, ``fitness`` on the y axis."""
     title = "Accuracy vs parameters"
     fresh = [e for e in journal if not e.get("cached")]
     ok = [
@@ -216,9 +253,8 @@ def plot_accuracy_vs_params(journal: Sequence[Mapping[str, Any]], path: str | Pa
     )
     fig, ax = _figure()
     if not ok:
-        _no_data(ax, title, f"no data: no successful evaluation\n{failed_label}")
-        _save(fig, path)
-        return
+        _no_data(ax, _titled(title, run_name), f"no data: no successful evaluation\n{failed_label}")
+        return _save(fig, path)
 
     params = [_num(e["params"]) for e in ok]
     acc = [_num(e["accuracy"]) for e in ok]
@@ -246,11 +282,11 @@ def plot_accuracy_vs_params(journal: Sequence[Mapping[str, Any]], path: str | Pa
     ax.legend(handles, labels, loc="best", fontsize=8, framealpha=0.85)
     ax.set_xscale("log")
     n_cached = len(journal) - len(fresh)
-    ax.set_title(f"{title} ({len(ok)} trained, {n_failed} failed, {n_cached} cached)")
+    ax.set_title(_titled(f"{title} ({len(ok)} trained, {n_failed} failed, {n_cached} cached)", run_name))
     ax.set_xlabel("parameters (log scale)")
-    ax.set_ylabel("validation accuracy")
+    ax.set_ylabel(fitness or "validation accuracy")
     ax.grid(alpha=0.3, which="both")
-    _save(fig, path)
+    return _save(fig, path)
 
 
 # ---------------------------------------------------------------------- best so far (Fig. 3)
@@ -358,8 +394,9 @@ def _colors(n: int) -> list[Any]:
 
 
 def plot_best_so_far(
-    runs: Sequence[tuple[str, Sequence[Mapping[str, Any]]]], path: str | Path, seeds_band: bool = True
-) -> None:
+    runs: Sequence[tuple[str, Sequence[Mapping[str, Any]]]], path: str | Path | None, seeds_band: bool = True,
+    run_name: str | None = None, fitness: str | None = None,
+) -> Figure:
     """Best-so-far validation accuracy against the number of evaluations, and the
     empirical CDF of all successful accuracies, per label, as a PNG at ``path`` (the
     paper's Fig. 3).
@@ -368,14 +405,16 @@ def plot_best_so_far(
     setting: their mean curve (see :func:`aggregate_curves`) is drawn with a min-max band
     (``seeds_band``; otherwise each seed as a thin line under the mean). Only search
     records count (see :func:`best_so_far`); the CDF pools the ``ok`` accuracies of all
-    runs of a label.
+    runs of a label. ``run_name`` goes under the titles, ``fitness`` (default: validation
+    accuracy) into the axis labels. Returns the figure.
     """
     groups = _group(runs)
     colors = _colors(len(groups))
     fig = Figure(figsize=(12, 4.9), dpi=120, layout="constrained")
     FigureCanvasAgg(fig)
     ax, ax_cdf = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.35, 1]})
-    title, title_cdf = "Best accuracy so far", "Empirical CDF of accuracies"
+    title, title_cdf = _titled("Best so far", run_name), _titled("Empirical CDF of accuracies", run_name)
+    metric = fitness or "validation accuracy"
     drawn = 0
     handles: list[Any] = []
     styles = ["-", "--", "-.", ":"]  # curves of different labels may coincide: dashes keep both visible
@@ -402,21 +441,74 @@ def plot_best_so_far(
     if not drawn:
         _no_data(ax, title, "no data: no successful evaluation")
         _no_data(ax_cdf, title_cdf, "no data")
-        _save(fig, path)
-        return
+        return _save(fig, path)
     multi = any(len(js) > 1 for js in groups.values())
-    ax.set_title(title + (" (mean of runs, min-max band)" if multi and seeds_band else ""))
+    ax.set_title(title.replace("Best so far", "Best so far (mean of runs, min-max band)", 1)
+                 if multi and seeds_band else title)
     ax.set_xlabel("evaluations")
-    ax.set_ylabel("best validation accuracy so far")
+    ax.set_ylabel(f"best so far: {metric}")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
     ax_cdf.set_title(title_cdf)
-    ax_cdf.set_xlabel("validation accuracy (successful evaluations)")
+    ax_cdf.set_xlabel(f"{metric} (successful evaluations)")
     ax_cdf.set_ylabel("fraction of evaluations ≤ x")
     ax_cdf.set_ylim(0, 1.02)
     ax_cdf.grid(alpha=0.3)
     fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 4), frameon=False)
-    _save(fig, path)
+    return _save(fig, path)
+
+
+def best_so_far_by_time(journal: Sequence[Mapping[str, Any]], run_meta: Mapping[str, Any]) -> dict[str, Any]:
+    """Best accuracy so far in completion (file) order against time, for the search
+    records (final-selection re-evaluations left out): ``{"best": [...], "wall_hours":
+    [...] | None, "device_hours": [...], "paused": bool}``. Wall-clock and device times
+    as :mod:`deap_nas.analysis.time_axes` defines them; ``wall_hours`` is None without
+    timestamps; ``paused`` when the timestamps span more than the search's own clock
+    (run.json ``usage.seconds``, by over 5 % + 10 s): a pause between an interruption
+    and its resume is in the wall-clock axis."""
+    created = timestamp(run_meta.get("created")) if run_meta.get("created") else None
+    wall, device = finished_seconds(journal, created), device_seconds(journal)
+    keep = [k for k, e in enumerate(journal) if not _generation(e) < 0]
+    best, out = math.nan, []
+    for k in keep:
+        acc = _ok_accuracy(journal[k])
+        if math.isfinite(acc) and not acc <= best:
+            best = acc
+        out.append(best)
+    clock = _num((run_meta.get("usage") or {}).get("seconds"))
+    span = max(wall) if wall else 0.0
+    return {"best": out, "wall_hours": [wall[k] / 3600 for k in keep] if wall is not None else None,
+            "device_hours": [device[k] / 3600 for k in keep],
+            "paused": math.isfinite(clock) and clock > 0 and span > 1.05 * clock + 10}  # fmt: skip
+
+
+def plot_best_so_far_time(journal: Sequence[Mapping[str, Any]], run_meta: Mapping[str, Any], path: str | Path | None,
+                          run_name: str | None = None, fitness: str | None = None) -> Figure:
+    """Best so far (:func:`best_so_far_by_time`) against wall-clock hours (left) and
+    device hours, the training time spent (right); saved at ``path`` unless None."""
+    curves = best_so_far_by_time(journal, run_meta)
+    metric = fitness or "validation accuracy"
+    fig = Figure(figsize=(12, 4.6), dpi=120, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax_wall, ax_dev = fig.subplots(1, 2, sharey=True)
+    axes = ((ax_wall, curves["wall_hours"], "Best so far against wall-clock time",
+             "wall-clock hours since the run was created" + (" (pauses before resumes included)"
+                                                             if curves["paused"] else "")),
+            (ax_dev, curves["device_hours"], "Best so far against device time",
+             "device hours (sum of the trainings' time_total)"))  # fmt: skip
+    for ax, xs, what, xlabel in axes:
+        pts = [(x, y) for x, y in zip(xs or [], curves["best"], strict=False) if math.isfinite(y)]
+        if not pts:
+            _no_data(ax, _titled(what, run_name), "no data: " + ("no finished times" if xs is None
+                                                                 else "no successful evaluation"))
+            continue
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], drawstyle="steps-post", color="tab:green", marker=".",
+                markersize=3)  # fmt: skip
+        ax.set_title(_titled(what, run_name))
+        ax.set_xlabel(xlabel)
+        ax.grid(alpha=0.3)
+    ax_wall.set_ylabel(f"best so far: {metric}")
+    return _save(fig, path)
 
 
 # ---------------------------------------------------------------------- Mann-Whitney U
@@ -535,28 +627,29 @@ def neat_frequencies(journal: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     }
 
 
-def plot_neat_genomes(journal: Sequence[Mapping[str, Any]], path: str | Path) -> None:
+def plot_neat_genomes(journal: Sequence[Mapping[str, Any]], path: str | Path | None,
+                      run_name: str | None = None) -> Figure:
     """All valid evolved ``neat`` genomes of a journal as frequencies (the paper's Fig. 4),
     as a PNG at ``path``: a heatmap of live edges (row: source layer choice or INPUT,
     column: destination choice or OUTPUT; cell: % of valid genomes holding such an edge),
     the share of live nodes per layer choice (Table 1 order) and a histogram of live node
-    counts with mean ± std. See :func:`neat_frequencies` for what is counted."""
+    counts with mean ± std (``run_name`` under the title). See :func:`neat_frequencies` for
+    what is counted."""
     freq = neat_frequencies(journal)
     n = freq["genomes"]
     bad = f"{freq['invalid']} invalid" + (f", {freq['failed']} failed otherwise" if freq["failed"] else "")
     if not n:
         fig, ax = _figure()
         why = f"no valid evolved genome\n({bad})" if freq["invalid"] + freq["failed"] else "no search evaluation"
-        _no_data(ax, "Evolved genomes", f"no data: {why}")
-        _save(fig, path)
-        return
+        _no_data(ax, _titled("Evolved genomes", run_name), f"no data: {why}")
+        return _save(fig, path)
     fig = Figure(figsize=(15, 8), dpi=120, layout="constrained")
     FigureCanvasAgg(fig)
     grid = fig.add_gridspec(2, 2, width_ratios=[1.25, 1])
     ax_edges = fig.add_subplot(grid[:, 0])
     ax_choices = fig.add_subplot(grid[0, 1])
     ax_nodes = fig.add_subplot(grid[1, 1])
-    fig.suptitle(f"Evolved genomes: {n} valid ({bad})", fontsize=13)
+    fig.suptitle(_titled(f"Evolved genomes: {n} valid ({bad})", run_name), fontsize=13)
 
     pct = [[100 * v for v in row] for row in freq["edge_fraction"]]
     vmax = max(max(row) for row in pct) or 100.0
@@ -608,7 +701,7 @@ def plot_neat_genomes(journal: Sequence[Mapping[str, Any]], path: str | Path) ->
         ax_nodes.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax_nodes.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax_nodes.grid(alpha=0.3, axis="y")
-    _save(fig, path)
+    return _save(fig, path)
 
 
 # ---------------------------------------------------------------------- plots of a run directory
@@ -664,37 +757,43 @@ def register_plot(
 
 @register_plot("fitness")
 def _fitness_plot(run: RunSummary, path: Path) -> None:
-    plot_fitness(run.logbook, path)
+    plot_fitness(run.logbook, path, run_title(run), fitness_label(run.config))
 
 
 @register_plot("accuracy_vs_params")
 def _accuracy_vs_params_plot(run: RunSummary, path: Path) -> None:
-    plot_accuracy_vs_params(run.journal, path)
+    plot_accuracy_vs_params(run.journal, path, run_title(run), fitness_label(run.config))
 
 
 @register_plot("best_so_far")
 def _best_so_far_plot(run: RunSummary, path: Path) -> None:
-    plot_best_so_far([(run_label(run.config), run.journal)], path)  # this run alone
+    plot_best_so_far([(run_label(run.config), run.journal)], path, run_name=run_title(run),
+                     fitness=fitness_label(run.config))  # this run alone
+
+
+@register_plot("best_so_far_time")
+def _best_so_far_time_plot(run: RunSummary, path: Path) -> None:
+    plot_best_so_far_time(run.journal, run.run, path, run_title(run), fitness_label(run.config))
 
 
 @register_plot("genomes", space="neat")
 def _neat_genomes_plot(run: RunSummary, path: Path) -> None:
-    plot_neat_genomes(run.journal, path)  # the macro-NAS paper's Fig. 4
+    plot_neat_genomes(run.journal, path, run_title(run))  # the macro-NAS paper's Fig. 4
 
 
 @register_plot("best_generation", algorithm="minigen")
 def _best_generation_plot(run: RunSummary, path: Path) -> bool | None:
     if not any("best_birth" in r for r in run.logbook):  # MiniGen's Fig. 3 needs best_birth
         return False
-    plot_best_generation(run.logbook, path)
+    plot_best_generation(run.logbook, path, run_title(run))
     return None
 
 
 def write_plots(run_dir: str | Path) -> list[Path]:
     """Draw the registered plots (see :func:`register_plot`) that apply to the run at
     ``RUN_DIR/plots/<name>.png``, from its ``config.yaml``, ``logbook.csv`` (or newest
-    snapshot) and ``journal.jsonl``: ``fitness``, ``accuracy_vs_params`` and
-    ``best_so_far`` (this run alone) always, ``genomes`` for the ``neat`` space and
+    snapshot) and ``journal.jsonl``: ``fitness``, ``accuracy_vs_params``,
+    ``best_so_far`` (this run alone) and ``best_so_far_time`` always, ``genomes`` for the ``neat`` space and
     ``best_generation`` for MiniGen runs whose logbook has ``best_birth``; returns the
     paths written, in registration order."""
     run = load_run(run_dir)

@@ -264,6 +264,7 @@ class OutputConfig:
     plots: bool = True
     keep_snapshots: int = 3
     progress: bool = True
+    tensorboard: bool = False  # RUN/tensorboard/ event files (needs the tensorboard extra; docs/logging.md)
 
     def __post_init__(self) -> None:
         if self.keep_snapshots < 1:
@@ -364,6 +365,7 @@ LATER_FIELDS: dict[str, dict[str, Any]] = {
     "training": {"score": "best", "drop_path": 0.0},
     "evaluation": {"teacher": None, "weight_store": False, "trainer": None, "hard_timeout": None},
     "parallel": {"dask": None},
+    "output": {"tensorboard": False},
     "final_training": {"teacher": None, "source": "ranking", "sort": "rank", "rank_by": "mean",
                        "selection": "reevaluate"},
 }

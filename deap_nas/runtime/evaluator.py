@@ -139,6 +139,8 @@ class Evaluator:
         self.weight_store_dir = Path(weight_store_dir) if weight_store_dir else None
         self.hard_timeout = hard_timeout
         self._warned_timeout = False
+        #: called with each record once it is in the journal (e.g. TensorBoard logging)
+        self.on_record: Callable[[dict[str, Any]], None] | None = None
 
     # ------------------------------------------------------------------ state
     @property
@@ -483,6 +485,8 @@ class Evaluator:
             ok = out.get("status") == "ok" and out.get("accuracy") is not None
             out["fitness"] = [float(out["accuracy"]) if ok else self.penalty]  # docs/run_directory.md
             append_journal(self.journal_path, out)
+            if self.on_record is not None:
+                self.on_record(out)
 
 
 def _relative(path: str, root: Path) -> str:

@@ -90,7 +90,7 @@ def _check_device(device: str) -> None:
 def preflight(config: RunConfig) -> None:
     """Fail early, before any run directory is written, when the data cannot be had or
     ``evaluation.teacher`` is missing or was trained on other data (``check_teacher``),
-    or when a Dask run cannot start (``check_dask_ready``: no ``distributed``, a missing
+    when ``output.tensorboard`` lacks its package, or when a Dask run cannot start (``check_dask_ready``: no ``distributed``, a missing
     TLS file, a scheduler that does not answer).
 
     In a serial run the data are prepared here once and kept for every evaluation (the
@@ -109,6 +109,10 @@ def preflight(config: RunConfig) -> None:
             check_dask_ready(config.parallel.dask)
         except RuntimeError as e:
             raise ConfigError(str(e)) from None
+    if config.output.tensorboard:
+        from .tensorboard_log import check_tensorboard
+
+        check_tensorboard()
     if config.evaluation.trainer is not None:  # a replacement trainer brings its own data (or none)
         return
     if config.evaluation.teacher is not None:  # a missing or mismatched teacher: before any training
@@ -250,6 +254,17 @@ def _restore(algo: Any, evaluator: Evaluator, control: SearchControl, snapshot: 
             "move it out of snapshots/ to resume from the previous one") from None
 
 
+def _tensorboard(config: RunConfig, run: RunDir, snapshot: dict[str, Any] | None, journal: list[dict[str, Any]],
+                 log: Callable[[str], None]) -> Any:
+    """The run's :class:`~deap_nas.runtime.tensorboard_log.TensorBoardLog` with
+    ``output.tensorboard``, else None."""
+    if not config.output.tensorboard:
+        return None
+    from .tensorboard_log import TensorBoardLog
+
+    return TensorBoardLog(run.path, snapshot, journal, log=log)
+
+
 def _execute(config: RunConfig, run: RunDir, snapshot: dict[str, Any] | None, journal: list[dict[str, Any]],
              lock: RunLock, config_text: str | None = None, resumed: bool = False) -> SearchOutcome:
     space = make_space(config)
@@ -275,6 +290,9 @@ def _execute(config: RunConfig, run: RunDir, snapshot: dict[str, Any] | None, jo
     run.write_meta(status="running", stop_reason=None)  # a resumed run runs again
     if resumed:
         run.write_meta(resumed_environment=environment())  # what the latest resume runs with
+    tb = _tensorboard(config, run, snapshot, journal, progress.line)
+    if tb is not None:
+        evaluator.on_record = tb.evaluation
 
     def checkpoint(st: SearchState) -> None:
         lock.refresh()  # heartbeat; stops here if another process broke the lock
@@ -282,6 +300,8 @@ def _execute(config: RunConfig, run: RunDir, snapshot: dict[str, Any] | None, jo
         run.write_snapshot(st.generation, data, keep=config.output.keep_snapshots)
         write_logbook_csv(run.logbook_csv, [dict(r) for r in st.logbook], header=st.logbook.header)
         run.write_meta(generation=st.generation, usage=dict(vars(control.usage)))
+        if tb is not None:
+            tb.generation(st.logbook, dict(vars(control.usage)))
 
     control.callbacks = [checkpoint, progress]
     progress.line(
@@ -300,6 +320,8 @@ def _execute(config: RunConfig, run: RunDir, snapshot: dict[str, Any] | None, jo
         raise
     finally:
         pmap.close()
+        if tb is not None:
+            tb.close()
     reason = control.reason
     run.write_meta(status="finished", stop_reason=reason, generation=state.generation, usage=dict(vars(control.usage)))
     progress.line(f"stopped: {reason}")

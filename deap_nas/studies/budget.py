@@ -29,10 +29,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import numpy as np
+
+from ..analysis.time_axes import device_seconds as _total_times
+from ..analysis.time_axes import finished_seconds as _finished_times
+from ..analysis.time_axes import timestamp as _timestamp
 
 __all__ = ["BudgetCurve", "budget_curve", "equal_budget", "is_trained", "mean_band"]
 
@@ -47,13 +50,6 @@ def _accuracy(rec: Mapping[str, Any]) -> float:
     if rec.get("status") != "ok" or isinstance(acc, bool) or not isinstance(acc, (int, float)):
         return math.nan
     return float(acc) if math.isfinite(acc) else math.nan
-
-
-def _timestamp(text: Any) -> float | None:
-    try:
-        return datetime.fromisoformat(str(text)).timestamp()
-    except ValueError:
-        return None
 
 
 @dataclass
@@ -101,28 +97,6 @@ class BudgetCurve:
 def _nanmax(values: Sequence[float]) -> float:
     finite = [v for v in values if math.isfinite(v)]
     return max(finite) if finite else math.nan
-
-
-def _finished_times(journal: Sequence[Mapping[str, Any]], created: float | None) -> list[float] | None:
-    """Seconds since ``created`` per record in file order, or None without timestamps."""
-    if created is None:
-        return None
-    out, last, seen = [], 0.0, False
-    for rec in journal:
-        ts = _timestamp(rec.get("finished")) if rec.get("finished") else None
-        if ts is not None:
-            last, seen = max(0.0, ts - created), True
-        out.append(last)
-    return out if seen else None
-
-
-def _total_times(journal: Sequence[Mapping[str, Any]]) -> list[float]:
-    out, total = [], 0.0
-    for rec in journal:
-        t = rec.get("time_total")
-        total += float(t) if isinstance(t, (int, float)) and not rec.get("cached") and math.isfinite(t) else 0.0
-        out.append(total)
-    return out
 
 
 def budget_curve(journal: Sequence[Mapping[str, Any]], run_meta: Mapping[str, Any], run: str = "") -> BudgetCurve:
