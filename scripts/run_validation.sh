@@ -8,11 +8,9 @@ cd "$(dirname "$0")/.."
 run() {  # run <study type> <config name> <dir name>
   local dir="runs/validation/$3" start
   start=$(date +%s)
-  if [ -f "$dir/study.yaml" ]; then
-    deap-nas study resume "$dir" --force "${@:4}"
-  else
-    deap-nas study "$1" "experiments/studies/$2.yaml" --dir "$dir" "${@:4}"
-  fi
+  # an existing study directory is continued (finished runs are only read); the config's
+  # output section (title, reference) may change without --force
+  deap-nas study "$1" "experiments/studies/$2.yaml" --dir "$dir" "${@:4}"
   echo "validation $3: $(( $(date +%s) - start )) s"
 }
 for name in ${VALIDATION_STUDIES:-locality partial age_decay eigen_ablation}; do
