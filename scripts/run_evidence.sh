@@ -8,10 +8,7 @@ cd "$(dirname "$0")/.."
 for method in ${EVIDENCE_METHODS:-regevo immunecs minigen nasgep eigen}; do
   dir="runs/evidence/$method"
   start=$(date +%s)
-  if [ -f "$dir/study.yaml" ]; then
-    deap-nas study resume "$dir" --force "$@"
-  else
-    deap-nas study search_vs_random "experiments/studies/search_vs_random_evidence_$method.yaml" --dir "$dir" "$@"
-  fi
+  # an existing study directory is continued (finished runs are only read)
+  deap-nas study search_vs_random "experiments/studies/search_vs_random_evidence_$method.yaml" --dir "$dir" "$@"
   echo "evidence $method: $(( $(date +%s) - start )) s"
 done
