@@ -1,6 +1,6 @@
 """deap_nas: evolutionary neural architecture search on DEAP and PyTorch.
 
-Layers (see README): ``arch`` (the shared architecture description, pure Python),
+Layers (see docs/architecture.md): ``arch`` (the shared architecture description, pure Python),
 ``nn`` (PyTorch builder), ``evaluation`` (data and training engine), ``spaces``,
 ``ops`` and ``algorithms`` (genomes, DEAP operators and loops, torch-free) and
 ``runtime`` (config, parallel map, run directories).

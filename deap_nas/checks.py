@@ -26,7 +26,7 @@ def check_amount(name: str, v: Any) -> None:
 #: Upper bounds on integer settings whose huge values would exhaust memory or time before
 #: any error appeared: (field names, bound, reason). Checked by name for every config
 #: section (``runtime.schema.from_mapping``) and by :class:`~deap_nas.evaluation.TrainConfig`;
-#: a list value (``channels: [16, 32]``) is checked item by item. README "Limits".
+#: a list value (``channels: [16, 32]``) is checked item by item. docs/config.md, "Checks and limits".
 LIMITS: tuple[tuple[frozenset[str], int, str], ...] = (
     (frozenset({"batch_size", "eval_batch_size"}), 65536, "one batch must fit in device memory"),
     (frozenset({"channels", "stem_channels", "max_channels", "conv_channels", "channel_choices",

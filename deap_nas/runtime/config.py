@@ -214,7 +214,7 @@ class DaskSecurity:
 
 @dataclass
 class DaskConfig:
-    """``parallel.dask``: where a ``backend: dask`` run sends its candidates (README,
+    """``parallel.dask``: where a ``backend: dask`` run sends its candidates (docs/running.md,
     "Dask on one or several hosts"; checks in :mod:`deap_nas.runtime.dask_backend`)."""
 
     #: null: a local cluster of ``parallel.workers`` processes on the loopback interface;
