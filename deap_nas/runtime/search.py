@@ -65,6 +65,8 @@ def evaluation_context(config: RunConfig, space: Any) -> dict[str, Any]:
     }
     if config.evaluation.trainer is not None:
         context["trainer"] = config.evaluation.trainer
+    if config.objectives:  # only then: single-objective tasks and records stay as they were
+        context["objectives"] = [o.to_dict() for o in config.objectives]
     if config.evaluation.teacher is not None:
         from .teacher import resolve_teacher
 
@@ -87,6 +89,17 @@ def _check_device(device: str) -> None:
             raise ConfigError(f"parallel.device: {e}") from None
 
 
+def _check_objective_device(config: RunConfig) -> None:
+    """An objective only CUDA reports (``peak_memory``) with ``parallel.device: auto`` on a
+    machine without CUDA (``cpu`` is refused by the config itself); a trainer is exempt."""
+    needs = [o.name for o in config.objectives if o.kind.needs_cuda]
+    if needs and config.evaluation.trainer is None and config.parallel.device == "auto":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ConfigError(f"objectives: {needs[0]} is reported by CUDA devices only, and this machine has none")
+
+
 def preflight(config: RunConfig) -> None:
     """Fail early, before any run directory is written, when the data cannot be had or
     ``evaluation.teacher`` is missing or was trained on other data (``check_teacher``),
@@ -102,6 +115,7 @@ def preflight(config: RunConfig) -> None:
     from .worker import context_for
 
     _check_device(config.parallel.device)
+    _check_objective_device(config)
     if config.parallel.backend == "dask":
         from .dask_backend import check_dask_ready
 
