@@ -132,6 +132,8 @@ def cmd_describe(args: argparse.Namespace) -> int:
         n = arch.num_params(args.input_shape, args.classes, head)
     except (ArchitectureError, ValueError) as e:
         raise UsageError(str(e)) from None
+    if args.dot:  # written before anything is printed: a bad path is the only line on stderr
+        Path(args.dot).write_text(arch.to_dot(args.input_shape))
     _print_note(note)
     print(f"architecture {arch.name or args.arch}  hash {arch.hash()}")
     for node in arch.nodes:
@@ -140,7 +142,6 @@ def cmd_describe(args: argparse.Namespace) -> int:
         print(f"  {node.id:>3} {node.op:<24} <- {ins:<10} {node.merge:<7} {shape}")
     print(f"parameters (with {_head_label(head)} head, {args.classes} classes): {n:,}")
     if args.dot:
-        Path(args.dot).write_text(arch.to_dot(args.input_shape))
         print(f"dot written to {args.dot} (render: dot -Tpng {args.dot} -o arch.png)")
     return 0
 

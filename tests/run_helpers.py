@@ -75,3 +75,22 @@ def usage_error(capsys, argv: list[str]) -> str:
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("deap-nas: error: "), err
     return lines[0]
+
+
+def sga_sequential_config(evaluation: dict[str, Any], evaluations: int, **output: Any) -> dict[str, Any]:
+    """The small run config several fault and logging tests share: simple_ga on the
+    sequential space with the embedded data, serial, one thread, no plots or progress;
+    ``evaluation`` (the trainer), the evaluation budget and extra ``output`` keys vary."""
+    return {
+        "seed": 0,
+        "data": {"name": "fashion_mnist_mini"},
+        "space": {"name": "sequential", "min_depth": 2, "max_depth": 5, "stem_channels": 16, "max_channels": 64,
+                  "head": "concat_pool"},
+        "algorithm": {"name": "simple_ga", "population_size": 4, "tournament_size": 2, "elites": 1, "mutpb": 1.0},
+        "operators": {"mutate": {"name": "mut_sequential"}, "mate": {"name": "cx_one_point"}},
+        "training": {"epochs": 1, "batch_size": 32},
+        "evaluation": dict(evaluation),
+        "budget": {"evaluations": evaluations},
+        "parallel": {"backend": "serial", "threads": 1},
+        "output": {"plots": False, "progress": False, **output},
+    }

@@ -52,24 +52,21 @@ from deap_nas.runtime.rundir import RunDir, RunDirError
 from deap_nas.runtime.search import resume_run, start_run
 from deap_nas.testing import calls
 
-from .run_helpers import ENV, SLOW, SLOW_ENV, journal, snapshot, triples, usage_error
+from .run_helpers import (
+    ENV,
+    SLOW,
+    SLOW_ENV,
+    journal,
+    sga_sequential_config,
+    snapshot,
+    triples,
+    usage_error,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 HOST = socket.gethostname()
 
-CONFIG: dict[str, Any] = {  # simple_ga x sequential, as tests/test_harness.py
-    "seed": 0,
-    "data": {"name": "fashion_mnist_mini"},
-    "space": {"name": "sequential", "min_depth": 2, "max_depth": 5, "stem_channels": 16, "max_channels": 64,
-              "head": "concat_pool"},
-    "algorithm": {"name": "simple_ga", "population_size": 4, "tournament_size": 2, "elites": 1, "mutpb": 1.0},
-    "operators": {"mutate": {"name": "mut_sequential"}, "mate": {"name": "cx_one_point"}},
-    "training": {"epochs": 1, "batch_size": 32},
-    "evaluation": {"trainer": SLOW, "save_weights": True},
-    "budget": {"evaluations": 18},
-    "parallel": {"backend": "serial", "threads": 1},
-    "output": {"plots": False, "progress": False, "keep_snapshots": 1000},
-}
+CONFIG: dict[str, Any] = sga_sequential_config({"trainer": SLOW, "save_weights": True}, 18, keep_snapshots=1000)
 
 
 # ---------------------------------------------------------------------- helpers

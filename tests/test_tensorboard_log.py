@@ -16,21 +16,9 @@ from deap_nas.runtime.config import parse_config
 from deap_nas.runtime.search import resume_run, start_run
 from deap_nas.runtime.tensorboard_log import INSTALL_HINT, purge_steps
 
-from .run_helpers import journal, snapshot, usage_error
+from .run_helpers import journal, sga_sequential_config, snapshot, usage_error
 
-CONFIG: dict[str, Any] = {  # simple_ga x sequential, as tests/test_faults_rundir.py
-    "seed": 0,
-    "data": {"name": "fashion_mnist_mini"},
-    "space": {"name": "sequential", "min_depth": 2, "max_depth": 5, "stem_channels": 16, "max_channels": 64,
-              "head": "concat_pool"},
-    "algorithm": {"name": "simple_ga", "population_size": 4, "tournament_size": 2, "elites": 1, "mutpb": 1.0},
-    "operators": {"mutate": {"name": "mut_sequential"}, "mate": {"name": "cx_one_point"}},
-    "training": {"epochs": 1, "batch_size": 32},
-    "evaluation": {"trainer": "deap_nas.testing:fake_trainer"},
-    "budget": {"evaluations": 12},
-    "parallel": {"backend": "serial", "threads": 1},
-    "output": {"plots": False, "progress": False, "tensorboard": True},
-}
+CONFIG: dict[str, Any] = sga_sequential_config({"trainer": "deap_nas.testing:fake_trainer"}, 12, tensorboard=True)
 COMPARED = ("evaluation/fitness", "evaluation/accuracy", "evaluation/params", "best/accuracy",
             "generation/best", "generation/mean", "generation/nevals")  # fmt: skip
 

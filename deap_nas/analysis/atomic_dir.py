@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from ..runtime.lock import pid_alive
+
 __all__ = ["OutputExistsError", "check_output", "staged_dir"]
 
 _AT_FDCWD = -100
@@ -37,23 +39,13 @@ def check_output(out: Path, force: bool) -> None:
         raise OutputExistsError(f"{out} exists (an earlier export); pass --force to replace it")
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def remove_stale(out: Path) -> list[Path]:
     """Remove ``.<name>.tmp-<pid>`` / ``.<name>.old-<pid>`` siblings of ``out`` whose
     process is gone (an export killed mid-way). Returns the folders removed."""
     removed = []
     for p in out.parent.glob(f".{out.name}.*-*"):
         kind, _, pid = p.name[len(out.name) + 2:].partition("-")
-        if kind in ("tmp", "old") and pid.isdigit() and not _pid_alive(int(pid)):
+        if kind in ("tmp", "old") and pid.isdigit() and not pid_alive(int(pid)):
             shutil.rmtree(p, ignore_errors=True)
             removed.append(p)
     return removed

@@ -41,14 +41,15 @@ STALE_AFTER_SECONDS = 600.0
 #: an unreadable lock (its writer died between creating and writing it) is stale after this
 UNREADABLE_GRACE_SECONDS = 10.0
 
-__all__ = ["HEARTBEAT_SECONDS", "STALE_AFTER_SECONDS", "RunLock", "RunLocked", "acquire"]
+__all__ = ["HEARTBEAT_SECONDS", "STALE_AFTER_SECONDS", "RunLock", "RunLocked", "acquire", "pid_alive"]
 
 
 class RunLocked(RunDirError):
     """The run directory is locked by a live process (the message names it)."""
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this host (another user's process counts as running)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -85,7 +86,7 @@ def stale_reason(holder: dict[str, Any] | None, age: float) -> str | None:
     if holder is None:
         return f"unreadable lock file, {age:.0f}s old" if age > UNREADABLE_GRACE_SECONDS else None
     if holder.get("host") == socket.gethostname():
-        return None if _pid_alive(int(holder["pid"])) else "that process is no longer running"
+        return None if pid_alive(int(holder["pid"])) else "that process is no longer running"
     if age > STALE_AFTER_SECONDS:
         return f"no heartbeat for {age:.0f}s (> {STALE_AFTER_SECONDS:.0f}s)"
     return None
