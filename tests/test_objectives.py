@@ -18,8 +18,8 @@ from deap_nas.runtime.schema import ConfigError
 
 BASE = {"space": {"name": "sequential"}, "budget": {"evaluations": 4},
         "evaluation": {"trainer": "deap_nas.testing:fake_trainer"}}
-MO = [{"name": "accuracy"}, {"name": "params", "max": 1000000}, {"name": "macs"},
-      {"name": "latency", "batch_size": 1, "warmup": 3, "repeats": 10}]
+MO = [{"name": "accuracy"}, {"name": "params", "max": 1000000}, {"name": "macs", "reference": 5e7},
+      {"name": "latency", "batch_size": 1, "warmup": 3, "repeats": 10, "reference": 0.05}]
 
 
 def test_a_config_without_objectives_dumps_and_hashes_as_before():
@@ -38,23 +38,32 @@ def test_the_section_round_trips_and_changes_the_fingerprint():
     assert again.objectives == config.objectives and again.fingerprint() == config.fingerprint()
     assert config.fingerprint() != parse_config(BASE).fingerprint()
     assert weights(config.objectives) == (1.0, -1.0, -1.0, -1.0)
-    short = parse_config({**BASE, "objectives": ["accuracy", "macs"]})
-    assert short.to_dict()["objectives"] == [{"name": "accuracy"}, {"name": "macs"}]
+    short = parse_config({**BASE, "objectives": ["accuracy", {"name": "macs", "max": 1e6}]})
+    assert short.to_dict()["objectives"] == [{"name": "accuracy"}, {"name": "macs", "max": 1e6}]
+    assert [o.axis().reference for o in short.objectives] == [0.0, 1e6]  # max stands in for the reference
 
 
 @pytest.mark.parametrize("objectives, message", [
     ({"name": "accuracy"}, "objectives: expected a list"),
     ([{"name": "accuracy"}, {"name": "flops"}], r"objectives\[1\]\.name: unknown objective 'flops'; known: accuracy"),
-    ([{"name": "accuracy"}, {"name": "macs"}, {"name": "macs"}], r"objectives\[2\]: objective macs is listed twice"),
-    ([{"name": "params"}, {"name": "macs"}], "objectives: list accuracy among the objectives"),
+    ([{"name": "accuracy"}, {"name": "macs", "max": 9}, {"name": "macs", "max": 9}],
+     r"objectives\[2\]: objective macs is listed twice"),
+    ([{"name": "accuracy"}, {"name": "macs"}], r"objectives\[1\]\.reference: give the hypervolume reference point "
+                                               "of macs"),
+    ([{"name": "accuracy", "reference": 1.5}, {"name": "macs", "max": 9}],
+     r"objectives\[0\]\.reference: must lie below the ideal 1.0 of accuracy, got 1.5"),
+    ([{"name": "accuracy"}, {"name": "params", "reference": -1}],
+     r"objectives\[1\]\.reference: must lie above the ideal 0.0 of params"),
+    ([{"name": "params", "max": 9}, {"name": "macs", "max": 9}], "objectives: list accuracy among the objectives"),
     ([{"name": "accuracy"}], "objectives: give at least two objectives"),
     ([{"name": "accuracy"}, {"name": "params", "max": -5}], r"objectives\[1\]\.max: must be > 0"),
     ([{"name": "accuracy"}, {"name": "params", "max": "many"}], r"objectives\[1\]\.max: must be a finite number"),
     ([{"name": "accuracy"}, {"name": "latency", "max": 0.01}], r"objectives\[1\]\.max: objective latency is known "
                                                                "only measured"),
-    ([{"name": "accuracy", "min": 0.5}, {"name": "macs"}], r"objectives\[0\]\.min: unknown key of objective accuracy"),
-    ([{"name": "accuracy"}, {"name": "latency", "repeats": 0}], r"objectives\[1\]\.repeats: must be an integer in"),
-    ([{"name": "accuracy"}, {"name": "latency", "batch_size": 1.5}], r"objectives\[1\]\.batch_size: must be an"),
+    ([{"name": "accuracy", "min": 0.5}, {"name": "macs", "max": 9}],
+     r"objectives\[0\]\.min: unknown key of objective accuracy"),
+    ([{"name": "accuracy"}, {"name": "latency", "repeats": 0, "reference": 1}], r"objectives\[1\]\.repeats: must be an integer in"),
+    ([{"name": "accuracy"}, {"name": "latency", "batch_size": 1.5, "reference": 1}], r"objectives\[1\]\.batch_size: must be an"),
     ([{"name": "accuracy"}, 7], r"objectives\[1\]: expected a mapping"),
 ])  # fmt: skip
 def test_bad_sections_are_one_line_errors(objectives, message):
@@ -64,7 +73,7 @@ def test_bad_sections_are_one_line_errors(objectives, message):
 
 
 def test_peak_memory_is_refused_on_the_cpu():
-    objectives = [{"name": "accuracy"}, {"name": "peak_memory"}]
+    objectives = [{"name": "accuracy"}, {"name": "peak_memory", "reference": 2e9}]
     with pytest.raises(ConfigError, match=r"objectives\[1\]: peak_memory is reported by CUDA devices only"):
         parse_config({**BASE, "objectives": objectives, "parallel": {"device": "cpu"}})
     assert parse_config({**BASE, "objectives": objectives}).objectives[1].name == "peak_memory"  # device auto
@@ -108,7 +117,8 @@ def test_records_carry_objective_fields_only_when_asked():
     assert plain["status"] == "ok", plain["message"]
     assert set(plain) == RECORD_KEYS  # single-objective records: main's format
 
-    objectives = [{"name": "accuracy"}, {"name": "macs"}, {"name": "latency", "warmup": 0, "repeats": 2}]
+    objectives = [{"name": "accuracy"}, {"name": "macs", "reference": 1e6},
+                  {"name": "latency", "warmup": 0, "repeats": 2, "reference": 1.0}]
     rec = _run({**CONTEXT, "objectives": objectives})
     assert rec["status"] == "ok", rec["message"]
     assert set(rec) == RECORD_KEYS | {"macs", "latency"}

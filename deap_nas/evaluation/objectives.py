@@ -25,6 +25,8 @@ __all__ = [
     "Objective",
     "ObjectiveKind",
     "constraint_status",
+    "constraint_violation",
+    "mean_vector",
     "measurements",
     "objective_vector",
     "parse_objectives",
@@ -46,6 +48,10 @@ class ObjectiveKind:
     #: setting -> (default, lowest, highest): integer settings of the measurement
     settings: dict[str, tuple[int, int, int]] = field(default_factory=dict)
     needs_cuda: bool = False
+    #: the best value possible: the hypervolume's ideal point on this axis
+    ideal: float = 0.0
+    #: the hypervolume reference point when the config gives none (None: it must)
+    default_reference: float | None = None
 
     @property
     def constrainable(self) -> bool:
@@ -57,7 +63,8 @@ OBJECTIVES: dict[str, ObjectiveKind] = {
     k.name: k
     for k in (
         ObjectiveKind("accuracy", "max", "accuracy", "after training",
-                      "validation accuracy of the training (the single-objective fitness)"),
+                      "validation accuracy of the training (the single-objective fitness)",
+                      ideal=1.0, default_reference=0.0),
         ObjectiveKind("params", "min", "params", "before training", "trainable parameters, head included"),
         ObjectiveKind("macs", "min", "macs", "before training",
                       "multiply-accumulates of one forward pass for one image (FLOPs = 2 x MACs)"),
@@ -78,16 +85,37 @@ class Objective:
     name: str
     max: float | None = None
     settings: dict[str, int] = field(default_factory=dict)
+    #: the hypervolume reference point on this axis (None: the kind's default, else ``max``)
+    reference: float | None = None
 
     @property
     def kind(self) -> ObjectiveKind:
         return OBJECTIVES[self.name]
+
+    @property
+    def direction(self) -> str:
+        return self.kind.direction
+
+    def reference_point(self) -> float:
+        """``reference``, else the kind's default, else the hard constraint ``max``."""
+        for v in (self.reference, self.kind.default_reference, self.max):
+            if v is not None:
+                return float(v)
+        raise ValueError(f"objective {self.name}: no hypervolume reference point (give reference or max)")
+
+    def axis(self) -> Any:
+        """The :class:`~deap_nas.algorithms.pareto.Axis` the multi-objective loops use."""
+        from ..algorithms.pareto import Axis
+
+        return Axis(self.name, self.kind.direction, self.reference_point(), self.kind.ideal)
 
     def to_dict(self) -> dict[str, Any]:
         """The config entry (settings at their defaults included, so dumps are explicit)."""
         d: dict[str, Any] = {"name": self.name, **self.settings}
         if self.max is not None:
             d["max"] = self.max
+        if self.reference is not None:
+            d["reference"] = self.reference
         return d
 
 
@@ -108,7 +136,8 @@ def _objective(entry: Any, where: str) -> Objective:
         raise ValueError(f"{where}.name: unknown objective {name!r}; known: {', '.join(OBJECTIVES)}")
     kind = OBJECTIVES[name]
     bound = rest.pop("max", None)
-    known_keys = ["name", *kind.settings, *(["max"] if kind.constrainable else [])]
+    reference = rest.pop("reference", None)
+    known_keys = ["name", "reference", *kind.settings, *(["max"] if kind.constrainable else [])]
     for key in rest:
         if key not in kind.settings:
             raise ValueError(f"{where}.{key}: unknown key of objective {name}; known: {', '.join(known_keys)}")
@@ -119,13 +148,30 @@ def _objective(entry: Any, where: str) -> Objective:
         bound = _number(bound, f"{where}.max")
         if bound <= 0:
             raise ValueError(f"{where}.max: must be > 0, got {bound!r}")
+    reference = _reference(reference, bound, kind, where)
     settings = {}
     for key, (default, lo, hi) in kind.settings.items():
         v = rest.get(key, default)
         if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
             raise ValueError(f"{where}.{key}: must be an integer in [{lo}, {hi}], got {v!r}")
         settings[key] = v
-    return Objective(name, bound, settings)
+    return Objective(name, bound, settings, reference)
+
+
+def _reference(value: Any, bound: float | None, kind: ObjectiveKind, where: str) -> float | None:
+    """The checked ``reference`` of an entry: worse than the kind's ideal; required for an
+    objective without a default reference or a ``max`` to stand in for it."""
+    if value is None:
+        if kind.default_reference is None and bound is None:
+            raise ValueError(f"{where}.reference: give the hypervolume reference point of {kind.name} (a value "
+                             f"worse than any candidate worth counting, in its units), or a hard constraint max")
+        return None
+    value = _number(value, f"{where}.reference")
+    worse = value < kind.ideal if kind.direction == "max" else value > kind.ideal
+    if not worse:
+        side = "below" if kind.direction == "max" else "above"
+        raise ValueError(f"{where}.reference: must lie {side} the ideal {kind.ideal} of {kind.name}, got {value!r}")
+    return value
 
 
 def parse_objectives(data: Any, device: str | None = None) -> tuple[Objective, ...]:
@@ -171,6 +217,18 @@ def objective_vector(record: Mapping[str, Any], objectives: Sequence[Objective])
     return tuple(values)
 
 
+def mean_vector(records: Sequence[Mapping[str, Any]], objectives: Sequence[Objective],
+                penalty: float = 0.0) -> tuple[float, ...]:
+    """The fitness vector of one candidate from its records (one per repeat): the mean of
+    each objective over the repeats when every one succeeded; otherwise ``penalty`` for a
+    maximised objective and infinity for a minimised one, a vector the multi-objective
+    loops never put on a front (they rank failed candidates apart: docs/objectives.md)."""
+    if not records or any(r.get("status", "ok") != "ok" for r in records):
+        return tuple(float(penalty) if o.kind.direction == "max" else math.inf for o in objectives)
+    vectors = [objective_vector(r, objectives) for r in records]
+    return tuple(sum(col) / len(col) for col in zip(*vectors, strict=True))
+
+
 def constraint_status(arch_stats: Mapping[str, Any], objectives: Sequence[Objective]) -> tuple[str, str] | None:
     """``("constraint", message)`` when a value of ``arch_stats`` (``params``, ``macs``)
     exceeds its objective's ``max``, else None."""
@@ -183,6 +241,15 @@ def constraint_status(arch_stats: Mapping[str, Any], objectives: Sequence[Object
         if v > o.max:
             return CONSTRAINT_STATUS, f"{o.kind.field} {v} > max {_plain(o.max)} (objective {o.name})"
     return None
+
+
+def constraint_violation(arch_stats: Mapping[str, Any], objectives: Sequence[Objective]) -> float:
+    """The largest relative excess ``(value - max) / max`` over the hard constraints (0.0
+    when all hold): how far a ``constraint`` candidate is from feasible; the
+    multi-objective loops prefer a smaller one among infeasible candidates."""
+    excess = [(float(arch_stats[o.kind.field]) - o.max) / o.max for o in objectives
+              if o.max is not None and arch_stats.get(o.kind.field) is not None]
+    return max([0.0, *excess])
 
 
 def _plain(x: float) -> str:

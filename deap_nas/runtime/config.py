@@ -469,6 +469,8 @@ def parse_config(data: Any, source: str = "") -> RunConfig:
     if "budget" not in data:
         raise ConfigError("budget: missing; set at least one of evaluations, generations, hours, device_hours")
     parallel = from_mapping(ParallelConfig, data.get("parallel"), "parallel")
+    objectives = _objectives(data.get("objectives"), parallel.device)
+    _check_multi_objective(algo_name, objectives)
     return RunConfig(
         seed=seed,
         data=from_mapping(DataConfig, data.get("data"), "data"),
@@ -482,7 +484,7 @@ def parse_config(data: Any, source: str = "") -> RunConfig:
         parallel=parallel,
         output=from_mapping(OutputConfig, data.get("output"), "output"),
         source=source,
-        objectives=_objectives(data.get("objectives"), parallel.device),
+        objectives=objectives,
     )
 
 
@@ -494,6 +496,19 @@ def _objectives(data: Any, device: str) -> tuple[Objective, ...]:
         return parse_objectives(data, device)
     except ValueError as e:
         raise ConfigError(str(e)) from None
+
+
+def _check_multi_objective(algorithm: str, objectives: tuple[Objective, ...]) -> None:
+    """An ``objectives:`` section needs a loop that handles several objectives, and a
+    multi-objective loop needs the section (docs/objectives.md)."""
+    mode = getattr(ALGORITHMS[algorithm].cls, "multi_objective", "no")
+    if objectives and mode == "no":
+        able = ", ".join(n for n in ALGORITHMS if getattr(ALGORITHMS[n].cls, "multi_objective", "no") != "no")
+        raise ConfigError(f"objectives: algorithm {algorithm} optimises one objective (validation accuracy); "
+                          f"with several objectives use one of {able}")
+    if not objectives and mode == "only":
+        raise ConfigError(f"objectives: missing; algorithm {algorithm} is a multi-objective search, e.g. "
+                          "objectives: [{name: accuracy}, {name: params, reference: 1000000}]")
 
 
 def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:

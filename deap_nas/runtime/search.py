@@ -160,7 +160,8 @@ def run_evaluator(config: RunConfig, space: Any, run: RunDir, map_fn: Any, log: 
         run_seed=config.seed, map_fn=map_fn, journal_path=run.journal,
         weights_dir=run.weights if ev.save_weights else None, cache=ev.cache, repeats=ev.repeats,
         penalty=ev.penalty, fail_fast=ev.fail_fast, log=log,
-        weight_store_dir=run.path / "weight_store" if ev.weight_store else None, hard_timeout=ev.hard_timeout)
+        weight_store_dir=run.path / "weight_store" if ev.weight_store else None, hard_timeout=ev.hard_timeout,
+        objectives=config.objectives)
     return Evaluator(space, evaluation_context(config, space), **{**settings, **overrides})
 
 

@@ -314,7 +314,12 @@ def train_for_objectives(run: Any, arch: Any, ctx: _Context, objectives: list[di
     untrained (as ``too_large``); ``peak_memory`` and ``latency`` are measured when listed."""
     from ..arch import ArchitectureError
     from ..evaluation.measure import measured_fields, track_peak_memory
-    from ..evaluation.objectives import constraint_status, measurements, parse_objectives
+    from ..evaluation.objectives import (
+        constraint_status,
+        constraint_violation,
+        measurements,
+        parse_objectives,
+    )
     from ..evaluation.result import TrainResult
     from ..nn import build
 
@@ -327,6 +332,7 @@ def train_for_objectives(run: Any, arch: Any, ctx: _Context, objectives: list[di
     extra["macs"] = stats["macs"]
     verdict = constraint_status(stats, objs)
     if verdict is not None:
+        extra["violation"] = constraint_violation(stats, objs)
         return TrainResult.failure(*verdict, num_params=stats["params"], device=str(ctx.device))
     wanted = measurements(objs)
     if "peak_memory" in wanted:
