@@ -116,7 +116,14 @@ def sel_spea2(individuals: Sequence[Any], k: int) -> list:
     the least violating infeasible ones."""
     ok, bad = _split(individuals)
     if len(ok) > k:
-        return tools.selSPEA2(ok, k)
+        # DEAP's selSPEA2 finds k-th smallest distances by a randomised partition on the global
+        # ``random``; the values found do not depend on the draws, and the state is put back,
+        # so a loop stays reproducible from its own seed
+        state = random.getstate()
+        try:
+            return tools.selSPEA2(ok, k)
+        finally:
+            random.setstate(state)
     return ok + bad[: k - len(ok)]
 
 
