@@ -259,3 +259,43 @@ def test_failed_candidates_get_no_vector_and_repeats_are_averaged(tmp_path: Path
             assert m["fitness"] == [0.0, math.inf] and m["result"]["violation"] == (recs[0]["params"] - 4000) / 4000
             assert all(r["fitness"] is None for r in recs)
     json.dumps(records)  # the journal stays plain JSON
+
+
+# ------------------------------------------------------------------ real training, end to end
+def test_nsga2_with_real_training_end_to_end(tmp_path: Path):
+    """NSGA-II with torch training on a few embedded images: every record carries the
+    measured objectives, the front is the non-dominated set, a resume after the end is a
+    no-op, and the snapshot's fitness vectors are the journal's."""
+    from deap_nas.arch import Architecture
+    from deap_nas.runtime.search import make_space, resume_run
+
+    config = {"seed": 3, "data": {"name": "fashion_mnist_mini", "val_fraction": 0.1, "train_subset": 4,
+                                  "val_subset": 2},
+              "space": {"name": "sequential", "max_depth": 4, "stem_channels": 8, "max_channels": 16},
+              "algorithm": {"name": "nsga2", "population_size": 3},
+              "operators": {"mutate": {"name": "mut_sequential"}, "mate": {"name": "cx_one_point"}},
+              "objectives": [{"name": "accuracy"}, {"name": "params", "reference": 50000},
+                             {"name": "latency", "warmup": 0, "repeats": 2, "reference": 1.0}],
+              "training": {"epochs": 1, "max_iterations": 2, "batch_size": 8},
+              "budget": {"evaluations": 6}, "parallel": {"backend": "serial", "device": "cpu", "threads": 1},
+              "output": {"plots": False, "progress": False}}
+    run = tmp_path / "run"
+    start_run(parse_config(config), run)
+    records = journal(run)
+    assert len(records) == 6 and all(r["status"] == "ok" for r in records), [r["message"] for r in records]
+    head = make_space(parse_config(config)).default_head
+    for r in records:
+        arch = Architecture.from_dict(r["architecture"])
+        assert r["params"] == arch.num_params((1, 28, 28), 10, head)
+        assert r["macs"] == arch.macs((1, 28, 28), 10, head)
+        assert r["fitness"] == [r["accuracy"], r["params"], r["latency"]] and r["latency"] > 0
+    snap = snapshot(run)
+    front = {tuple(m["fitness"]) for m in snap["hall_of_fame"]}
+    points = [tuple(r["fitness"]) for r in records if not r.get("cached")]
+    assert front == {p for p in points if not _dominated_3(p, points)}
+    resume_run(run)  # a finished run resumes to the same state
+    assert snapshot(run)["hall_of_fame"] == snap["hall_of_fame"]
+
+
+def _dominated_3(f: tuple, points: list[tuple]) -> bool:
+    return any(g != f and g[0] >= f[0] and g[1] <= f[1] and g[2] <= f[2] for g in points)
