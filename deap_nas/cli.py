@@ -4,7 +4,7 @@
     deap-nas resume RUN_DIR [--set budget.evaluations=200] [--force] [--break-lock]
     deap-nas report RUN_DIR [--top 10]
     deap-nas compare RUN_DIR [RUN_DIR ...] [--labels L1 L2 ...] --out FILE.png
-    deap-nas export RUN_DIR [--rank 1] [--format state_dict export torchscript onnx] [--force]
+    deap-nas export RUN_DIR [--rank 1 | --member 0] [--format state_dict export torchscript onnx] [--force]
     deap-nas select RUN_DIR [--k 5] [--candidates 10] [--rule reevaluate|search_samples]
     deap-nas train-final RUN_DIR [--top-k K] [--epochs N] [--device auto]
     deap-nas train-teacher TEACHER_CONFIG --out DIR [--set key=value ...] [--device auto]
@@ -426,7 +426,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     _out_dir(args.out)
     try:
-        paths = export_model(args.run_dir, args.out, rank=args.rank, formats=tuple(args.format), force=args.force)
+        paths = export_model(args.run_dir, args.out, rank=args.rank, formats=tuple(args.format), force=args.force,
+                             member=args.member)
     except (FileNotFoundError, FileExistsError, ValueError, RuntimeError) as e:
         raise UsageError(str(e)) from None
     for p in paths:
@@ -598,7 +599,10 @@ def _found_model_commands(sub: argparse._SubParsersAction) -> None:
     ex = sub.add_parser("export", help="export a found model (state dict, architecture JSON, torch.export, "
                                        "TorchScript, ONNX); all files or none")
     ex.add_argument("run_dir")
-    ex.add_argument("--rank", type=int, default=1, help="which architecture (1 = best)")
+    ex.add_argument("--rank", type=int, default=None, help="which architecture (1 = best, the default)")
+    ex.add_argument("--member", type=int, default=None, metavar="K",
+                    help="multi-objective runs: which Pareto front member (0 = best on the first objective, "
+                         "the default; the # column of `deap-nas report`, best/frontKK_*)")
     ex.add_argument("--out", help="output directory (default RUN_DIR/export)")
     ex.add_argument("--format", nargs="+", default=["state_dict"], choices=["state_dict", "export", "torchscript", "onnx"],
                     help="export: model.pt2 (torch.export); torchscript: model.ts; onnx: model.onnx (needs the onnx "
