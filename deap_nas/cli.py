@@ -386,7 +386,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
         except (FileNotFoundError, ValueError) as e:
             raise UsageError(str(e)) from None
         label = args.labels[k] if args.labels is not None else run_label(run.config)
-        runs.append((label, run.journal))
+        runs.append((label, run.journal, run))
+    if any(run.config.get("objectives") for *_, run in runs):
+        return _compare_pareto(runs, args.out)
+    runs = [(label, journal) for label, journal, _ in runs]
     try:
         plot_best_so_far(runs, args.out)
     except (OSError, ValueError) as e:
@@ -418,6 +421,34 @@ def cmd_compare(args: argparse.Namespace) -> int:
             print(f"Mann-Whitney U test skipped: needs >= 2 runs with a result per label "
                   f"('{a}': {len(x)}, '{b}': {len(y)})")
     print(f"plot: {args.out}")
+    return 0
+
+
+def _compare_pareto(runs: list, out: str) -> int:
+    """``compare`` on multi-objective runs: their hypervolume curves in one plot and the
+    final hypervolume per label; runs with other objectives or reference points are refused."""
+    import statistics
+
+    from .analysis.pareto_front import hypervolume_curve
+    from .analysis.pareto_plots import plot_hypervolume_compare, same_objectives
+
+    try:
+        objectives = same_objectives([(str(run.path), run.config) for *_, run in runs])
+        plot_hypervolume_compare([(label, journal, run.run) for label, journal, run in runs], objectives, out)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    except OSError as e:
+        raise UsageError(f"--out {out}: {e}") from None
+    finals: dict[str, list[float]] = {}
+    for label, journal, _run in runs:
+        curve = hypervolume_curve(journal, objectives)["hypervolume"]
+        finals.setdefault(label, []).append(curve[-1] if curve else 0.0)
+    width = max(len("label"), *(len(label) for label in finals))
+    print(f"{'label':<{width}}  {'runs':>4}  final hypervolume (mean ± std over runs)")
+    for label, values in finals.items():
+        std = statistics.stdev(values) if len(values) > 1 else 0.0
+        print(f"{label:<{width}}  {len(values):>4}  {statistics.fmean(values):.4f} ± {std:.4f}")
+    print(f"plot: {out}")
     return 0
 
 
@@ -584,7 +615,8 @@ def _report_commands(sub: argparse._SubParsersAction) -> None:
     rp.add_argument("--top", type=int, default=10)
     rp.set_defaults(func=cmd_report)
 
-    cp = sub.add_parser("compare", help="best-so-far accuracy and accuracy CDFs of several runs in one plot")
+    cp = sub.add_parser("compare", help="best-so-far accuracy and accuracy CDFs of several runs in one plot "
+                                        "(multi-objective runs: hypervolume curves)")
     cp.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
     cp.add_argument("--labels", nargs="+", metavar="LABEL",
                     help="one label per RUN_DIR (default: the algorithm name, with S=<sample_size> for "
