@@ -351,7 +351,12 @@ def finalize(run: RunDir, state: SearchState, space: Any, config: RunConfig, log
 
     entries = [individual_to_dict(ind, space) for ind in state.hall_of_fame]
     head = config.evaluation.head if config.evaluation.head is not None else space.default_head
-    written = write_best(run.path, entries, head=head)
+    if config.objectives:  # a multi-objective run: best/ is its Pareto front
+        from ..analysis.pareto_best import write_front
+
+        written = write_front(run.path, entries, config.objectives, head)
+    else:
+        written = write_best(run.path, entries, head=head)
     log(f"best architectures: {len(written)} files in {run.path / 'best'}")
     if config.output.plots:
         from ..analysis.plots import write_plots
