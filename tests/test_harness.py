@@ -640,4 +640,4 @@ def test_summary(capsys):
     with capsys.disabled():
         print(f"\nharness: {len(IDS)} combinations x {len(CHECKS)} checks ({', '.join(CHECKS)}): "
               + ", ".join(f"{k} {v}" for k, v in tests.items()) + f"; {sum(tests.values())} tests")
-    assert set(IDS) == set(CASES) and len(IDS) == 9
+    assert set(IDS) == set(CASES) and len(IDS) == 14  # 9 single-objective, 5 multi-objective
