@@ -4,7 +4,7 @@
     deap-nas resume RUN_DIR [--set budget.evaluations=200] [--force] [--break-lock]
     deap-nas report RUN_DIR [--top 10]
     deap-nas compare RUN_DIR [RUN_DIR ...] [--labels L1 L2 ...] --out FILE.png
-    deap-nas export RUN_DIR [--rank 1] [--format state_dict export torchscript onnx] [--force]
+    deap-nas export RUN_DIR [--rank 1 | --member 0] [--format state_dict export torchscript onnx] [--force]
     deap-nas select RUN_DIR [--k 5] [--candidates 10] [--rule reevaluate|search_samples]
     deap-nas train-final RUN_DIR [--top-k K] [--epochs N] [--device auto]
     deap-nas train-teacher TEACHER_CONFIG --out DIR [--set key=value ...] [--device auto]
@@ -386,7 +386,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
         except (FileNotFoundError, ValueError) as e:
             raise UsageError(str(e)) from None
         label = args.labels[k] if args.labels is not None else run_label(run.config)
-        runs.append((label, run.journal))
+        runs.append((label, run.journal, run))
+    if any(run.config.get("objectives") for *_, run in runs):
+        return _compare_pareto(runs, args.out)
+    runs = [(label, journal) for label, journal, _ in runs]
     try:
         plot_best_so_far(runs, args.out)
     except (OSError, ValueError) as e:
@@ -421,12 +424,41 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _compare_pareto(runs: list, out: str) -> int:
+    """``compare`` on multi-objective runs: their hypervolume curves in one plot and the
+    final hypervolume per label; runs with other objectives or reference points are refused."""
+    import statistics
+
+    from .analysis.pareto_front import hypervolume_curve
+    from .analysis.pareto_plots import plot_hypervolume_compare, same_objectives
+
+    try:
+        objectives = same_objectives([(str(run.path), run.config) for *_, run in runs])
+        plot_hypervolume_compare([(label, journal, run.run) for label, journal, run in runs], objectives, out)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    except OSError as e:
+        raise UsageError(f"--out {out}: {e}") from None
+    finals: dict[str, list[float]] = {}
+    for label, journal, _run in runs:
+        curve = hypervolume_curve(journal, objectives)["hypervolume"]
+        finals.setdefault(label, []).append(curve[-1] if curve else 0.0)
+    width = max(len("label"), *(len(label) for label in finals))
+    print(f"{'label':<{width}}  {'runs':>4}  final hypervolume (mean ± std over runs)")
+    for label, values in finals.items():
+        std = statistics.stdev(values) if len(values) > 1 else 0.0
+        print(f"{label:<{width}}  {len(values):>4}  {statistics.fmean(values):.4f} ± {std:.4f}")
+    print(f"plot: {out}")
+    return 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from .analysis.export import export_model
 
     _out_dir(args.out)
     try:
-        paths = export_model(args.run_dir, args.out, rank=args.rank, formats=tuple(args.format), force=args.force)
+        paths = export_model(args.run_dir, args.out, rank=args.rank, formats=tuple(args.format), force=args.force,
+                             member=args.member)
     except (FileNotFoundError, FileExistsError, ValueError, RuntimeError) as e:
         raise UsageError(str(e)) from None
     for p in paths:
@@ -583,7 +615,8 @@ def _report_commands(sub: argparse._SubParsersAction) -> None:
     rp.add_argument("--top", type=int, default=10)
     rp.set_defaults(func=cmd_report)
 
-    cp = sub.add_parser("compare", help="best-so-far accuracy and accuracy CDFs of several runs in one plot")
+    cp = sub.add_parser("compare", help="best-so-far accuracy and accuracy CDFs of several runs in one plot "
+                                        "(multi-objective runs: hypervolume curves)")
     cp.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
     cp.add_argument("--labels", nargs="+", metavar="LABEL",
                     help="one label per RUN_DIR (default: the algorithm name, with S=<sample_size> for "
@@ -598,7 +631,10 @@ def _found_model_commands(sub: argparse._SubParsersAction) -> None:
     ex = sub.add_parser("export", help="export a found model (state dict, architecture JSON, torch.export, "
                                        "TorchScript, ONNX); all files or none")
     ex.add_argument("run_dir")
-    ex.add_argument("--rank", type=int, default=1, help="which architecture (1 = best)")
+    ex.add_argument("--rank", type=int, default=None, help="which architecture (1 = best, the default)")
+    ex.add_argument("--member", type=int, default=None, metavar="K",
+                    help="multi-objective runs: which Pareto front member (0 = best on the first objective, "
+                         "the default; the # column of `deap-nas report`, best/frontKK_*)")
     ex.add_argument("--out", help="output directory (default RUN_DIR/export)")
     ex.add_argument("--format", nargs="+", default=["state_dict"], choices=["state_dict", "export", "torchscript", "onnx"],
                     help="export: model.pt2 (torch.export); torchscript: model.ts; onnx: model.onnx (needs the onnx "

@@ -32,7 +32,9 @@ for a paused stage (``stop_iteration``), a state file next to it (same stem +
 whose weights file is missing trains from scratch with an ``inherit_note``, as the real
 worker does; a ``resume`` whose state file is missing or belongs to another network,
 or a teacher whose weights file is missing, ends ``crashed``. A network over
-``training.max_params`` (``params`` = 1,000 per node) ends ``too_large``.
+``training.max_params`` (``params`` = 1,000 per node) ends ``too_large``. With an
+``objectives:`` section the record also has ``macs`` (and ``latency`` / ``peak_memory``
+when listed) proportional to ``params``, and a broken hard constraint ends ``constraint``.
 
 The number of trainings is counted through the journal only (:func:`calls`): the records
 this trainer wrote (``fake_trainer: true``) that are not cache hits.
@@ -71,6 +73,10 @@ MAX_BONUS = 0.09
 DEFAULT_ITERATIONS = 100
 #: ``params`` = nodes of the architecture times this
 PARAMS_PER_NODE = 1000
+#: a multi-objective search's fake ``macs`` per parameter
+MACS_PER_PARAM = 20
+#: a multi-objective search's fake forward ``latency`` per parameter (seconds)
+SECONDS_PER_PARAM = 1e-8
 #: what the records of this trainer carry (:func:`calls` counts them)
 MARK = "fake_trainer"
 
@@ -147,6 +153,26 @@ def state_path(weights_path: str) -> Path:
 
 
 # ---------------------------------------------------------------------- the trainer
+def _objective_fields(objectives: list, params: int, out: dict[str, Any]) -> dict[str, Any] | None:
+    """Fill ``out`` with the fake ``macs`` (:data:`MACS_PER_PARAM` per parameter) and, when
+    listed, ``latency`` (:data:`SECONDS_PER_PARAM` per parameter) and ``peak_memory`` (4
+    bytes per parameter); a broken hard constraint returns its ``constraint`` record."""
+    from .evaluation.objectives import constraint_status, constraint_violation, parse_objectives
+
+    objs = parse_objectives(objectives)
+    out["macs"] = params * MACS_PER_PARAM
+    names = {o.name for o in objs}
+    if "latency" in names:
+        out["latency"] = params * SECONDS_PER_PARAM
+    if "peak_memory" in names:
+        out["peak_memory"] = params * 4
+    verdict = constraint_status(out, objs)
+    if verdict is None:
+        return None
+    return {**out, "status": verdict[0], "message": verdict[1], "accuracy": None, "weights": None, "epochs": 0,
+            "iterations": 0, "violation": constraint_violation(out, objs)}
+
+
 def _crashed(message: str) -> dict[str, Any]:
     return {"status": "crashed", "message": message, "accuracy": None, "weights": None, MARK: True}
 
@@ -167,6 +193,11 @@ def fake_trainer(task: EvalTask) -> dict[str, Any]:
     params = len((task.architecture or {}).get("nodes") or ()) * PARAMS_PER_NODE
     out: dict[str, Any] = {MARK: True, "params": params}
 
+    objectives = (task.context or {}).get("objectives")
+    if objectives:  # a multi-objective search: the cost objectives, and their hard constraints
+        failed = _objective_fields(objectives, params, out)
+        if failed is not None:
+            return failed
     max_params = overrides.get("max_params", training.get("max_params"))
     if max_params is not None and params > int(max_params):
         return {**out, "status": "too_large", "message": f"{params} parameters > max_params {max_params}",

@@ -40,7 +40,7 @@ def journal(run: Path) -> list[dict[str, Any]]:
 
 
 def triples(records: list[dict[str, Any]]) -> list[tuple[int, str, tuple[float, ...]]]:
-    return sorted((r["eval_id"], r["arch_hash"], tuple(r["fitness"])) for r in records)
+    return sorted((r["eval_id"], r["arch_hash"], tuple(r["fitness"] or ())) for r in records)
 
 
 def snapshot(run: Path, generation: int | None = None) -> dict[str, Any]:

@@ -7,7 +7,11 @@ Combinations (:data:`CASES`; spaces, operators and parameters from the shipped q
 configs, experiments/configs/*_quick.yaml, with budgets small enough for ~0.1 s runs):
 random_search x {sequential, neat}, simple_ga x sequential, aging_evolution x neat
 (serial, and asynchronous with two children in flight), immunecs x immunecs_fashion,
-eigen x eigen, nasgep x nasgep, minigen x minigen.
+eigen x eigen, nasgep x nasgep, minigen x minigen; and the multi-objective loops
+(docs/objectives.md: fitness vectors, a Pareto front as the hall of fame, failed
+``constraint`` candidates): nsga2 x sequential, nsga2 with SPEA2 selection x neat,
+aging_pareto x neat (serial and asynchronous), random_search x sequential with three
+objectives.
 
 Checks, each a test per combination:
 
@@ -157,12 +161,48 @@ CASES: dict[str, dict[str, Any]] = {
         "evaluation": {"cache": True, "save_weights": False},
         "budget": {"evaluations": 24},
     },
+    # multi-objective loops (docs/objectives.md): fake params = 1,000 per node, macs = 20 per parameter
+    "nsga2-sequential": {
+        "space": SEQUENTIAL,
+        "algorithm": {"name": "nsga2", "population_size": 4},
+        "operators": {"mutate": {"name": "mut_sequential"}, "mate": {"name": "cx_one_point"}},
+        "objectives": [{"name": "accuracy"}, {"name": "params", "max": 5000, "reference": 8000}],
+        "budget": {"evaluations": 18},
+    },
+    "nsga2-spea2-neat": {
+        "space": NEAT,
+        "algorithm": {"name": "nsga2", "population_size": 4, "selection": "spea2"},
+        "operators": {"mutate": {"name": "mut_neat", "p_mutate": 0.7, "p_add": 0.25, "p_identity": 0.05}},
+        "objectives": [{"name": "accuracy"}, {"name": "macs", "reference": 200000}],
+        "budget": {"evaluations": 15},
+    },
+    "aging_pareto-neat": {
+        "space": NEAT,
+        "algorithm": {"name": "aging_pareto", "population_size": 5, "sample_size": 2, "in_flight": 1},
+        "operators": {"mutate": {"name": "mut_neat", "p_mutate": 0.7, "p_add": 0.25, "p_identity": 0.05}},
+        "objectives": [{"name": "accuracy"}, {"name": "params", "reference": 20000}],
+        "budget": {"evaluations": 14},
+    },
+    "aging_pareto-neat-async": {
+        "space": NEAT,
+        "algorithm": {"name": "aging_pareto", "population_size": 5, "sample_size": 2, "in_flight": 2},
+        "operators": {"mutate": {"name": "mut_neat", "p_mutate": 0.7, "p_add": 0.25, "p_identity": 0.05}},
+        "objectives": [{"name": "accuracy"}, {"name": "params", "reference": 20000}],
+        "budget": {"evaluations": 14},
+    },
+    "random_search-mo-sequential": {
+        "space": SEQUENTIAL,
+        "algorithm": {"name": "random_search", "population_size": 5},
+        "objectives": [{"name": "accuracy"}, {"name": "params", "max": 5000, "reference": 8000},
+                       {"name": "macs", "reference": 200000}],
+        "budget": {"evaluations": 13},
+    },
 }
 IDS = list(CASES)
 #: with W > 1 children in flight, the order in which they join depends on training times
 #: under a pool (aging.py: "two runs with the same seed may differ"): serial only
 PARALLEL_CASES = [c for c in IDS if not c.endswith("-async")]
-SCOOP_CASES = ["aging_evolution-neat", "eigen-eigen", "nasgep-nasgep"]
+SCOOP_CASES = ["aging_evolution-neat", "eigen-eigen", "nasgep-nasgep", "nsga2-sequential"]
 #: ask/tell drives the serial loop (``steps``): the async variant is the same loop there
 LOOP_CASES = [c for c in IDS if not c.endswith("-async")]
 CHECKS = ("cache", "parallel", "kill", "budget", "seed")
@@ -398,7 +438,8 @@ def test_kill_after_each_evaluation_then_resume_equals_uninterrupted_run(workdir
     n = len(records)
     gens = [r["generation"] for r in records]
     mid = [k for k in range(1, n) if gens[k - 1] == gens[k]]  # the kill lands inside a generation
-    if case.startswith("aging_evolution"):  # a generation is one evaluation: every kill loses a child in flight
+    if case.startswith(("aging_evolution", "aging_pareto")):  # a generation is one evaluation: every kill
+        # loses a child in flight
         mid = list(range(1, n))
     assert mid, "no generation with two evaluations: no mid-generation kill"
     failures, kills = [], 0
@@ -477,12 +518,15 @@ def _toolbox(case: str, rng: random.Random | None) -> tuple[Any, Any, Any]:
     return config, space, build_toolbox(config, space, evaluator, map, rng=rng)
 
 
-def fitness(ind: Any, space: Any) -> tuple[float]:
-    """:func:`~deap_nas.testing.fake_fitness`; 0 for a genome that does not decode."""
+def fitness(ind: Any, space: Any, objectives: int = 1) -> tuple[float, ...]:
+    """:func:`~deap_nas.testing.fake_fitness`; 0 for a genome that does not decode. With
+    ``objectives`` > 1, the node count (x 1000, x 20000, ...) as the further objectives."""
     try:
-        return fake_fitness(ind, space, seed=3)
+        acc = fake_fitness(ind, space, seed=3)
+        nodes = float(len(space.decode(ind).nodes))
     except (ArchitectureError, ValueError, KeyError, TypeError):
-        return (0.0,)
+        acc, nodes = (0.0,), 99.0
+    return acc + tuple(nodes * 1000 * 20**i for i in range(objectives - 1))
 
 
 def ask_tell(case: str, global_seed: int, shared_rng: bool) -> dict[str, Any]:
@@ -499,7 +543,7 @@ def ask_tell(case: str, global_seed: int, shared_rng: bool) -> dict[str, Any]:
     asked, told = [], []
     while (batch := algo.ask()) is not None:
         asked.append([space.to_json(i) for i in batch.individuals])
-        values = [fitness(i, space) for i in batch.individuals]
+        values = [fitness(i, space, max(1, len(config.objectives))) for i in batch.individuals]
         told.append(values)
         algo.tell(values)
     hof = [(space.to_json(i), list(i.fitness.values)) for i in algo.state.hall_of_fame]
@@ -596,4 +640,4 @@ def test_summary(capsys):
     with capsys.disabled():
         print(f"\nharness: {len(IDS)} combinations x {len(CHECKS)} checks ({', '.join(CHECKS)}): "
               + ", ".join(f"{k} {v}" for k, v in tests.items()) + f"; {sum(tests.values())} tests")
-    assert set(IDS) == set(CASES) and len(IDS) == 9
+    assert set(IDS) == set(CASES) and len(IDS) == 14  # 9 single-objective, 5 multi-objective

@@ -96,3 +96,16 @@ def test_report_writes_the_time_plots(run_dir, capsys) -> None:
     for name in ("fitness", "accuracy_vs_params", "best_so_far", "best_so_far_time"):
         path = run_dir / "plots" / f"{name}.png"
         assert path.is_file() and path.read_bytes()[:4] == b"\x89PNG" and f"plot: {path}" in out
+
+
+def test_wall_clock_axis_is_monotone_with_cache_hits():
+    """A cache hit's record carries the ``finished`` time of the training it reuses (an
+    earlier time); the wall-clock axis takes the time of the record before it instead."""
+    from deap_nas.analysis.time_axes import finished_seconds, timestamp
+
+    created = timestamp("2026-01-01T00:00:00+00:00")
+    journal = [{"eval_id": 0, "finished": "2026-01-01T00:00:10+00:00"},
+               {"eval_id": 1, "finished": "2026-01-01T00:00:20+00:00"},
+               {"eval_id": 2, "finished": "2026-01-01T00:00:10+00:00", "cached": True},
+               {"eval_id": 3, "finished": "2026-01-01T00:00:30+00:00"}]
+    assert finished_seconds(journal, created) == [10.0, 20.0, 20.0, 30.0]

@@ -46,6 +46,7 @@ from ..evaluation.request import EvalRequest
 from ..ops.aging import remove_oldest, sel_aging_tournament, set_birth
 from .base import Algorithm, Batch, forget
 from .common import SearchControl, SearchState, fitness_record, submit_evaluation, wait_first
+from .pareto import pareto_ranks
 from .registry import register_algorithm, run_algorithm
 
 
@@ -108,12 +109,22 @@ class AgingEvolution(Algorithm):
         if st.extra["submitted"] < p.population_size or not st.population:
             return self.new_individual()
         select = self.tool("select")  # the toolbox's selection when registered (DEAP's habit)
-        (parent,) = (select(st.population, 1) if select is not None else
-                     sel_aging_tournament(st.population, 1, p.sample_size, replace=p.sample_with_replacement,
-                                          rng=self.rng))
+        (parent,) = select(st.population, 1) if select is not None else self.select_parent(st.population)
         (child,) = self.tool("mutate")(self.toolbox.clone(parent))
         forget(child)
         return child
+
+    def select_parent(self, population: list) -> list:
+        """``[parent]``: the best of ``sample_size`` members drawn at random (Algorithm 1)."""
+        p = self.params
+        return sel_aging_tournament(population, 1, p.sample_size, replace=p.sample_with_replacement, rng=self.rng)
+
+    def join_record(self, child: Any) -> dict[str, Any]:
+        """The logbook columns of a join: the child's fitness, the best so far and population
+        statistics."""
+        st = self.state
+        return {"child": child.fitness.values[0], "best_so_far": st.hall_of_fame[0].fitness.values[0],
+                **fitness_record(st.population)}
 
     def new_child(self) -> Any:
         """The next candidate (:meth:`_draw`), re-drawn while the space's ``screen``
@@ -161,8 +172,7 @@ class AgingEvolution(Algorithm):
         st.extra["in_flight_ids"] = [list(c.ids) for c in in_flight]
         redrawn = st.extra.get("redrawn")
         more = {} if redrawn is None else {"redrawn": redrawn["invalid"] + redrawn["too_large"]}
-        self.record(st.population, gen=st.generation, nevals=1, child=child.fitness.values[0],
-                          best_so_far=st.hall_of_fame[0].fitness.values[0], **fitness_record(st.population), **more)
+        self.record(st.population, gen=st.generation, nevals=1, **self.join_record(child), **more)
         self.control.generation_done(st)
 
     def _setup(self) -> None:
@@ -224,3 +234,40 @@ def aging_evolution(toolbox: Any, control: SearchControl, state: SearchState | N
                     **params: Any) -> SearchState:
     """Function form of :class:`AgingEvolution` (``params``: :class:`AgingParams` fields)."""
     return run_algorithm(AgingEvolution, toolbox, control, state, **params)
+
+
+@register_algorithm
+class AgingPareto(AgingEvolution):
+    """Aging evolution for several objectives (docs/objectives.md): Algorithm 1 of Real et
+    al. with the sample's winner chosen by Pareto rank, then crowding distance, over the
+    current population (:func:`~deap_nas.algorithms.pareto.sel_pareto_tournament`; failed
+    candidates lose to every feasible one); the oldest still leaves, and the run's result is
+    the Pareto front of every feasible candidate evaluated. Same parameters, budget,
+    asynchronous steady state and screening as ``aging_evolution``."""
+
+    name = "aging_pareto"
+    multi_objective = "only"
+
+    def select_parent(self, population: list) -> list:
+        """``[parent]``: of ``sample_size`` members drawn at random (with or without
+        replacement, ``sample_with_replacement``), the one of lowest Pareto rank over the
+        whole population, then largest crowding distance."""
+        p = self.params
+        ranks = pareto_ranks(population)
+        if p.sample_with_replacement:
+            sample = [self.rng.choice(population) for _ in range(p.sample_size)]
+        else:
+            sample = self.rng.sample(population, min(p.sample_size, len(population)))
+        return [min(sample, key=lambda i: ranks[id(i)])]
+
+    def join_record(self, child: Any) -> dict[str, Any]:
+        """The child's objective values (``child_<name>``) and the front's columns
+        (:func:`~deap_nas.algorithms.pareto.pareto_record`)."""
+        vals = {f"child_{a.name}": v for a, v in zip(self.axes, child.fitness.values, strict=True)}
+        return {**vals, **self.population_record(self.state.population)}
+
+
+def aging_pareto(toolbox: Any, control: SearchControl, state: SearchState | None = None,
+                 **params: Any) -> SearchState:
+    """Function form of :class:`AgingPareto` (``params``: :class:`AgingParams` fields)."""
+    return run_algorithm(AgingPareto, toolbox, control, state, **params)

@@ -47,7 +47,9 @@ from typing import Any, ClassVar
 from deap import tools
 
 from ..evaluation.request import EvalRequest
+from ..spaces.types import set_fitness
 from .common import SearchControl, SearchState, fitness_record, logbook_header
+from .pareto import FeasibleFront, axis_weights, pareto_record
 
 GEN_FORMAT = "deap_nas.algorithm/1"
 
@@ -121,10 +123,15 @@ def individual_to_dict(ind: Any, space: Any) -> dict[str, Any]:
             "fitness": list(ind.fitness.values) if ind.fitness.valid else None, **attrs}
 
 
-def individual_from_dict(d: dict[str, Any], space: Any) -> Any:
+def individual_from_dict(d: dict[str, Any], space: Any, weights: Sequence[float] | None = None) -> Any:
+    """The individual of :func:`individual_to_dict`; ``weights``: the fitness weights of a
+    multi-objective search (:func:`~deap_nas.spaces.types.set_fitness`)."""
     ind = _codec(space).from_json(d["genome"])
     if d.get("fitness") is not None:
-        ind.fitness.values = tuple(d["fitness"])
+        if weights is None:
+            ind.fitness.values = tuple(d["fitness"])
+        else:
+            set_fitness(ind, d["fitness"], tuple(weights))
     for k, v in d.items():
         if k not in ("genome", "fitness") and v is not None:
             setattr(ind, k, v)
@@ -152,6 +159,9 @@ class Algorithm:
     roles: ClassVar[tuple[str, ...]] = ()
     #: toolbox operators the loop uses when registered, with a default otherwise
     optional_roles: ClassVar[tuple[str, ...]] = ()
+    #: "no": one objective only; "yes": also several (``toolbox.objective_axes``);
+    #: "only": several objectives required (docs/objectives.md)
+    multi_objective: ClassVar[str] = "no"
 
     def __init__(self, toolbox: Any, params: Any = None, *, seed: int | None = None,
                  rng: random.Random | None = None, control: SearchControl | None = None,
@@ -169,8 +179,11 @@ class Algorithm:
             rng = random.Random(seed if seed is not None else random.getrandbits(64))
         self.rng = rng
         self.control = control if control is not None else SearchControl(None)
+        #: the objectives of a multi-objective search (``toolbox.objective_axes``), else ()
+        self.axes = self._objective_axes(toolbox)
         size = getattr(params, "hall_of_fame", 10)
-        self.state = state if state is not None else SearchState(hall_of_fame=tools.HallOfFame(size))
+        hall = FeasibleFront() if self.axes else tools.HallOfFame(size)
+        self.state = state if state is not None else SearchState(hall_of_fame=hall)
         #: DEAP's loop arguments: a ``tools.Statistics`` compiled into every logbook row, a
         #: ``tools.HallOfFame`` (or ParetoFront) of the user's updated every generation, and
         #: ``verbose``: print ``logbook.stream`` after every row
@@ -178,6 +191,24 @@ class Algorithm:
         self._steps: Iterator[Batch] | None = None
         self._asked: Batch | None = None
         self.finished = False
+
+    def _objective_axes(self, toolbox: Any) -> tuple:
+        axes = tuple(getattr(toolbox, "objective_axes", None) or ())
+        if len(axes) == 1:
+            raise ValueError(f"{self.name}: toolbox.objective_axes lists one objective; a multi-objective search "
+                             "needs at least two")
+        if axes and self.multi_objective == "no":
+            raise ValueError(f"{self.name} optimises one objective (validation accuracy); for several objectives "
+                             "use nsga2, aging_pareto or random_search (docs/objectives.md)")
+        if not axes and self.multi_objective == "only":
+            raise ValueError(f"{self.name} is a multi-objective search: list the objectives (config section "
+                             "objectives:, or toolbox.objective_axes in Python; docs/objectives.md)")
+        return axes
+
+    @property
+    def weights(self) -> tuple[float, ...] | None:
+        """The fitness weights of a multi-objective search, else None."""
+        return axis_weights(self.axes) if self.axes else None
 
     # -------------------------------------------------------------- toolbox operators
     def tool(self, name: str, default: Any = None) -> Any:
@@ -217,9 +248,16 @@ class Algorithm:
         st = self.state
         st.population = population
         st.hall_of_fame.update(population)
-        self.record(population, gen=generation, nevals=nevals, **fitness_record(population))
+        self.record(population, gen=generation, nevals=nevals, **self.population_record(population))
         st.generation = generation
         self.control.generation_done(st)
+
+    def population_record(self, population: Sequence[Any]) -> dict[str, Any]:
+        """The loop's statistics columns: :func:`fitness_record` (one objective) or
+        :func:`~deap_nas.algorithms.pareto.pareto_record` of the run's front."""
+        if self.axes:
+            return pareto_record(population, self.state.hall_of_fame, self.axes)
+        return fitness_record(population)
 
     # -------------------------------------------------------------- the loop
     def steps(self) -> Iterator[Batch]:  # pragma: no cover - every subclass defines it
@@ -278,7 +316,7 @@ class Algorithm:
     def run(self) -> SearchState:
         """Run the loop with the toolbox until it ends or the budget is spent."""
         for batch in self.steps():
-            evaluate_batch(self.toolbox, batch, self.control)
+            evaluate_batch(self.toolbox, batch, self.control, weights=self.weights)
         self.finished = True
         return self.state
 
@@ -307,7 +345,10 @@ class Algorithm:
             self._asked = batch
             raise ValueError(f"tell: {len(values)} fitness values for {len(batch)} individuals")
         for ind, v in zip(batch.individuals, values, strict=True):
-            ind.fitness.values = tuple(v) if isinstance(v, (tuple, list)) else (float(v),)
+            if self.axes:
+                set_fitness(ind, v, self.weights)
+            else:
+                ind.fitness.values = tuple(v) if isinstance(v, (tuple, list)) else (float(v),)
         self.control.evaluated(len(batch))
 
     # -------------------------------------------------------------- state
@@ -324,7 +365,7 @@ class Algorithm:
             "generation": st.generation,
             "population": [individual_to_dict(i, space) for i in st.population],
             "hall_of_fame": [individual_to_dict(i, space) for i in st.hall_of_fame],
-            "hall_of_fame_size": st.hall_of_fame.maxsize,
+            "hall_of_fame_size": st.hall_of_fame.maxsize,  # None: a Pareto front
             "in_flight": [individual_to_dict(i, space) for i in st.in_flight],
             "logbook": [dict(r) for r in st.logbook],
             "extra": st.extra,
@@ -333,9 +374,12 @@ class Algorithm:
 
     def load_state_dict(self, d: dict[str, Any]) -> None:
         """Continue from :meth:`state_dict` output (between generations)."""
-        space = self._space()
-        hof = tools.HallOfFame(int(d.get("hall_of_fame_size") or max(1, len(d["hall_of_fame"]))))
-        members = [individual_from_dict(x, space) for x in d["hall_of_fame"]]
+        space, w = self._space(), self.weights
+        if self.axes:
+            hof: tools.HallOfFame = FeasibleFront()
+        else:
+            hof = tools.HallOfFame(int(d.get("hall_of_fame_size") or max(1, len(d["hall_of_fame"]))))
+        members = [individual_from_dict(x, space, w) for x in d["hall_of_fame"]]
         hof.items = list(members)  # stored best first, as HallOfFame keeps them
         hof.keys = [m.fitness for m in reversed(members)]
         logbook = tools.Logbook()
@@ -344,19 +388,21 @@ class Algorithm:
             logbook.header = logbook_header(logbook.header, rec, self._stats_fields())
         self.state = SearchState(
             generation=int(d["generation"]),
-            population=[individual_from_dict(x, space) for x in d["population"]],
+            population=[individual_from_dict(x, space, w) for x in d["population"]],
             hall_of_fame=hof, logbook=logbook, extra=dict(d.get("extra") or {}),
-            in_flight=[individual_from_dict(x, space) for x in d.get("in_flight", [])],
+            in_flight=[individual_from_dict(x, space, w) for x in d.get("in_flight", [])],
         )
         if d.get("rng") is not None:
             rng_from_json(self.rng, d["rng"])
         self._steps, self._asked, self.finished = None, None, False
 
 
-def evaluate_batch(toolbox: Any, batch: Batch, control: SearchControl | None = None) -> None:
+def evaluate_batch(toolbox: Any, batch: Batch, control: SearchControl | None = None,
+                   weights: Sequence[float] | None = None) -> None:
     """Evaluate a batch with a toolbox: the runtime's ``evaluate_population`` (requests,
     cache, journal, parallel map), else plain DEAP ``toolbox.map(toolbox.evaluate, ...)``,
-    passing each request as ``request=`` when ``toolbox.evaluate`` accepts it."""
+    passing each request as ``request=`` when ``toolbox.evaluate`` accepts it; ``weights``
+    (a multi-objective search) give each individual a fitness of those weights first."""
     inds = batch.individuals
     if hasattr(toolbox, "evaluate_population"):
         toolbox.evaluate_population(inds, generation=batch.generation, control=control, requests=batch.requests)
@@ -367,7 +413,10 @@ def evaluate_batch(toolbox: Any, batch: Batch, control: SearchControl | None = N
     else:
         fits = list(toolbox.map(evaluate, inds)) if hasattr(toolbox, "map") else [evaluate(i) for i in inds]
     for ind, fit in zip(inds, fits, strict=True):
-        ind.fitness.values = fit
+        if weights is None:
+            ind.fitness.values = fit
+        else:
+            set_fitness(ind, fit, tuple(weights))
     if control is not None:
         control.evaluated(len(inds))
 

@@ -40,6 +40,7 @@ class RandomSearch(Algorithm):
     name = "random_search"
     Params = RandomSearchParams
     optional_roles = ("sample",)
+    multi_objective = "yes"  # with objectives: the hall of fame is the Pareto front
 
     def new_individual(self) -> Any:
         """``toolbox.sample()`` when the config names a sampler, else the space's initialiser."""

@@ -18,6 +18,11 @@ val_fraction=final_training.val_fraction, train_subset=final_training.train_subs
 with_test=True)``; the committee votes with affinity weights. Writes
 ``final/committee.pt`` (:meth:`~deap_nas.evaluation.committee.Committee.save`) and
 ``final/committee.json`` (``CommitteeResult.to_dict()`` plus the members' hashes).
+
+A multi-objective run (an ``objectives:`` section) has a front, not a ranking: the
+candidates are the members of its Pareto front (the final snapshot's hall of fame:
+:func:`front_candidates`), ordered and weighted by their validation accuracy
+(:func:`affinity`); without ``--top-k`` / ``--fraction`` the whole front votes.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from ..runtime.journal import write_json
 from .final import resolve_device
 from .report import latest_snapshot, load_run, run_config, search_head
 
-__all__ = ["build_committee", "committee_candidates", "committee_members"]
+__all__ = ["affinity", "build_committee", "committee_candidates", "committee_members", "front_candidates"]
 
 
 def committee_candidates(snapshot: dict[str, Any], config: Any) -> list[dict[str, Any]]:
@@ -67,10 +72,14 @@ def committee_members(
     snap = latest_snapshot(run.path)
     if snap is None or not snap.get("population"):
         raise ValueError(f"{run.path}: no snapshot with a population")
-    candidates = committee_candidates(snap, config)
+    multi = bool(config.objectives)
+    candidates = front_candidates(snap, config) if multi else committee_candidates(snap, config)
     if not candidates:
-        raise ValueError(f"{run.path}: the final population has no successfully evaluated member")
+        raise ValueError(f"{run.path}: the final {'Pareto front' if multi else 'population'} has no "
+                         "successfully evaluated member")
     n = len(candidates)
+    if multi and top_k is None and fraction is None:
+        top_k = n  # the whole front
     if top_k is not None and fraction is not None:
         raise ValueError("committee: give --top-k or --fraction, not both")
     if fraction is not None:
@@ -86,8 +95,24 @@ def committee_members(
             raise ValueError(
                 f"committee: {source} = {count} is larger than the {n} candidates (the networks the "
                 f"search's last selection kept, successfully evaluated); give at most {n}")
-    order = sorted(range(n), key=lambda i: (-float(candidates[i]["fitness"][0]), i))
+    order = sorted(range(n), key=lambda i: (-affinity(candidates[i], config), i))
     return config, [candidates[i] for i in order[:count]]
+
+
+def front_candidates(snapshot: dict[str, Any], config: Any) -> list[dict[str, Any]]:
+    """A multi-objective run's committee candidates: the members of its Pareto front (the
+    snapshot's hall of fame, every feasible candidate the search evaluated that no other
+    dominates) with a complete objective vector."""
+    n = len(config.objectives)
+    return [p for p in snapshot.get("hall_of_fame") or [] if len(p.get("fitness") or ()) == n
+            and (p.get("result") or {}).get("status", "ok") == "ok"]  # fmt: skip
+
+
+def affinity(member: dict[str, Any], config: Any) -> float:
+    """A member's vote weight and order: its fitness (single-objective), or the
+    validation accuracy in its objective vector (multi-objective)."""
+    names = [o.name for o in config.objectives]
+    return float(member["fitness"][names.index("accuracy") if names else 0])
 
 
 def build_committee(run_dir: str | Path, fraction: float | None = None, epochs: int | None = None,
@@ -121,7 +146,7 @@ def build_committee(run_dir: str | Path, fraction: float | None = None, epochs: 
                 state = torch.load(path, map_location="cpu", weights_only=True)
         if state is None:
             log(f"committee: member {arch.hash()[:8]} has no weights file ({w}): trains from scratch")
-        members.append((arch, state, float(p["fitness"][0])))
+        members.append((arch, state, affinity(p, config)))
         hashes.append(arch.hash())
     data = prepare_from_config(final_data_section(config), with_test=True, seed=ft.seeds[0], device=dev)
     head = ft.head if ft.head is not None else search_head(config)

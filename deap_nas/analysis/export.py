@@ -78,11 +78,12 @@ def _data_info(config: Any) -> tuple[dict[str, Any], Any]:
 def export_model(
     run_dir: str | Path,
     out_dir: str | Path | None = None,
-    rank: int = 1,
+    rank: int | None = None,
     formats: Sequence[str] = ("state_dict",),
     force: bool = False,
+    member: int | None = None,
 ) -> list[Path]:
-    """Export the ``rank``-th architecture of the run (see :func:`rank_architectures`)
+    """Export the ``rank``-th architecture (default 1) of the run (see :func:`rank_architectures`)
     with its best weights to ``out_dir`` (default ``RUN_DIR/export``), all files or none.
 
     ``formats``: any of :data:`EXPORT_FORMATS` (``state_dict`` is always written; see
@@ -93,11 +94,23 @@ def export_model(
     ``FileNotFoundError`` when the architecture's weights were not kept
     (``evaluation.save_weights: false``) and ``ValueError`` for a rank beyond the
     successful architectures. Returns the paths written.
+
+    A multi-objective run has no ranking: ``member`` picks a member of its Pareto front
+    (0 = best on the first objective, the ``#`` of ``deap-nas report`` and the ``NN`` of
+    ``best/frontNN_<hash>``; default 0) and ``rank`` is refused; a single-objective run
+    refuses ``member`` (:func:`deap_nas.analysis.pareto_front.chosen_member`).
     """
     chosen = check_formats(formats)
     run = load_run(run_dir)
     out = Path(out_dir) if out_dir is not None else run.path / "export"
-    entry, weights_path = _ranked_entry(run, rank)
+    from .pareto_front import chosen_member
+
+    picked = chosen_member(run, rank, member)
+    if picked is None:
+        rank = 1 if rank is None else rank
+        entry, weights_path = _ranked_entry(run, rank)
+    else:
+        entry, weights_path = _weights_of(run, picked[0], f"front member {picked[1]}")
     check_output(out, force)
     config = run_config(run.path)
     head = HeadSpec.parse(search_head(config))
@@ -113,7 +126,7 @@ def export_model(
     meta = {
         "format": "deap_nas.export/1",
         "arch_hash": entry["arch_hash"],
-        "rank": rank,
+        **({"rank": rank} if picked is None else {"front_member": picked[1], "objectives": picked[2]}),
         "accuracy": entry["mean_accuracy"],
         "accuracy_std": entry["std_accuracy"],
         "repeats": entry["count"],
@@ -140,16 +153,21 @@ def _ranked_entry(run: Any, rank: int) -> tuple[dict[str, Any], Path]:
         raise ValueError(f"{run.path}: the journal has no successful evaluation to export")
     if not 1 <= rank <= len(ranked):
         raise ValueError(f"rank must be in 1..{len(ranked)} (successful architectures of the run), got {rank}")
-    entry = ranked[rank - 1]
+    return _weights_of(run, ranked[rank - 1], f"rank {rank}")
+
+
+def _weights_of(run: Any, entry: dict[str, Any], which: str) -> tuple[dict[str, Any], Path]:
+    """``entry`` and the path of its saved weights; ``FileNotFoundError`` naming ``which``
+    (e.g. ``rank 2``, ``front member 1``) when they were not kept or are missing."""
     h = entry["arch_hash"]
     if not entry["weights"]:
         raise FileNotFoundError(
-            f"architecture {h} (rank {rank}) has no saved weights in {run.path} "
+            f"architecture {h} ({which}) has no saved weights in {run.path} "
             "(evaluation.save_weights was off?); train it with `deap-nas train-final` instead"
         )
     weights_path = run.path / entry["weights"]
     if not weights_path.is_file():
-        raise FileNotFoundError(f"weights of architecture {h} (rank {rank}) not found: {weights_path}")
+        raise FileNotFoundError(f"weights of architecture {h} ({which}) not found: {weights_path}")
     return entry, weights_path
 
 

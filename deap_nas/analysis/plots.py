@@ -23,7 +23,8 @@ space-specific ones only for runs whose config names that space (``space.name``)
 algorithm (``algorithm.name``). Registered here: ``fitness``, ``accuracy_vs_params``,
 ``best_so_far`` and ``best_so_far_time`` for every run, ``genomes`` for the ``neat`` space (Fig. 4 above) and
 ``best_generation`` for ``minigen`` (MiniGen's Fig. 3 / 4, when the logbook has
-``best_birth``). A new plot is one decorated function of the loaded run
+``best_birth``), and, for multi-objective runs only, ``pareto_front`` and ``hypervolume``
+(:mod:`deap_nas.analysis.pareto_plots`). A new plot is one decorated function of the loaded run
 (:class:`~deap_nas.analysis.report.RunSummary`) and the PNG path to write; it returns
 ``False`` when it has nothing to draw for this run (no file, no path returned)::
 
@@ -794,7 +795,8 @@ def write_plots(run_dir: str | Path) -> list[Path]:
     ``RUN_DIR/plots/<name>.png``, from its ``config.yaml``, ``logbook.csv`` (or newest
     snapshot) and ``journal.jsonl``: ``fitness``, ``accuracy_vs_params``,
     ``best_so_far`` (this run alone) and ``best_so_far_time`` always, ``genomes`` for the ``neat`` space and
-    ``best_generation`` for MiniGen runs whose logbook has ``best_birth``; returns the
+    ``best_generation`` for MiniGen runs whose logbook has ``best_birth``, ``pareto_front``
+    and ``hypervolume`` for multi-objective runs; returns the
     paths written, in registration order."""
     run = load_run(run_dir)
     out = run.path / "plots"
@@ -805,3 +807,7 @@ def write_plots(run_dir: str | Path) -> list[Path]:
             if plot.fn(run, path) is not False:
                 paths.append(path)
     return paths
+
+
+# the multi-objective plots (pareto_front, hypervolume) register themselves on import
+from . import pareto_plots as _pareto_plots  # noqa: E402,F401

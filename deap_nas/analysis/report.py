@@ -247,7 +247,8 @@ def evaluation_counts(journal: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def summary_table(run_dir: str | Path, top: int = 10) -> str:
-    """A readable text summary of a run: status, budget use and the ``top`` architectures."""
+    """A readable text summary of a run: status, budget use and the ``top`` architectures;
+    for a multi-objective run the Pareto front instead (:mod:`deap_nas.analysis.pareto_summary`)."""
     run = load_run(run_dir)
     usage = run.run.get("usage") or {}
     c = evaluation_counts(run.journal)
@@ -266,6 +267,13 @@ def summary_table(run_dir: str | Path, top: int = 10) -> str:
         f"wall time    {_hms(seconds)}   device hours {dev_hours:.3f}   evaluations/hour {rate}",
         "",
     ]
+    from .pareto_front import run_objectives
+
+    objectives = run_objectives(run.config)
+    if objectives:  # a multi-objective run: its result is the Pareto front
+        from .pareto_summary import front_lines
+
+        return "\n".join(lines + front_lines(run.journal, objectives))
     ranked = rank_architectures(run.journal)[:top]
     if not ranked:
         lines.append("no successful evaluation yet")
@@ -295,25 +303,15 @@ def write_best(run_dir: str | Path, entries: Sequence[Mapping[str, Any]], head: 
         head = search_head(run_config(root))
     out = root / "best"
     out.mkdir(parents=True, exist_ok=True)
-    for old in out.glob("rank[0-9]*_*"):  # a previous hall of fame (e.g. before a resume)
+    for old in [*out.glob("rank[0-9]*_*"), *out.glob("front[0-9]*_*")]:  # a previous hall of fame
         old.unlink()
     written: list[Path] = []
     summary = []
     journal = None
     for rank, entry in enumerate([e for e in entries if _is_ok(_best_result(e))], start=1):
         result = _best_result(entry)
-        arch = Architecture.from_dict(result["architecture"])
         h = str(result["arch_hash"])
-        stem = f"rank{rank:02d}_{h}"
-        files = {"architecture": f"{stem}.json", "dot": f"{stem}.dot"}
-        (out / files["architecture"]).write_text(architecture_with_head(arch, head) + "\n", encoding="utf-8")
-        (out / files["dot"]).write_text(arch.to_dot(), encoding="utf-8")
-        written += [out / files["architecture"], out / files["dot"]]
-        weights = result.get("weights")
-        if weights and (root / weights).is_file():
-            files["weights"] = f"{stem}.pt"
-            shutil.copyfile(root / weights, out / files["weights"])
-            written.append(out / files["weights"])
+        files = write_member_files(root, result, head, f"rank{rank:02d}_{h}", written)
         eval_ids = _eval_ids(result)
         if not eval_ids:  # a result written before it carried its ids: look them up
             journal = journal if journal is not None else load_run(root).journal
@@ -336,6 +334,25 @@ def write_best(run_dir: str | Path, entries: Sequence[Mapping[str, Any]], head: 
                                       "models": summary})
     written.append(out / "summary.json")
     return written
+
+
+def write_member_files(root: Path, result: Mapping[str, Any], head: Any, stem: str,
+                       written: list[Path]) -> dict[str, str]:
+    """Write one best model to ``root/best``: ``<stem>.json`` (architecture with ``head``),
+    ``.dot`` and ``.pt`` (a copy of its weights, when kept); appends the paths to
+    ``written`` and returns ``files`` (kind -> file name) for ``summary.json``."""
+    out = root / "best"
+    arch = Architecture.from_dict(result["architecture"])
+    files = {"architecture": f"{stem}.json", "dot": f"{stem}.dot"}
+    (out / files["architecture"]).write_text(architecture_with_head(arch, head) + "\n", encoding="utf-8")
+    (out / files["dot"]).write_text(arch.to_dot(), encoding="utf-8")
+    written += [out / files["architecture"], out / files["dot"]]
+    weights = result.get("weights")
+    if weights and (root / weights).is_file():
+        files["weights"] = f"{stem}.pt"
+        shutil.copyfile(root / weights, out / files["weights"])
+        written.append(out / files["weights"])
+    return files
 
 
 def _best_result(entry: Mapping[str, Any]) -> dict[str, Any]:

@@ -3,7 +3,8 @@
 - **wall clock**: when the record finished, in seconds since the run was created
   (``finished`` minus run.json ``created``, ISO timestamps, whole seconds); a record
   without ``finished`` (an ``invalid`` record, written at once) takes the time of the
-  record before it. A run interrupted and resumed has the pause in these times.
+  record before it, and so does a cache hit (its ``finished`` is copied from the training
+  it reuses, an earlier time). A run interrupted and resumed has the pause in these times.
 - **device**: the cumulative ``time_total`` (build, training and validation seconds of
   each training, as the budget's ``device_hours`` counts them) of the records up to and
   including this one; cache hits trained nothing and add nothing.
@@ -34,7 +35,7 @@ def finished_seconds(journal: Sequence[Mapping[str, Any]], created: float | None
         return None
     out, last, seen = [], 0.0, False
     for rec in journal:
-        ts = timestamp(rec.get("finished")) if rec.get("finished") else None
+        ts = timestamp(rec.get("finished")) if rec.get("finished") and not rec.get("cached") else None
         if ts is not None:
             last, seen = max(0.0, ts - created), True
         out.append(last)

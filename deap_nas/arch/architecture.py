@@ -261,6 +261,26 @@ class Architecture:
             total += HeadSpec.parse(head).num_params(info[self.output][1], num_classes)
         return total
 
+    def macs(
+        self,
+        input_shape: Shape,
+        num_classes: int | None = None,
+        head: str | Mapping[str, Any] | HeadSpec | None = None,
+    ) -> int:
+        """Multiply-accumulates of one forward pass for one image: every convolution and
+        linear layer of the live nodes, their merge aligners and (with ``num_classes``) the
+        head; BatchNorm, activations, pooling, padding, resizing, add and concat count 0
+        (docs/objectives.md). FLOPs = 2 x MACs."""
+        info = self.infer(input_shape)
+        params = self.resolved_params()
+        by_id = {n.id: n for n in self.nodes}
+        total = 0
+        for i, (plan, _) in info.items():
+            total += plan.macs + get_op(by_id[i].op).macs(plan.out_shape, params[i])
+        if num_classes is not None:
+            total += HeadSpec.parse(head).macs(info[self.output][1], num_classes)
+        return total
+
     # ---------------------------------------------------------------- identity
 
     def hash(self) -> str:

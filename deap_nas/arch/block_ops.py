@@ -27,6 +27,7 @@ from .opspec import (
     check_bool,
     check_float,
     check_int,
+    conv_macs,
     conv_out_size,
     conv_params,
     pool_out_size,
@@ -72,6 +73,11 @@ class ResNetSpec(OpSpec):
         needs = self.stride(p) != 1 or c_out != s[0]
         return conv_bn(s[0], c_out, 1) if needs else 0
 
+    def shortcut_macs(self, s: Shape, p: dict[str, Any]) -> int:
+        c_out, h, w = self.out_shape(s, p)
+        needs = self.stride(p) != 1 or c_out != s[0]
+        return conv_macs(s[0], c_out, 1, 1, (h, w)) if needs else 0
+
 
 @register_op
 class ResNetBlock(ResNetSpec):
@@ -81,6 +87,12 @@ class ResNetBlock(ResNetSpec):
     def num_params(self, s: Shape, p: dict[str, Any]) -> int:
         c, k = self.c_out(s, p), p["kernel"]
         return conv_bn(s[0], c, k) + conv_bn(c, c, k) + self.shortcut_params(s, p)
+
+    def macs(self, s: Shape, p: dict[str, Any]) -> int:
+        c, h, w = self.out_shape(s, p)
+        k = p["kernel"]
+        body = conv_macs(s[0], c, k, k, (h, w)) + conv_macs(c, c, k, k, (h, w))
+        return body + self.shortcut_macs(s, p)
 
 
 @register_op
@@ -93,6 +105,13 @@ class ResNetBottleneck(ResNetSpec):
         mid = bottleneck_width(c)
         body = conv_bn(s[0], mid, 1) + conv_bn(mid, mid, k) + conv_bn(mid, c, 1)
         return body + self.shortcut_params(s, p)
+
+    def macs(self, s: Shape, p: dict[str, Any]) -> int:
+        c, h, w = self.out_shape(s, p)
+        k, mid = p["kernel"], bottleneck_width(c)
+        body = conv_macs(s[0], mid, 1, 1, (s[1], s[2]))  # the 1x1 reduction before the stride
+        body += conv_macs(mid, mid, k, k, (h, w)) + conv_macs(mid, c, 1, 1, (h, w))
+        return body + self.shortcut_macs(s, p)
 
 
 def bottleneck_width(c_out: int) -> int:
@@ -130,6 +149,19 @@ class DenseSpec(OpSpec):
         if p["transition"]:
             c = self.channels_after_layers(s[0], p)
             total += bn_params(c) + conv_params(c, transition_channels(c), 1, 1, bias=False)
+        return total
+
+    def layer_macs(self, c_in: int, g: int, hw: tuple[int, int]) -> int:
+        if self.bottleneck:
+            return conv_macs(c_in, 4 * g, 1, 1, hw) + conv_macs(4 * g, g, 3, 3, hw)
+        return conv_macs(c_in, g, 3, 3, hw)
+
+    def macs(self, s: Shape, p: dict[str, Any]) -> int:
+        g, hw = p["growth"], (s[1], s[2])
+        total = sum(self.layer_macs(s[0] + i * g, g, hw) for i in range(p["layers"]))
+        if p["transition"]:  # the 1x1 compression runs before the 2x2 pool
+            c = self.channels_after_layers(s[0], p)
+            total += conv_macs(c, transition_channels(c), 1, 1, hw)
         return total
 
 
@@ -182,6 +214,12 @@ class InceptionResNetA(InceptionSpec):
         branches = 3 * conv_bn(c, b, 1) + 3 * conv_bn(b, b, k)
         return branches + conv_params(3 * b, c, 1, 1, bias=True)
 
+    def macs(self, s: Shape, p: dict[str, Any]) -> int:
+        c, k, hw = s[0], p["kernel"], (s[1], s[2])
+        b = branch_width(c, p["bottleneck"])
+        branches = 3 * conv_macs(c, b, 1, 1, hw) + 3 * conv_macs(b, b, k, k, hw)
+        return branches + conv_macs(3 * b, c, 1, 1, hw)
+
 
 @register_op
 class InceptionResNetB(InceptionSpec):
@@ -193,3 +231,9 @@ class InceptionResNetB(InceptionSpec):
         b = branch_width(c, p["bottleneck"])
         branches = 2 * conv_bn(c, b, 1) + conv_bn(b, b, 1, k) + conv_bn(b, b, k, 1)
         return branches + conv_params(2 * b, c, 1, 1, bias=True)
+
+    def macs(self, s: Shape, p: dict[str, Any]) -> int:
+        c, k, hw = s[0], p["kernel"], (s[1], s[2])
+        b = branch_width(c, p["bottleneck"])
+        branches = 2 * conv_macs(c, b, 1, 1, hw) + conv_macs(b, b, 1, k, hw) + conv_macs(b, b, k, 1, hw)
+        return branches + conv_macs(2 * b, c, 1, 1, hw)

@@ -27,6 +27,7 @@ from .opspec import (
     check_float,
     check_int,
     check_kernel,
+    conv_macs,
     conv_out_size,
     conv_params,
     register_op,
@@ -94,6 +95,10 @@ class Conv(ConvUnitSpec):
         kh, kw = p["kernel"]
         return conv_params(s[0], c_out, kh, kw, bias=unit_bias(p)) + self.extra(c_out, p)
 
+    def macs(self, s: Shape, p: dict[str, Any]) -> int:
+        kh, kw = p["kernel"]
+        return conv_macs(s[0], out_channels(s, p), kh, kw, self.spatial(s, p))
+
 
 @register_op
 class SepConv(ConvUnitSpec):
@@ -107,6 +112,11 @@ class SepConv(ConvUnitSpec):
         pointwise = conv_params(c_in, c_out, 1, 1, bias=unit_bias(p))
         return depthwise + pointwise + self.extra(c_out, p)
 
+    def macs(self, s: Shape, p: dict[str, Any]) -> int:
+        c_in, c_out, hw = s[0], out_channels(s, p), self.spatial(s, p)
+        kh, kw = p["kernel"]
+        return conv_macs(c_in, c_in, kh, kw, hw, groups=c_in) + conv_macs(c_in, c_out, 1, 1, hw)
+
 
 @register_op
 class InvSepConv(ConvUnitSpec):
@@ -119,6 +129,12 @@ class InvSepConv(ConvUnitSpec):
         pointwise = conv_params(c_in, c_out, 1, 1, bias=False)
         depthwise = conv_params(c_out, c_out, kh, kw, groups=c_out, bias=unit_bias(p))
         return pointwise + depthwise + self.extra(c_out, p)
+
+    def macs(self, s: Shape, p: dict[str, Any]) -> int:
+        c_in, c_out = s[0], out_channels(s, p)
+        kh, kw = p["kernel"]
+        pointwise = conv_macs(c_in, c_out, 1, 1, (s[1], s[2]))  # 1x1 at the input's size
+        return pointwise + conv_macs(c_out, c_out, kh, kw, self.spatial(s, p), groups=c_out)
 
 
 @register_op
@@ -134,6 +150,10 @@ class DwConv(ConvUnitSpec):
     def num_params(self, s: Shape, p: dict[str, Any]) -> int:
         kh, kw = p["kernel"]
         return conv_params(s[0], s[0], kh, kw, groups=s[0], bias=unit_bias(p)) + self.extra(s[0], p)
+
+    def macs(self, s: Shape, p: dict[str, Any]) -> int:
+        kh, kw = p["kernel"]
+        return conv_macs(s[0], s[0], kh, kw, self.spatial(s, p), groups=s[0])
 
 
 @register_op
@@ -159,4 +179,10 @@ class FactConv(ConvUnitSpec):
         first = conv_params(c_in, c_out, 1, k, bias=False)
         second = conv_params(c_out, c_out, k, 1, bias=unit_bias(p))
         return first + second + self.extra(c_out, p)
+
+    def macs(self, s: Shape, p: dict[str, Any]) -> int:
+        c_in, c_out, k = s[0], out_channels(s, p), p["kernel"][0]
+        h, w = self.spatial(s, p)
+        # the 1xk conv keeps the height (stride on the width only), the kx1 conv then strides it
+        return conv_macs(c_in, c_out, 1, k, (s[1], w)) + conv_macs(c_out, c_out, k, 1, (h, w))
 

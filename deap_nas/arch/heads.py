@@ -84,5 +84,14 @@ class HeadSpec:
             return f * f1 + f1 + f1 * f2 + f2 + f2 * num_classes + num_classes
         return f * num_classes + num_classes
 
+    def macs(self, s: Shape, num_classes: int) -> int:
+        """Multiply-accumulates of the head's linear layers for one image (pooling and
+        BatchNorm count 0)."""
+        f = self.features(s)
+        if self.name == "mlp3":
+            f1, f2 = self.mlp_widths(s)
+            return f * f1 + f1 * f2 + f2 * num_classes
+        return f * num_classes
+
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, **self.params}

@@ -31,6 +31,12 @@ class MergePlan:
     def num_params(self) -> int:
         return sum(a * b for a, b in (x for x in self.align_channels if x is not None))
 
+    @property
+    def macs(self) -> int:
+        """Multiply-accumulates of the 1x1 aligners (at the merged size) for one image;
+        resizing, adding and concatenating count 0."""
+        return self.num_params * self.out_shape[1] * self.out_shape[2]
+
 
 def plan_merge(merge: str, shapes: list[Shape], align: bool = True, where: str = "node") -> MergePlan:
     """The merge of ``shapes`` (first is the reference); ArchitectureError if impossible."""

@@ -41,6 +41,9 @@ class ZeroPad(OpSpec):
     def num_params(self, s: Shape, p: dict[str, Any]) -> int:
         return 0
 
+    def macs(self, s: Shape, p: dict[str, Any]) -> int:
+        return 0
+
 
 @register_op
 class BnAct(OpSpec):
@@ -57,3 +60,6 @@ class BnAct(OpSpec):
 
     def num_params(self, s: Shape, p: dict[str, Any]) -> int:
         return bn_params(s[0]) if p["bn"] else 0
+
+    def macs(self, s: Shape, p: dict[str, Any]) -> int:
+        return 0  # BatchNorm folds into the preceding convolution at inference

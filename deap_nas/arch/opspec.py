@@ -3,6 +3,8 @@
 An :class:`OpSpec` is the pure-Python half of an op; :mod:`deap_nas.nn.registry` holds
 the torch half (a module factory of the same name). The parameter count computed here
 equals the built module's count, which ``tests/test_nn_build.py`` checks for every op.
+:meth:`OpSpec.macs` counts the multiply-accumulates of one forward pass for one image
+(the rule: docs/objectives.md; checked against the built module by ``tests/test_macs.py``).
 
 Shapes are ``(channels, height, width)`` tuples of ints.
 """
@@ -25,7 +27,7 @@ class OpSpec:
     """Base class of an op's pure-Python description.
 
     Subclasses set ``name``, ``defaults`` (every accepted parameter and its default) and
-    implement :meth:`check`, :meth:`out_shape` and :meth:`num_params`.
+    implement :meth:`check`, :meth:`out_shape`, :meth:`num_params` and :meth:`macs`.
     """
 
     name: str = ""
@@ -52,6 +54,11 @@ class OpSpec:
         raise NotImplementedError
 
     def num_params(self, s: Shape, p: dict[str, Any]) -> int:
+        raise NotImplementedError
+
+    def macs(self, s: Shape, p: dict[str, Any]) -> int:
+        """Multiply-accumulates of the op's convolutions and linear layers for one image of
+        input shape ``s``; BatchNorm, activations, pooling, padding and dropout count 0."""
         raise NotImplementedError
 
     def describe(self, p: dict[str, Any]) -> str:
@@ -184,3 +191,9 @@ def bn_params(c: int) -> int:
     """BatchNorm affine weight and bias (running statistics are buffers, not parameters)."""
     return 2 * c
 
+
+
+def conv_macs(c_in: int, c_out: int, kh: int, kw: int, out_hw: tuple[int, int], groups: int = 1) -> int:
+    """Multiply-accumulates of one convolution for one image: every output element
+    ``out_h * out_w * c_out`` takes ``kh * kw * c_in / groups`` products (biases not counted)."""
+    return out_hw[0] * out_hw[1] * c_out * kh * kw * (c_in // groups)

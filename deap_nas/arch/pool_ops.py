@@ -12,6 +12,7 @@ from .opspec import (
     check_float,
     check_int,
     check_kernel,
+    conv_macs,
     conv_params,
     pool_out_size,
     register_op,
@@ -64,6 +65,10 @@ class Pool(OpSpec):
         c_out = widened_channels(s[0], p["channel_mult"])
         return 0 if c_out == s[0] else conv_params(s[0], c_out, 1, 1, bias=False)
 
+    def macs(self, s: Shape, p: dict[str, Any]) -> int:
+        c_out, h, w = self.out_shape(s, p)
+        return 0 if c_out == s[0] else conv_macs(s[0], c_out, 1, 1, (h, w))  # the widening 1x1
+
 
 @register_op
 class Identity(OpSpec):
@@ -77,6 +82,9 @@ class Identity(OpSpec):
         return s
 
     def num_params(self, s: Shape, p: dict[str, Any]) -> int:
+        return 0
+
+    def macs(self, s: Shape, p: dict[str, Any]) -> int:
         return 0
 
 
@@ -95,4 +103,7 @@ class GlobalPool(OpSpec):
         return (2 * s[0] if p["type"] == "avgmax" else s[0], 1, 1)
 
     def num_params(self, s: Shape, p: dict[str, Any]) -> int:
+        return 0
+
+    def macs(self, s: Shape, p: dict[str, Any]) -> int:
         return 0

@@ -24,6 +24,7 @@ from .opspec import (
     bn_params,
     check_float,
     check_int,
+    conv_macs,
     conv_out_size,
     conv_params,
     pool_out_size,
@@ -59,6 +60,11 @@ class WrnBlock(OpSpec):
         body += conv_params(c, c, 3, 3, bias=False)
         return body + (conv_params(s[0], c, 1, 1, bias=False) if self.projects(s, p) else 0)
 
+    def macs(self, s: Shape, p: dict[str, Any]) -> int:
+        c, h, w = self.out_shape(s, p)
+        body = conv_macs(s[0], c, 3, 3, (h, w)) + conv_macs(c, c, 3, 3, (h, w))
+        return body + (conv_macs(s[0], c, 1, 1, (h, w)) if self.projects(s, p) else 0)
+
 
 def compressed_channels(c: int, compression: float) -> int:
     """``floor(compression * c)``, at least 1 (DenseNet's transition width)."""
@@ -80,3 +86,7 @@ class DenseTransition(OpSpec):
 
     def num_params(self, s: Shape, p: dict[str, Any]) -> int:
         return bn_params(s[0]) + conv_params(s[0], compressed_channels(s[0], p["compression"]), 1, 1, bias=False)
+
+    def macs(self, s: Shape, p: dict[str, Any]) -> int:
+        c = compressed_channels(s[0], p["compression"])
+        return conv_macs(s[0], c, 1, 1, (s[1], s[2]))  # before the 2x2 pool

@@ -10,7 +10,7 @@ import torch
 
 __all__ = ["STATUSES", "TrainResult"]
 
-STATUSES = ("ok", "invalid", "too_large", "nan", "oom", "timeout", "crashed")
+STATUSES = ("ok", "invalid", "too_large", "constraint", "nan", "oom", "timeout", "crashed")
 
 
 def _json_safe(value: Any) -> Any:

@@ -5,7 +5,7 @@
     ['augment', 'clone_population', 'cx_one_point']
 """
 
-from . import aging, eigen, gep, immunecs, minigen, neat, sequential  # noqa: F401  (register their operators)
+from . import aging, eigen, gep, immunecs, minigen, nasgep, neat, sequential  # noqa: F401  (register their operators)
 from .aging import remove_oldest, sel_aging_tournament, set_birth
 from .compat import (
     OperatorSpaceError,
@@ -60,6 +60,7 @@ from .minigen import (
     softmax_probabilities,
     stamp_birth,
 )
+from .nasgep import mut_nasgep
 from .neat import mut_add_node, mut_identity, mut_layer_gene, mut_neat, mut_toggle_connection
 from .registry import ANY, OPERATOR_GENOMES, OPERATORS, operator_parameters, register_operator
 from .sequential import cx_one_point, mut_delete, mut_insert, mut_layer, mut_sequential
@@ -96,6 +97,7 @@ __all__ = [
     "cx_cells",
     "mean_accuracy",
     "mut_minigen",
+    "mut_nasgep",
     "performance_score",
     "sel_softmax",
     "sel_top_k",

@@ -3,8 +3,9 @@
 Records are kept by their request's :meth:`~deap_nas.evaluation.request.EvalRequest.key`
 (architecture hash plus every request field that changes the result), so a cached
 accuracy is reused only for the very same training: not across teachers, data subsets,
-stages, continuations or inherited weights. ``invalid`` and ``too_large`` depend on the
-architecture alone and are remembered even with the cache off (never worth repeating).
+stages, continuations or inherited weights. ``invalid``, ``too_large`` and ``constraint``
+(a hard constraint of the ``objectives:`` section) depend on the architecture alone and
+are remembered even with the cache off (never worth repeating).
 
 While an evaluation is in flight, a second request with its key waits for it
 (:meth:`FitnessCache.in_flight`) instead of training the same network twice.
@@ -17,7 +18,7 @@ from typing import Any
 
 from ..evaluation.request import legacy_request
 
-UNTRAINED = ("invalid", "too_large")  # statuses given before any training
+UNTRAINED = ("invalid", "too_large", "constraint")  # statuses given before any training
 
 
 def record_key(rec: Mapping[str, Any]) -> str:

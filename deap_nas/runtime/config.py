@@ -3,7 +3,8 @@
 
 Sections: ``seed``, ``data``, ``space``, ``algorithm``, ``operators``, ``training``
 (partial evaluation of each candidate), ``evaluation``, ``final_training``, ``budget``,
-``parallel``, ``output``. ``space``, ``algorithm`` and each operator are a ``name`` plus
+``parallel``, ``output`` and, for a multi-objective search, ``objectives`` (a list:
+:mod:`deap_nas.evaluation.objectives`, docs/objectives.md). ``space``, ``algorithm`` and each operator are a ``name`` plus
 that entry's own parameters, validated by the entry's ``Params`` dataclass (or, for
 operators, the function's signature). Every error names the field path, e.g.
 ``training.lr: must be > 0, got -1`` or ``algorithm.population_size: expected an
@@ -26,6 +27,7 @@ from ..algorithms import ALGORITHMS, Budget
 from ..arch import HeadSpec
 from ..checks import check_amount
 from ..evaluation.config import SCHEDULE_SETTINGS, TrainConfig
+from ..evaluation.objectives import Objective, parse_objectives
 from ..ops import OPERATORS, OperatorSpaceError, check_operators, operator_parameters
 from ..spaces import SPACES
 from .schema import ConfigError, check_finite, convert, from_mapping, to_plain
@@ -294,6 +296,8 @@ class RunConfig:
     parallel: ParallelConfig
     output: OutputConfig
     source: str = ""  # the file it was read from
+    #: the ``objectives:`` section; empty: a single-objective search (validation accuracy)
+    objectives: tuple[Objective, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data that :func:`parse_config` turns back into an equal config. Fields
@@ -315,6 +319,8 @@ class RunConfig:
             "parallel": to_plain(self.parallel),
             "output": to_plain(self.output),
         }
+        if self.objectives:  # a section added later: absent from single-objective dumps
+            d["objectives"] = [o.to_dict() for o in self.objectives]
         for section, defaults in LATER_FIELDS.items():
             for key, default in defaults.items():
                 if key in d[section] and d[section][key] == default:
@@ -395,7 +401,7 @@ def earlier_training_dump(training: Any) -> Any:
 
 SECTIONS = (
     "seed", "data", "space", "algorithm", "operators", "training", "evaluation",
-    "final_training", "budget", "parallel", "output",
+    "final_training", "budget", "parallel", "output", "objectives",
 )  # fmt: skip
 
 
@@ -462,6 +468,9 @@ def parse_config(data: Any, source: str = "") -> RunConfig:
             )
     if "budget" not in data:
         raise ConfigError("budget: missing; set at least one of evaluations, generations, hours, device_hours")
+    parallel = from_mapping(ParallelConfig, data.get("parallel"), "parallel")
+    objectives = _objectives(data.get("objectives"), parallel.device)
+    _check_multi_objective(algo_name, objectives)
     return RunConfig(
         seed=seed,
         data=from_mapping(DataConfig, data.get("data"), "data"),
@@ -472,10 +481,34 @@ def parse_config(data: Any, source: str = "") -> RunConfig:
         evaluation=from_mapping(EvaluationConfig, data.get("evaluation"), "evaluation"),
         final_training=from_mapping(FinalTrainingConfig, _final_section(data.get("final_training")), "final_training"),
         budget=from_mapping(Budget, data.get("budget"), "budget"),
-        parallel=from_mapping(ParallelConfig, data.get("parallel"), "parallel"),
+        parallel=parallel,
         output=from_mapping(OutputConfig, data.get("output"), "output"),
         source=source,
+        objectives=objectives,
     )
+
+
+def _objectives(data: Any, device: str) -> tuple[Objective, ...]:
+    """The ``objectives:`` section (absent or null: none, a single-objective search)."""
+    if data is None:
+        return ()
+    try:
+        return parse_objectives(data, device)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+
+
+def _check_multi_objective(algorithm: str, objectives: tuple[Objective, ...]) -> None:
+    """An ``objectives:`` section needs a loop that handles several objectives, and a
+    multi-objective loop needs the section (docs/objectives.md)."""
+    mode = getattr(ALGORITHMS[algorithm].cls, "multi_objective", "no")
+    if objectives and mode == "no":
+        able = ", ".join(n for n in ALGORITHMS if getattr(ALGORITHMS[n].cls, "multi_objective", "no") != "no")
+        raise ConfigError(f"objectives: algorithm {algorithm} optimises one objective (validation accuracy); "
+                          f"with several objectives use one of {able}")
+    if not objectives and mode == "only":
+        raise ConfigError(f"objectives: missing; algorithm {algorithm} is a multi-objective search, e.g. "
+                          "objectives: [{name: accuracy}, {name: params, reference: 1000000}]")
 
 
 def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:

@@ -39,6 +39,7 @@ from typing import Any
 
 from ..arch import ArchitectureError
 from ..evaluation.request import EvalRequest, Start
+from ..spaces.types import set_fitness
 from .cache import UNTRAINED, FitnessCache, cached_record
 from .journal import append_journal
 from .pool import WorkerLost
@@ -123,6 +124,7 @@ class Evaluator:
         log: Callable[[str], None] | None = None,
         weight_store_dir: str | Path | None = None,
         hard_timeout: float | None = None,
+        objectives: Sequence[Any] = (),
     ) -> None:
         self.space = space
         self.context = context
@@ -138,6 +140,8 @@ class Evaluator:
         self.log = log
         self.weight_store_dir = Path(weight_store_dir) if weight_store_dir else None
         self.hard_timeout = hard_timeout
+        #: the ``objectives:`` of a multi-objective search (vector fitness), else ()
+        self.objectives = tuple(objectives)
         self._warned_timeout = False
         #: called with each record once it is in the journal (e.g. TensorBoard logging)
         self.on_record: Callable[[dict[str, Any]], None] | None = None
@@ -453,7 +457,12 @@ class Evaluator:
         ok = all(r.get("status") == "ok" for r in recs)
         accs = [float(r["accuracy"]) for r in recs if r.get("accuracy") is not None]
         acc = sum(accs) / len(accs) if ok and accs else None
-        ind.fitness.values = (acc if acc is not None else self.penalty,)
+        if self.objectives:
+            from ..evaluation.objectives import mean_vector, weights
+
+            set_fitness(ind, mean_vector(recs, self.objectives, self.penalty), weights(self.objectives))
+        else:
+            ind.fitness.values = (acc if acc is not None else self.penalty,)
         first = recs[0]
         bad = next((r for r in recs if r.get("status") != "ok"), {})
         ind.result = {
@@ -474,6 +483,11 @@ class Evaluator:
             "inherited": first.get("inherited"),
             "inherit_note": first.get("inherit_note"),
         }
+        if self.objectives:  # the values behind the fitness vector (repeats: their mean)
+            ind.result.update({k: first.get(k) for k in ("macs", "latency", "peak_memory", "violation")})
+            if ok:
+                ind.result.update({o.kind.field: v for o, v in zip(self.objectives, ind.fitness.values, strict=True)
+                                   if o.kind.known == "measured"})
 
     def _journal_untrained(self, rec: dict[str, Any]) -> None:
         if not self.replay.journaled_before(rec):
@@ -483,7 +497,12 @@ class Evaluator:
         if self.journal_path is not None:
             out = {k: v for k, v in rec.items() if k != "reused"}
             ok = out.get("status") == "ok" and out.get("accuracy") is not None
-            out["fitness"] = [float(out["accuracy"]) if ok else self.penalty]  # docs/run_directory.md
+            if self.objectives:  # a failed candidate has no vector (docs/objectives.md)
+                from ..evaluation.objectives import objective_vector
+
+                out["fitness"] = list(objective_vector(out, self.objectives)) if ok else None
+            else:
+                out["fitness"] = [float(out["accuracy"]) if ok else self.penalty]  # docs/run_directory.md
             append_journal(self.journal_path, out)
             if self.on_record is not None:
                 self.on_record(out)

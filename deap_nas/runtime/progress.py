@@ -49,11 +49,16 @@ class Progress:
         rec: dict[str, Any] = state.logbook[-1] if state.logbook else {}
         budget = f"/{b.evaluations}" if b.evaluations is not None else ""
         per_hour = u.evaluations / u.seconds * 3600 if u.seconds > 0 else 0.0
-        best_so_far = state.hall_of_fame[0].fitness.values[0] if len(state.hall_of_fame) else math.nan
+        if "hypervolume" in rec:  # a multi-objective loop: the front, not a best accuracy
+            result = (f"front {rec.get('front')} | hypervolume {_acc(rec.get('hypervolume'))} | "
+                      f"best accuracy {_acc(rec.get('best_accuracy'))}")
+        else:
+            best_so_far = state.hall_of_fame[0].fitness.values[0] if len(state.hall_of_fame) else math.nan
+            result = (f"best {_acc(rec.get('best'))} mean {_acc(rec.get('mean'))} | "
+                      f"best so far {_acc(best_so_far)}")
         self.line(
             f"gen {state.generation:>3} | evals {u.evaluations}{budget} ({u.trained} trained) | "
-            f"best {_acc(rec.get('best'))} mean {_acc(rec.get('mean'))} | "
-            f"best so far {_acc(best_so_far)} | {per_hour:.0f} evals/h | "
+            f"{result} | {per_hour:.0f} evals/h | "
             f"elapsed {_duration(u.seconds)} ETA {_duration(_eta(b, c))}"
         )
 

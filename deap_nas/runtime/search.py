@@ -65,6 +65,8 @@ def evaluation_context(config: RunConfig, space: Any) -> dict[str, Any]:
     }
     if config.evaluation.trainer is not None:
         context["trainer"] = config.evaluation.trainer
+    if config.objectives:  # only then: single-objective tasks and records stay as they were
+        context["objectives"] = [o.to_dict() for o in config.objectives]
     if config.evaluation.teacher is not None:
         from .teacher import resolve_teacher
 
@@ -87,6 +89,17 @@ def _check_device(device: str) -> None:
             raise ConfigError(f"parallel.device: {e}") from None
 
 
+def _check_objective_device(config: RunConfig) -> None:
+    """An objective only CUDA reports (``peak_memory``) with ``parallel.device: auto`` on a
+    machine without CUDA (``cpu`` is refused by the config itself); a trainer is exempt."""
+    needs = [o.name for o in config.objectives if o.kind.needs_cuda]
+    if needs and config.evaluation.trainer is None and config.parallel.device == "auto":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ConfigError(f"objectives: {needs[0]} is reported by CUDA devices only, and this machine has none")
+
+
 def preflight(config: RunConfig) -> None:
     """Fail early, before any run directory is written, when the data cannot be had or
     ``evaluation.teacher`` is missing or was trained on other data (``check_teacher``),
@@ -102,6 +115,7 @@ def preflight(config: RunConfig) -> None:
     from .worker import context_for
 
     _check_device(config.parallel.device)
+    _check_objective_device(config)
     if config.parallel.backend == "dask":
         from .dask_backend import check_dask_ready
 
@@ -146,7 +160,8 @@ def run_evaluator(config: RunConfig, space: Any, run: RunDir, map_fn: Any, log: 
         run_seed=config.seed, map_fn=map_fn, journal_path=run.journal,
         weights_dir=run.weights if ev.save_weights else None, cache=ev.cache, repeats=ev.repeats,
         penalty=ev.penalty, fail_fast=ev.fail_fast, log=log,
-        weight_store_dir=run.path / "weight_store" if ev.weight_store else None, hard_timeout=ev.hard_timeout)
+        weight_store_dir=run.path / "weight_store" if ev.weight_store else None, hard_timeout=ev.hard_timeout,
+        objectives=config.objectives)
     return Evaluator(space, evaluation_context(config, space), **{**settings, **overrides})
 
 
@@ -336,7 +351,12 @@ def finalize(run: RunDir, state: SearchState, space: Any, config: RunConfig, log
 
     entries = [individual_to_dict(ind, space) for ind in state.hall_of_fame]
     head = config.evaluation.head if config.evaluation.head is not None else space.default_head
-    written = write_best(run.path, entries, head=head)
+    if config.objectives:  # a multi-objective run: best/ is its Pareto front
+        from ..analysis.pareto_best import write_front
+
+        written = write_front(run.path, entries, config.objectives, head)
+    else:
+        written = write_best(run.path, entries, head=head)
     log(f"best architectures: {len(written)} files in {run.path / 'best'}")
     if config.output.plots:
         from ..analysis.plots import write_plots

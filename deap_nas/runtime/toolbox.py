@@ -55,4 +55,6 @@ def build_toolbox(config: RunConfig, space: Any, evaluator: Evaluator, map_fn: A
     tb.register("decode", space.decode)
     tb.register("set_teacher", evaluator.set_teacher)  # mimicry teacher of later evaluations
     tb.space = space  # loops that need the space itself read it here
+    if config.objectives:  # a multi-objective search: its axes, in fitness order (docs/objectives.md)
+        tb.objective_axes = [o.axis() for o in config.objectives]
     return tb

@@ -289,8 +289,15 @@ def _train(task: EvalTask) -> tuple[Any, _Context, dict[str, Any]]:
         staged = {"stop_iteration": req.stop_iteration, "resume_state": resume,
                   "keep_train_state": req.stop_iteration is not None}
     teacher = teacher_logits_for(ctx, req.teacher_spec)
-    result = train_architecture(arch, ctx.data, config, head=ctx.head, seed=task.seed, init_state=init,
-                                teacher_logits=teacher, **staged)
+
+    def run() -> Any:
+        return train_architecture(arch, ctx.data, config, head=ctx.head, seed=task.seed, init_state=init,
+                                  teacher_logits=teacher, **staged)
+
+    if task.context.get("objectives"):
+        result = train_for_objectives(run, arch, ctx, task.context["objectives"], extra)
+    else:
+        result = run()
     if task.weight_store and result.ok and result.best_state is not None and result.best_acc is not None:
         extra["store_saved"] = weight_store_save(arch, result.best_state, result.best_acc, task.weight_store)
     if ctx.data.test is not None and result.ok and result.best_state is not None:
@@ -298,6 +305,43 @@ def _train(task: EvalTask) -> tuple[Any, _Context, dict[str, Any]]:
     if req.stop_iteration is not None or resume is not None:
         extra.update(save_train_state(task, result))
     return result, ctx, extra
+
+
+def train_for_objectives(run: Any, arch: Any, ctx: _Context, objectives: list[dict[str, Any]],
+                         extra: dict[str, Any]) -> Any:
+    """``run()`` (a training) for a search with an ``objectives:`` section: adds ``macs`` to
+    ``extra``; a hard constraint broken before training gives status ``constraint``
+    untrained (as ``too_large``); ``peak_memory`` and ``latency`` are measured when listed."""
+    from ..arch import ArchitectureError
+    from ..evaluation.measure import measured_fields, track_peak_memory
+    from ..evaluation.objectives import (
+        constraint_status,
+        constraint_violation,
+        measurements,
+        parse_objectives,
+    )
+    from ..evaluation.result import TrainResult
+    from ..nn import build
+
+    objs = parse_objectives(objectives)
+    shape, classes = ctx.data.input_shape, ctx.data.num_classes
+    try:
+        stats = {"params": arch.num_params(shape, classes, ctx.head), "macs": arch.macs(shape, classes, ctx.head)}
+    except ArchitectureError:
+        return run()  # an invalid architecture: the training says so
+    extra["macs"] = stats["macs"]
+    verdict = constraint_status(stats, objs)
+    if verdict is not None:
+        extra["violation"] = constraint_violation(stats, objs)
+        return TrainResult.failure(*verdict, num_params=stats["params"], device=str(ctx.device))
+    wanted = measurements(objs)
+    if "peak_memory" in wanted:
+        result, extra["peak_memory"] = track_peak_memory(run, ctx.device)
+    else:
+        result = run()
+    if result.ok:
+        extra.update(measured_fields(lambda: build(arch, shape, classes, ctx.head), shape, ctx.device, wanted))
+    return result
 
 
 def _save_weights(task: EvalTask, result: Any) -> str | None:

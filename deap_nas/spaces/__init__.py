@@ -24,6 +24,9 @@ from .types import (
     ImmuneIndividual,
     ListIndividual,
     MiniGenIndividual,
+    VectorFitness,
+    fitness_class,
+    set_fitness,
 )
 
 __all__ = [
@@ -32,6 +35,9 @@ __all__ = [
     "EigenParams",
     "EigenSpace",
     "FitnessMax",
+    "VectorFitness",
+    "fitness_class",
+    "set_fitness",
     "GepIndividual",
     "GepSpec",
     "NasgepParams",
