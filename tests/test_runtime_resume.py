@@ -330,7 +330,7 @@ def test_process_pool_gives_the_fitnesses_of_a_serial_run(workdir, reference):
         cwd=workdir,
     )  # fmt: skip
     check(r)
-    assert re.search(r"^run P: .* process pool x2 evaluation$", r.stderr, re.M), r.stderr[-4000:]
+    assert re.search(r"^run P: .* process pool x2 evaluation, 1 torch thread per worker \(parallel.threads\)$", r.stderr, re.M), r.stderr[-4000:]
     run = workdir / "P"
     m = meta(run)
     assert m["status"] == "finished" and m["usage"]["evaluations"] == 8  # the budget met exactly

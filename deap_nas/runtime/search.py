@@ -28,7 +28,7 @@ from .evaluator import EvaluationFailed, Evaluator
 from .interrupt import signal_name
 from .journal import atomic_write_text, read_journal, write_logbook_csv
 from .lock import RunLock, acquire
-from .parallel import ParallelMap
+from .parallel import ParallelMap, plan_threads
 from .progress import Progress
 from .rundir import RunDir, RunDirError, now
 from .schema import ConfigError, to_plain
@@ -60,9 +60,13 @@ def evaluation_context(config: RunConfig, space: Any) -> dict[str, Any]:
         "training": config.training.to_dict(),
         "head": config.evaluation.head if config.evaluation.head is not None else space.default_head,
         "device": config.parallel.device,
-        "threads": config.parallel.threads,
+        "threads": plan_threads(config.parallel).threads,
         "data_seed": config.seed,
     }
+    if config.parallel.workers_per_device != 1:
+        context["workers_per_device"] = config.parallel.workers_per_device
+    if config.parallel.memory_fraction is not None:
+        context["memory_fraction"] = config.parallel.memory_fraction
     if config.evaluation.trainer is not None:
         context["trainer"] = config.evaluation.trainer
     if config.evaluation.teacher is not None:
@@ -304,10 +308,7 @@ def _execute(config: RunConfig, run: RunDir, snapshot: dict[str, Any] | None, jo
             tb.generation(st.logbook, dict(vars(control.usage)))
 
     control.callbacks = [checkpoint, progress]
-    progress.line(
-        f"run {run.path}: {config.algorithm.name} on space {config.space.name}, data {config.data.name}, "
-        f"{pmap.describe()} evaluation"
-    )
+    _announce(config, run, pmap, progress.line)
     try:
         state = algo.run()
     except EvaluationFailed as e:
@@ -327,6 +328,19 @@ def _execute(config: RunConfig, run: RunDir, snapshot: dict[str, Any] | None, jo
     progress.line(f"stopped: {reason}")
     finalize(run, state, space, config, progress.line)
     return SearchOutcome(run.path, state, reason, space)
+
+
+def _announce(config: RunConfig, run: RunDir, pmap: ParallelMap, log: Callable[[str], None]) -> None:
+    """The run's first progress line (with the torch threads per worker, also kept in
+    run.json as ``parallel``), and a warning when the workers ask for more threads than
+    there are cores."""
+    plan = plan_threads(config.parallel)
+    run.write_meta(parallel={"backend": pmap.backend, **plan.to_dict()})
+    log(f"run {run.path}: {config.algorithm.name} on space {config.space.name}, data {config.data.name}, "
+        f"{pmap.describe()} evaluation, {plan.describe()}")
+    warning = plan.warning()
+    if warning:
+        log(warning)
 
 
 def finalize(run: RunDir, state: SearchState, space: Any, config: RunConfig, log: Callable[[str], None]) -> None:
