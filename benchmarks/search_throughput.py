@@ -9,16 +9,23 @@ wall time) and the ratio pool / serial. ``--threads`` sets ``parallel.threads`` 
 (default: what the config ships), so the effect of threads x workers on a small machine
 shows. Runs are interleaved over ``--repeats``; the table shows medians.
 
+The pool arm also shows the fraction of worker time spent idle (``run.json`` ``pool``:
+1 - busy seconds / (workers x pool seconds); warm-up counts as idle).
+
 Part 2, the first task of a pool worker. ``--workers`` workers of the runtime's process
 pool (``deap_nas.runtime.pool.WorkerPool``) get ``--tasks-per-worker`` trainings each of
 one and the same architecture (the config's space, data and training), all submitted at
 once. A worker's first task includes starting the process, imports, preparing the data and
-whatever the first training pays once; the later ones are the steady state. Per worker:
+whatever the first training pays once; the later ones are the steady state. The pool
+starts warm as a search's does (``warm_worker``: imports, data, the first optimizer's
+imports, before the first task; its seconds are printed on their own and the clock starts
+after it); ``--cold`` measures a pool without it. Per worker:
 the first task's seconds (from submission to its result), the median of its later ones
 (between consecutive results), and their difference: the first-task cost.
 
     python benchmarks/search_throughput.py                          # both parts
     python benchmarks/search_throughput.py --part first-task --workers 2
+    python benchmarks/search_throughput.py --part first-task --cold      # without the warm-up
     python benchmarks/search_throughput.py --threads 1 --repeats 3 --json out.json
 """
 
@@ -51,9 +58,12 @@ def run_search(config: str, overrides: list[str], workdir: Path) -> dict[str, fl
     cpu0, t0 = _cpu_children(), time.perf_counter()
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     wall, cpu = time.perf_counter() - t0, _cpu_children() - cpu0
-    usage = json.loads((run_dir / "run.json").read_text())["usage"]
+    meta = json.loads((run_dir / "run.json").read_text())
+    usage, pool = meta["usage"], meta.get("pool") or {}
     return {"wall_s": wall, "cpu_s": cpu, "evaluations": usage["evaluations"],
-            "evals_per_hour": usage["evaluations"] / wall * 3600}
+            "evals_per_hour": usage["evaluations"] / wall * 3600,
+            "idle_fraction": pool.get("idle_fraction", float("nan")),
+            "warmup_s": pool.get("warmup_seconds", float("nan"))}
 
 
 def part_search(args: argparse.Namespace) -> dict[str, Any]:
@@ -67,7 +77,8 @@ def part_search(args: argparse.Namespace) -> dict[str, Any]:
                 res = run_search(args.config, overrides, Path(tmp))
                 out[name].append(res)
                 print(f"  repeat {r + 1} {name:<10} {res['wall_s']:7.1f} s wall {res['cpu_s']:7.1f} s CPU "
-                      f"{res['evals_per_hour']:7.0f} evals/h", flush=True)
+                      f"{res['evals_per_hour']:7.0f} evals/h  workers idle {100 * res['idle_fraction']:.0f}%",
+                      flush=True)
     med = {name: {k: statistics.median(x[k] for x in runs) for k in runs[0]} for name, runs in out.items()}
     return {"config": args.config, "threads": args.threads or "as shipped", "median": med, "runs": out}
 
@@ -76,7 +87,7 @@ def part_first_task(args: argparse.Namespace) -> dict[str, Any]:
     from deap_nas.runtime.config import apply_overrides, parse_config, read_yaml
     from deap_nas.runtime.pool import WorkerPool
     from deap_nas.runtime.search import evaluation_context, make_space
-    from deap_nas.runtime.worker import EvalTask, run_task
+    from deap_nas.runtime.worker import EvalTask, run_task, warm_worker
     from deap_nas.shipped import resolve_config
 
     data = read_yaml(resolve_config(args.config))
@@ -88,9 +99,13 @@ def part_first_task(args: argparse.Namespace) -> dict[str, Any]:
     arch = space.decode(space.random_individual(random.Random(0)))
     n = args.workers * args.tasks_per_worker
     tasks = [EvalTask(i, arch.hash(), 0, 1, arch.to_dict(), context) for i in range(n)]
-    pool = WorkerPool(args.workers)
+    pool = WorkerPool(args.workers) if args.cold else WorkerPool(args.workers, warm_worker, (context,))
     done: list[tuple[float, str]] = []
     lock = threading.Lock()
+    if not args.cold:  # the warm-up is reported on its own; the first task starts after it
+        while len(pool.warmups) < args.workers:
+            time.sleep(0.01)
+        print("warm-up per worker: " + ", ".join(f"{w:.2f} s" for _, w in sorted(pool.warmups)))
     t0 = time.perf_counter()
     try:
         futures = [pool.submit(run_task, t) for t in tasks]
@@ -127,15 +142,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=None, help="parallel.threads (default: as the config ships)")
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--tasks-per-worker", type=int, default=3)
+    ap.add_argument("--cold", action="store_true",
+                    help="first task: a pool without the warm-up initializer (as before workers started warm)")
     ap.add_argument("--json", default=None, help="write the figures to this file")
     args = ap.parse_args(argv)
     result: dict[str, Any] = {}
     if args.part in ("all", "search"):
         print(f"search: {args.config}, serial vs {args.workers} workers, threads {args.threads or 'as shipped'}")
         result["search"] = res = part_search(args)
-        print(f"{'arm':<10} {'wall s':>8} {'CPU s':>8} {'evals/h':>8}")
+        print(f"{'arm':<10} {'wall s':>8} {'CPU s':>8} {'evals/h':>8} {'idle %':>7}")
         for name, m in res["median"].items():
-            print(f"{name:<10} {m['wall_s']:8.1f} {m['cpu_s']:8.1f} {m['evals_per_hour']:8.0f}")
+            print(f"{name:<10} {m['wall_s']:8.1f} {m['cpu_s']:8.1f} {m['evals_per_hour']:8.0f} "
+                  f"{100 * m['idle_fraction']:7.0f}")
         s, p = res["median"].values()
         print(f"ratio pool / serial: evals/h {p['evals_per_hour'] / s['evals_per_hour']:.2f}, "
               f"CPU per evaluation {p['cpu_s'] / p['evaluations'] / (s['cpu_s'] / s['evaluations']):.2f}")

@@ -122,6 +122,7 @@ class ParallelMap:
         self.workers = workers
         self.dask = dask
         self._pool: WorkerPool | DaskExecutor | None = None
+        self._closed_stats: dict[str, Any] | None = None  # the pool's stats when it was closed
 
     @classmethod
     def from_config(cls, parallel: Any) -> ParallelMap:
@@ -132,6 +133,16 @@ class ParallelMap:
     def enforces_timeouts(self) -> bool:
         """Whether ``timeout`` arguments are enforced (the process backend only)."""
         return self.backend == "process"
+
+    def prepare(self, initializer: Callable[..., Any], *args: Any) -> None:
+        """Start the process pool now, each worker running ``initializer(*args)`` before
+        its first task (other backends: nothing; a serial run prepares in this process)."""
+        if self.backend == "process" and self._pool is None:
+            self._pool = WorkerPool(self.workers, initializer, args)
+
+    def stats(self) -> dict[str, Any] | None:
+        """The process pool's warm-ups and busy / idle time (:meth:`WorkerPool.stats`), else None."""
+        return self._pool.stats() if isinstance(self._pool, WorkerPool) else self._closed_stats
 
     def _executor(self) -> WorkerPool | DaskExecutor:
         if self._pool is None:
@@ -205,6 +216,8 @@ class ParallelMap:
     def close(self) -> None:
         if self._pool is not None:
             self._pool.close()
+            if isinstance(self._pool, WorkerPool):
+                self._closed_stats = self._pool.stats()
             self._pool = None
 
 

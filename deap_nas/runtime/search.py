@@ -34,6 +34,7 @@ from .rundir import RunDir, RunDirError, now
 from .schema import ConfigError, to_plain
 from .snapshot import in_flight_ids, load_into, restore_rng, state_to_dict
 from .toolbox import build_toolbox
+from .worker import warm_worker
 
 
 @dataclass
@@ -310,6 +311,8 @@ def _execute(config: RunConfig, run: RunDir, snapshot: dict[str, Any] | None, jo
     control.callbacks = [checkpoint, progress]
     _announce(config, run, pmap, progress.line)
     try:
+        evaluator.lookahead.discard()  # weights of predicted trainings a killed run left
+        pmap.prepare(warm_worker, evaluator.context)  # pool workers warm up while the loop starts
         state = algo.run()
     except EvaluationFailed as e:
         run.write_meta(status="failed", stop_reason=str(e))
@@ -321,6 +324,8 @@ def _execute(config: RunConfig, run: RunDir, snapshot: dict[str, Any] | None, jo
         raise
     finally:
         pmap.close()
+        evaluator.lookahead.discard()
+        _pool_report(run, pmap, evaluator, progress.line)
         if tb is not None:
             tb.close()
     reason = control.reason
@@ -341,6 +346,20 @@ def _announce(config: RunConfig, run: RunDir, pmap: ParallelMap, log: Callable[[
     warning = plan.warning()
     if warning:
         log(warning)
+
+
+def _pool_report(run: RunDir, pmap: ParallelMap, evaluator: Evaluator, log: Callable[[str], None]) -> None:
+    """The process pool's warm-ups, idle time and trainings started before their
+    generation (:mod:`.lookahead`), in run.json (``pool``) and one line."""
+    stats = pmap.stats()
+    if stats is None:
+        return
+    stats["lookahead_taken_over"] = evaluator.lookahead.adopted
+    run.write_meta(pool=stats)
+    log(f"workers: {stats['starts']} started, {stats['warmup_seconds']:.1f} s warming up; busy "
+        f"{stats['busy_seconds']:.0f} of {stats['workers']} x {stats['seconds']:.0f} s "
+        f"(idle {100 * stats['idle_fraction']:.0f}%); {stats['lookahead_taken_over']} trainings started "
+        "before their generation")
 
 
 def finalize(run: RunDir, state: SearchState, space: Any, config: RunConfig, log: Callable[[str], None]) -> None:

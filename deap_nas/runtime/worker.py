@@ -166,6 +166,28 @@ class _Context:
         self.head = spec.get("head")
 
 
+def warm_worker(context: dict[str, Any]) -> None:
+    """Process-pool initializer: what a worker's first task would pay, paid before it.
+    Sets the torch threads, prepares the run's data on the worker's device (not with
+    ``data.resample``: each generation has its own) and imports what building the first
+    optimizer imports (``torch._dynamo``, through ``torch._disable_dynamo``; no setting
+    avoids it). Nothing with a replacement trainer (``evaluation.trainer``)."""
+    if context.get("trainer"):
+        return
+    import torch
+    import torch._dynamo  # noqa: F401  (about a second and a half, once per process)
+
+    if context.get("threads"):
+        torch.set_num_threads(int(context["threads"]))
+    device = "cpu"
+    if not (context.get("data") or {}).get("resample"):
+        device = context_for(context).device
+    weight = torch.nn.Parameter(torch.zeros(4, 1, 3, 3, device=device))  # no RNG drawn
+    optimizer = torch.optim.SGD([weight], lr=0.0)
+    torch.nn.functional.conv2d(torch.zeros(1, 1, 4, 4, device=device), weight).sum().backward()
+    optimizer.step()
+
+
 def context_for(spec: dict[str, Any]) -> _Context:
     # the teacher is not part of the data: its logits are cached inside the context
     key = json.dumps({k: v for k, v in spec.items() if k != "teacher"}, sort_keys=True, default=str)
