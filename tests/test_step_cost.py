@@ -119,3 +119,39 @@ def test_a_failed_capture_falls_back_to_the_eager_step_exactly(data, monkeypatch
     assert fallback.to_dict()["cuda_graph"] == fallback.cuda_graph
     assert curve(fallback) == curve(eager)
     assert all(torch.equal(eager.best_state[k], fallback.best_state[k]) for k in eager.best_state)
+
+
+class _EagerReplay(_NoStreamGraph):
+    """A stand-in for the graph on CPU: the capture keeps the step's body and its static
+    row indices; a replay copies the new rows in, clears the gradients (what the captured
+    backward's fresh gradient buffers amount to) and runs the body eagerly."""
+
+    def capture(self, idx, lr, optimizer, generator, body) -> None:
+        self.idx, self.lr, self.body, self.optimizer = idx.clone(), lr, body, optimizer
+        self.graph, self.replays = object(), 0
+        for group in optimizer.param_groups:  # as the real capture's learning-rate tensor
+            group["lr"] = lr
+
+    def replay(self, idx, lr) -> None:
+        self.idx.copy_(idx)
+        if lr is not None:
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
+        self.optimizer.zero_grad(set_to_none=True)
+        self.body(self.idx)
+        self.replays += 1
+
+
+def test_warm_up_capture_and_replays_give_the_eager_training(data, monkeypatch) -> None:  # noqa: F811
+    tr, va = data
+    config = cfg(optimizer="sgd", augment={"pad": 1, "flip": True})
+    eager = train(tiny, tr, va, config, seed=6)
+    made: list[_EagerReplay] = []
+    monkeypatch.setattr(engine, "blocker", lambda *a, **k: "")
+    monkeypatch.setattr(engine, "StepGraph", lambda device: made.append(_EagerReplay(device)) or made[-1])
+    replayed = train(tiny, tr, va, config, seed=6)
+    assert replayed.cuda_graph == "captured"
+    assert made[0].warm == cuda_graph.WARMUP_STEPS
+    assert made[0].replays == replayed.iterations - cuda_graph.WARMUP_STEPS
+    assert curve(replayed) == curve(eager)
+    assert all(torch.equal(eager.best_state[k], replayed.best_state[k]) for k in eager.best_state)
