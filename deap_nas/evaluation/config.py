@@ -57,7 +57,7 @@ class TrainConfig:
     loops that count training in iterations). ``distill_alpha``/``distill_temperature``: alpha and T
     of the distillation loss, used when teacher logits are given. ``amp``: "auto" = bf16 autocast on
     CUDA only, "bf16" = always, "off". ``channels_last``: "auto" = on (CUDA and CPU: on
-    CPU oneDNN trains depthwise-separable networks about 3x faster, plain convs 1.0-1.1x:
+    CPU oneDNN's NHWC kernels are faster, most for depthwise-separable networks:
     benchmarks/memory_format.py), or a bool.
     ``fused``: the optimiser implementation; "auto" = torch's fused kernel on CUDA and the
     multi-tensor (foreach) one elsewhere (bit-identical to the per-parameter loop on CPU),
