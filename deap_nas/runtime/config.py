@@ -375,7 +375,7 @@ LATER_FIELDS: dict[str, dict[str, Any]] = {
     #: sample_with_replacement: the value that reproduces earlier runs (they sampled without
     #: replacement); a resumed earlier run must say so (--set ...=false), or it is refused
     "algorithm": {"duplication_modes": ["serial"], "sample_with_replacement": False, "max_params": None, "redraw": 0},
-    "training": {"score": "best", "drop_path": 0.0},
+    "training": {"score": "best", "drop_path": 0.0, "fused": "auto", "cuda_graph": "auto"},
     "evaluation": {"teacher": None, "weight_store": False, "trainer": None, "hard_timeout": None},
     "parallel": {"dask": None, "workers_per_device": 1, "memory_fraction": None},
     "output": {"tensorboard": False},

@@ -456,6 +456,7 @@ def run_task(task: EvalTask) -> dict[str, Any]:
         "time_eval": result.time_eval,
         "time_total": time.perf_counter() - started,
         "images_per_sec": result.images_per_sec,
+        **({"cuda_graph": result.cuda_graph} if getattr(result, "cuda_graph", "") else {}),  # CUDA only
         "device": result.device or ctx.device,
         "worker": worker_name(),
         "weights": weights,
