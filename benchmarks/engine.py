@@ -1,110 +1,107 @@
-"""Training throughput: the evaluation engine against a plain torchvision DataLoader loop.
+"""Training throughput: the evaluation engine against plain training loops, on random
+networks of the package's spaces (benchmarks/candidates.py), in one run.
 
-Both sides train the same small CNN with the same optimiser, learning-rate schedule, batch
-size, epochs and augmentation (pad-crop 2 + horizontal flip) on the same images, in one
-run, and report training images/s (training steps only; evaluation excluded) and the final
-validation accuracy (to show both train equally well).
+Arms, each training the same network (same seed, optimiser implementation, learning-rate
+schedule, batch size, epochs, augmentation pad-crop 2 + horizontal flip, one validation
+pass per epoch with the same ``evaluate``):
 
-- engine:   ``deap_nas.evaluation.train`` on ``DeviceDataset`` (uint8 on the device,
-            index batches, augmentation on whole batches, one host sync per epoch;
-            the pad border is black, as torchvision's RandomCrop pads before Normalize).
-- baseline: a torch ``Dataset`` over the same uint8 images returning PIL images, per-sample
-            torchvision transforms (RandomCrop(28, padding=2), RandomHorizontalFlip,
-            ToTensor, Normalize), a ``DataLoader`` (shuffle, drop_last), and the usual
-            ``loss.item()`` per step. It gets the engine's channels_last (every device);
-            on CUDA also the same bf16 autocast, pinned memory and persistent workers, so the
-            ratio measures the data path and synchronisation, not the arithmetic.
+- engine:        ``deap_nas.evaluation.train`` as configured (``channels_last: auto``).
+- engine_nchw:   the same with ``channels_last: false``.
+- slicing:       a minimal plain loop: the whole training set normalised once into one
+                 float tensor on the device, a permutation per epoch, index slicing per
+                 batch, the package's batch augmentation, channels_last.
+- dataloader:    a torch ``Dataset`` of PIL images with per-sample torchvision transforms
+                 and a ``DataLoader`` (``--workers N`` adds a run with N workers), the usual
+                 ``loss.item()`` per step, channels_last.
 
-One warm-up epoch per method (on a throwaway model) runs before the timed runs; repeats
-interleave the methods and the table shows medians.
+Each arm's wall time (``time.perf_counter``) and CPU time of this process
+(``time.process_time``; DataLoader worker processes are not counted) cover building,
+training and validation. Repeats interleave the arms; the table shows medians and the
+ratios engine / slicing, engine / engine_nchw and engine / dataloader as speed-ups (the
+other arm's time over the engine's: > 1 means the engine is faster).
 
-    python benchmarks/engine.py                      # CPU unless CUDA is present
-    python benchmarks/engine.py --synthetic          # no data set needed
-    python benchmarks/engine.py --workers 2 --epochs 3 --repeats 3 --json out.json
+    python benchmarks/engine.py                  # CPU unless CUDA is present
+    python benchmarks/engine.py --quick          # a short run
+    python benchmarks/engine.py --repeats 3 --epochs 2 --json out.json
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
-import math
 import statistics
 import sys
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from deap_nas.data.device import DeviceDataset
-from deap_nas.evaluation.augment import AugmentConfig
-from deap_nas.evaluation.config import TrainConfig
-from deap_nas.evaluation.engine import evaluate, train
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from candidates import Candidate, candidate, synthetic  # noqa: E402
 
-LR, MOMENTUM, WEIGHT_DECAY = 0.05, 0.9, 5e-4
+from deap_nas.data.device import DeviceDataset  # noqa: E402
+from deap_nas.evaluation.augment import AugmentConfig, hflip, pad_crop  # noqa: E402
+from deap_nas.evaluation.config import TrainConfig  # noqa: E402
+from deap_nas.evaluation.engine import evaluate, train  # noqa: E402
+from deap_nas.evaluation.losses import classification_loss  # noqa: E402
+from deap_nas.evaluation.optim import lr_at, make_optimizer  # noqa: E402
 
-
-def candidate(in_ch: int = 1, classes: int = 10) -> nn.Module:
-    """The benchmark CNN: conv3x3(c->32)-BN-ReLU, conv(32->64, s2)-BN-ReLU, conv(64->64)-BN-ReLU,
-    global average pool, linear."""
-
-    def block(cin: int, cout: int, stride: int = 1) -> list[nn.Module]:
-        return [
-            nn.Conv2d(cin, cout, 3, stride, 1, bias=False),
-            nn.BatchNorm2d(cout),
-            nn.ReLU(inplace=True),
-        ]
-
-    return nn.Sequential(
-        *block(in_ch, 32),
-        *block(32, 64, 2),
-        *block(64, 64),
-        nn.AdaptiveAvgPool2d(1),
-        nn.Flatten(),
-        nn.Linear(64, classes),
-    )
+FAMILIES = ("sequential", "neat", "minigen", "nasgep")
+RATIOS = ("slicing", "engine_nchw", "dataloader")
 
 
-# ---------------------------------------------------------------------- data
-def load_data(
-    dataset: str | None, n_train: int, n_val: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, str]:
-    """First ``n_train`` / ``n_val`` rows of the train / test split of ``dataset``
-    (fashion_mnist_mini falls back to fashion_mnist), else synthetic learnable data."""
-    names = (
-        []
-        if dataset is None
-        else [dataset] + (["fashion_mnist"] if dataset == "fashion_mnist_mini" else [])
-    )
-    for name in names:
-        try:
-            try:
-                from deap_nas.evaluation import load_dataset  # type: ignore[attr-defined]
-            except ImportError:
-                from deap_nas.data.datasets import load_dataset
-            tr, te = load_dataset(name, "train"), load_dataset(name, "test")
-            return (
-                tr.images[:n_train],
-                tr.labels[:n_train],
-                te.images[:n_val],
-                te.labels[:n_val],
-                name,
-            )
-        except Exception as e:  # fall back rather than fail the benchmark
-            print(f"{name} unavailable ({type(e).__name__}: {str(e).splitlines()[0]})")
-    print("using synthetic data")
-    rng = np.random.default_rng(0)
+def train_config(c: Candidate, epochs: int) -> TrainConfig:
+    """The candidate's training, with ``epochs``, no stopping rule and pad-crop 2 + flip."""
+    return dataclasses.replace(c.training, epochs=epochs, max_iterations=None, patience=None,
+                               time_limit=None, augment=AugmentConfig(pad=2, flip=True))
 
-    def make(n: int) -> tuple[np.ndarray, np.ndarray]:  # class k: brightness offset 16 k
-        y = rng.integers(0, 10, n)
-        x = rng.integers(0, 96, (n, 1, 28, 28)) + 16 * y[:, None, None, None]
-        return x.astype(np.uint8), y.astype(np.int64)
 
-    xtr, ytr = make(n_train)
-    xva, yva = make(n_val)
-    return xtr, ytr, xva, yva, "synthetic"
+# ---------------------------------------------------------------------- arms
+def arm_engine(c: Candidate, cfg: TrainConfig, tr: DeviceDataset, va: DeviceDataset, seed: int) -> float:
+    res = train(c.module, tr, va, cfg, seed=seed)
+    if res.status != "ok":
+        raise RuntimeError(f"{c.name}: engine run failed: {res.status}: {res.message}")
+    return float(res.history[-1]["val_acc"])
+
+
+def _amp(device: torch.device) -> Any:
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+
+
+def arm_slicing(c: Candidate, cfg: TrainConfig, tr: DeviceDataset, va: DeviceDataset, seed: int) -> float:
+    """The minimal loop: one normalised tensor, index slicing, batch augmentation."""
+    dev = tr.device
+    torch.manual_seed(seed)
+    model = c.module().to(dev).to(memory_format=torch.channels_last)
+    opt = make_optimizer(model.parameters(), cfg, dev)
+    gen = torch.Generator(device=dev).manual_seed(seed)
+    x_all, y_all = tr.normalize(tr.images), tr.labels
+    bs, n = cfg.batch_size, len(tr)
+    per_epoch = n // bs
+    step, acc = 0, 0.0
+    for _ in range(cfg.epochs):
+        model.train()
+        order = torch.randperm(n, generator=gen, device=dev)
+        for start in range(0, per_epoch * bs, bs):
+            idx = order[start:start + bs]
+            x = hflip(pad_crop(x_all[idx], 2, gen, fill=tr.black), gen)
+            x = x.contiguous(memory_format=torch.channels_last)
+            for group in opt.param_groups:
+                group["lr"] = lr_at(cfg, step / per_epoch, cfg.epochs)
+            with _amp(dev):
+                out = model(x)
+            loss = classification_loss(out, y_all[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            step += 1
+        acc = evaluate(model, va, cfg.eval_batch_size)
+    return acc
 
 
 class PILImages(Dataset):
@@ -120,228 +117,129 @@ class PILImages(Dataset):
         from PIL import Image
 
         img = self.images[i]
-        pil = (
-            Image.fromarray(img[0])
-            if img.shape[0] == 1
-            else Image.fromarray(img.transpose(1, 2, 0))
-        )
+        pil = Image.fromarray(img[0]) if img.shape[0] == 1 else Image.fromarray(img.transpose(1, 2, 0))
         return self.transform(pil), int(self.labels[i])
 
 
-# ---------------------------------------------------------------------- engine side
-def engine_config(epochs: int, batch_size: int) -> TrainConfig:
-    return TrainConfig(
-        epochs=epochs,
-        batch_size=batch_size,
-        optimizer="sgd",
-        lr=LR,
-        momentum=MOMENTUM,
-        weight_decay=WEIGHT_DECAY,
-        schedule="cosine",
-        augment=AugmentConfig(pad=2, flip=True),
-    )
-
-
-def run_engine(
-    tr: DeviceDataset, va: DeviceDataset, epochs: int, batch_size: int, seed: int
-) -> dict[str, Any]:
-    in_ch, classes = tr.shape[0], tr.num_classes
-    t = time.perf_counter()
-    res = train(
-        lambda: candidate(in_ch, classes), tr, va, engine_config(epochs, batch_size), seed=seed
-    )
-    wall = time.perf_counter() - t
-    if res.status != "ok":
-        raise RuntimeError(f"engine run failed: {res.status}: {res.message}")
-    return {
-        "images_per_sec": res.images_per_sec,
-        "train_s": res.time_train,
-        "wall_s": wall,
-        "val_acc": res.history[-1]["val_acc"],
-        "images": res.iterations * batch_size,
-    }
-
-
-# ---------------------------------------------------------------------- baseline side
-def make_loader(
-    x: np.ndarray,
-    y: np.ndarray,
-    mean: tuple,
-    std: tuple,
-    batch_size: int,
-    workers: int,
-    device: torch.device,
-) -> DataLoader:
+def make_loader(tr: DeviceDataset, batch_size: int, workers: int) -> DataLoader:
     from torchvision import transforms as T
 
-    h = x.shape[-1]
-    tf = T.Compose(
-        [
-            T.RandomCrop(h, padding=2),
-            T.RandomHorizontalFlip(),
-            T.ToTensor(),
-            T.Normalize(mean, std),
-        ]
-    )
-    return DataLoader(
-        PILImages(x, y, tf),
-        batch_size=batch_size,
-        shuffle=True,
-        drop_last=True,
-        num_workers=workers,
-        pin_memory=device.type == "cuda",
-        persistent_workers=workers > 0,
-    )
+    x, y = tr.images.cpu().numpy(), tr.labels.cpu().numpy()
+    tf = T.Compose([T.RandomCrop(x.shape[-1], padding=2), T.RandomHorizontalFlip(), T.ToTensor(),
+                    T.Normalize(tr.mean, tr.std)])
+    return DataLoader(PILImages(x, y, tf), batch_size=batch_size, shuffle=True, drop_last=True,
+                      num_workers=workers, pin_memory=tr.device.type == "cuda",
+                      persistent_workers=workers > 0)
 
 
-def baseline_epochs(
-    model: nn.Module, loader: DataLoader, epochs: int, device: torch.device
-) -> tuple[float, int]:
-    """Plain loop; returns (seconds in the training loop, images seen)."""
-    amp = device.type == "cuda"
-    cl = True  # the engine's "auto": NHWC on every device
-    if cl:
-        model.to(memory_format=torch.channels_last)
-    opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM, weight_decay=WEIGHT_DECAY)
-    total = epochs * len(loader)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: (1 + math.cos(math.pi * s / total)) / 2
-    )
-    loss_fn = nn.CrossEntropyLoss()
-    seconds, images = 0.0, 0
-    for _ in range(epochs):
-        model.train()
-        t = time.perf_counter()
-        running = 0.0
-        for x, y in loader:
-            x = x.to(device, non_blocking=True)
-            y = y.to(device, non_blocking=True)
-            if cl:
-                x = x.contiguous(memory_format=torch.channels_last)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                out = model(x)
-            loss = loss_fn(out.float(), y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            running += loss.item()
-            images += x.shape[0]
-        seconds += time.perf_counter() - t
-    return seconds, images
+def arm_dataloader(loader: DataLoader) -> Callable[..., float]:
+    def run(c: Candidate, cfg: TrainConfig, tr: DeviceDataset, va: DeviceDataset, seed: int) -> float:
+        dev = tr.device
+        torch.manual_seed(seed)
+        model = c.module().to(dev).to(memory_format=torch.channels_last)
+        opt = make_optimizer(model.parameters(), cfg, dev)
+        step, acc, per_epoch = 0, 0.0, len(loader)
+        for _ in range(cfg.epochs):
+            model.train()
+            for x, y in loader:
+                x = x.to(dev, non_blocking=True).contiguous(memory_format=torch.channels_last)
+                y = y.to(dev, non_blocking=True)
+                for group in opt.param_groups:
+                    group["lr"] = lr_at(cfg, step / per_epoch, cfg.epochs)
+                with _amp(dev):
+                    out = model(x)
+                loss = classification_loss(out, y)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                loss.item()
+                step += 1
+            acc = evaluate(model, va, cfg.eval_batch_size)
+        return acc
+
+    return run
 
 
-def run_baseline(
-    loader: DataLoader, va: DeviceDataset, epochs: int, seed: int, device: torch.device
-) -> dict[str, Any]:
-    torch.manual_seed(seed)
-    model = candidate(va.shape[0], va.num_classes).to(device)
-    t = time.perf_counter()
-    seconds, images = baseline_epochs(model, loader, epochs, device)
-    wall = time.perf_counter() - t
-    acc = evaluate(model, va, 1024)  # same accuracy code for both sides
-    return {
-        "images_per_sec": images / seconds,
-        "train_s": seconds,
-        "wall_s": wall,
-        "val_acc": acc,
-        "images": images,
+def timed(fn: Callable[..., float], *args: Any) -> dict[str, float]:
+    """Wall and CPU seconds of ``fn(*args)`` (device work finished) and its accuracy."""
+    w, p = time.perf_counter(), time.process_time()
+    acc = fn(*args)
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    return {"wall_s": time.perf_counter() - w, "cpu_s": time.process_time() - p, "val_acc": acc}
+
+
+# ---------------------------------------------------------------------- one network
+def bench_network(c: Candidate, args: argparse.Namespace, device: torch.device) -> dict[str, Any]:
+    """All arms on one candidate: a warm-up run each, then ``--repeats`` interleaved runs."""
+    xtr, ytr = synthetic(args.n_train, c.input_shape, seed=0)
+    xva, yva = synthetic(args.n_val, c.input_shape, seed=1)
+    tr = DeviceDataset.from_numpy(xtr, ytr, device=device)
+    va = DeviceDataset.from_numpy(xva, yva, tr.mean, tr.std, device, num_classes=10)
+    cfg = train_config(c, args.epochs)
+    arms: dict[str, tuple[Callable[..., float], TrainConfig]] = {
+        "engine": (arm_engine, cfg),
+        "engine_nchw": (arm_engine, dataclasses.replace(cfg, channels_last=False)),
+        "slicing": (arm_slicing, cfg),
+        "dataloader": (arm_dataloader(make_loader(tr, cfg.batch_size, 0)), cfg),
     }
+    if args.workers:
+        arms[f"dataloader_w{args.workers}"] = (arm_dataloader(make_loader(tr, cfg.batch_size, args.workers)), cfg)
+    for fn, arm_cfg in arms.values():  # warm-up: allocator, oneDNN / cuDNN primitives, workers
+        fn(c, dataclasses.replace(arm_cfg, epochs=1), tr, va, 99)
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in arms}
+    for r in range(args.repeats):
+        for name, (fn, arm_cfg) in arms.items():
+            runs[name].append(timed(fn, c, arm_cfg, tr, va, r))
+    med = {name: {k: statistics.median(x[k] for x in rs) for k in ("wall_s", "cpu_s", "val_acc")}
+           for name, rs in runs.items()}
+    eng = med["engine"]
+    ratios = {f"engine/{name}": {"wall": med[name]["wall_s"] / eng["wall_s"], "cpu": med[name]["cpu_s"] / eng["cpu_s"]}
+              for name in arms if name != "engine"}
+    return {"network": c.name, "params": c.params, "batch_size": cfg.batch_size, "optimizer": cfg.optimizer,
+            "images": args.n_train, "epochs": args.epochs, "medians": med, "ratios": ratios, "runs": runs}
 
 
-# ---------------------------------------------------------------------- main
-def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "images_per_sec": statistics.median(r["images_per_sec"] for r in runs),
-        "train_s": statistics.median(r["train_s"] for r in runs),
-        "val_acc": statistics.mean(r["val_acc"] for r in runs),
-        "runs": runs,
-    }
+def print_network(row: dict[str, Any]) -> None:
+    print(f"\n{row['network']} ({row['params']} parameters, batch {row['batch_size']}, {row['optimizer']})")
+    print(f"  {'arm':<16} {'wall s':>8} {'CPU s':>8} {'val acc':>8}")
+    for name, m in row["medians"].items():
+        print(f"  {name:<16} {m['wall_s']:8.2f} {m['cpu_s']:8.2f} {m['val_acc']:8.3f}")
+    for name, r in row["ratios"].items():
+        print(f"  speed-up {name:<22} wall {r['wall']:5.2f}x  CPU {r['cpu']:5.2f}x")
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--epochs", type=int, default=3)
-    p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument(
-        "--workers",
-        type=int,
-        default=None,
-        help="also run the baseline with this many DataLoader workers (0 always runs)",
-    )
-    p.add_argument("--repeats", type=int, default=1)
-    p.add_argument("--dataset", default="fashion_mnist_mini", help="registered data set name")
-    p.add_argument(
-        "--synthetic", action="store_true", help="random learnable data instead of --dataset"
-    )
-    p.add_argument("--n-train", type=int, default=2000, help="training images (first rows)")
-    p.add_argument("--n-val", type=int, default=500, help="validation images (first test rows)")
+    p.add_argument("--families", nargs="+", default=list(FAMILIES), help="spaces to draw from")
+    p.add_argument("--size", choices=("quick", "paper"), default="quick", help="the shipped configs' size")
+    p.add_argument("--seed", type=int, default=0, help="architecture draw")
+    p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--n-train", type=int, default=2048)
+    p.add_argument("--n-val", type=int, default=512)
+    p.add_argument("--workers", type=int, default=0, help="also a DataLoader with this many workers")
+    p.add_argument("--quick", action="store_true", help="short run: 512 images, 1 epoch, 1 repeat")
     p.add_argument("--json", metavar="OUT", help="write the figures as JSON")
     args = p.parse_args(argv)
+    if args.quick:
+        args.n_train, args.n_val, args.epochs, args.repeats = 512, 128, 1, 1
     device = torch.device(args.device)
-
-    xtr, ytr, xva, yva, data_name = load_data(
-        None if args.synthetic else args.dataset, args.n_train, args.n_val
-    )
-    tr = DeviceDataset.from_numpy(xtr, ytr, device=device)
-    va = DeviceDataset.from_numpy(xva, yva, tr.mean, tr.std, device, num_classes=tr.num_classes)
-    worker_counts = [0] + ([args.workers] if args.workers else [])
-    print(
-        f"data: {data_name}, train {len(tr)}, val {len(va)}, image {tr.shape}; device {device}; "
-        f"torch threads {torch.get_num_threads()}; epochs {args.epochs}; batch {args.batch_size}; "
-        f"repeats {args.repeats}"
-    )
-
-    # warm-up: one epoch per method on a throwaway model (allocator, kernels, worker start)
-    run_engine(tr, va, 1, args.batch_size, seed=123)
-    loaders = {
-        w: make_loader(xtr, ytr, tr.mean, tr.std, args.batch_size, w, device) for w in worker_counts
-    }
-    for loader in loaders.values():
-        baseline_epochs(candidate(tr.shape[0], tr.num_classes).to(device), loader, 1, device)
-
-    # repeats interleave the methods so that drift in machine speed hits all of them alike
-    runs: dict[str, list[dict[str, Any]]] = {"engine": []}
-    runs.update({f"torchvision_workers{w}": [] for w in worker_counts})
-    for r in range(args.repeats):
-        runs["engine"].append(run_engine(tr, va, args.epochs, args.batch_size, seed=r))
-        for w, loader in loaders.items():
-            runs[f"torchvision_workers{w}"].append(run_baseline(loader, va, args.epochs, r, device))
-    results = {name: summarize(rs) for name, rs in runs.items()}
-
-    base = results["torchvision_workers0"]["images_per_sec"]
+    print(f"device {device}; torch threads {torch.get_num_threads()}; synthetic data, {args.n_train} "
+          f"training images; epochs {args.epochs}; repeats {args.repeats} (medians)")
+    rows = [bench_network(candidate(f, args.size, args.seed), args, device) for f in args.families]
+    for row in rows:
+        print_network(row)
+    geo = {name: {k: statistics.geometric_mean(r["ratios"][f"engine/{name}"][k] for r in rows)
+                  for k in ("wall", "cpu")} for name in RATIOS}
     print()
-    print(f"{'method':34s} {'images/s':>10s} {'train s':>9s} {'val acc':>8s} {'vs w=0':>7s}")
-    print("-" * 72)
-    labels = {"engine": "engine (DeviceDataset, batched aug)"}
-    labels.update(
-        {f"torchvision_workers{w}": f"torchvision DataLoader, {w} workers" for w in worker_counts}
-    )
-    for name, r in results.items():
-        print(
-            f"{labels[name]:34s} {r['images_per_sec']:10.0f} {r['train_s']:9.2f} {r['val_acc']:8.3f} "
-            f"{r['images_per_sec'] / base:6.2f}x"
-        )
-    for w in worker_counts:
-        ratio = (
-            results["engine"]["images_per_sec"]
-            / results[f"torchvision_workers{w}"]["images_per_sec"]
-        )
-        print(f"ratio engine / torchvision (workers={w}): {ratio:.2f}x")
-
+    for name, g in geo.items():
+        print(f"geometric mean speed-up engine/{name}: wall {g['wall']:.2f}x, CPU {g['cpu']:.2f}x")
     if args.json:
-        out = {
-            "data": data_name,
-            "device": str(device),
-            "epochs": args.epochs,
-            "batch_size": args.batch_size,
-            "repeats": args.repeats,
-            "torch_threads": torch.get_num_threads(),
-            "results": results,
-        }
-        with open(args.json, "w") as f:
-            json.dump(out, f, indent=2)
+        out = {"device": str(device), "torch_threads": torch.get_num_threads(), "args": vars(args),
+               "networks": rows, "geomean": geo}
+        Path(args.json).write_text(json.dumps(out, indent=2))
     return 0
 
 

@@ -40,7 +40,7 @@ LIMITS: tuple[tuple[frozenset[str], int, str], ...] = (
                 "stages", "dense_layers", "genes_min", "genes_max"}), 10_000, "a network this deep cannot be built"),
     (frozenset({"epochs", "max_epochs"}), 100_000, "one training would never end"),
     (frozenset({"repeats", "min_evaluations"}), 10_000, "each repeat is a full training"),
-    (frozenset({"workers", "threads"}), 4096, "each is a process or thread of this machine"),
+    (frozenset({"workers", "threads", "workers_per_device"}), 4096, "each is a process or thread of this machine"),
 )
 
 

@@ -66,3 +66,50 @@ def test_measured_objectives_on_cuda(tmp_path):
         assert r["device"].startswith("cuda")
         assert r["peak_memory"] > 0 and 0 < r["latency"] < 1.0
         assert r["fitness"] == [r["accuracy"], r["latency"], r["peak_memory"]]
+
+
+# ---------------------------------------------------------------------- CUDA graph (training.cuda_graph)
+GRAPH_CONFIG = {"epochs": 2, "batch_size": 64, "optimizer": "adamw", "lr": 3e-3, "amp": "off", "deterministic": True}
+
+
+def _graph_data():
+    return prepare_data("fashion_mnist_mini", seed=0, device="cuda", train_subset=64, val_subset=20)  # per class: 640 and 200 images
+
+
+def test_a_captured_step_trains_as_the_eager_step():
+    data = _graph_data()
+    graphed = train_architecture(ARCH, data, TrainConfig(**GRAPH_CONFIG), seed=5)
+    eager = train_architecture(ARCH, data, TrainConfig(**GRAPH_CONFIG, cuda_graph="off"), seed=5)
+    assert graphed.status == eager.status == "ok", (graphed.message, eager.message)
+    assert graphed.cuda_graph == "captured" and eager.cuda_graph == ""
+    assert graphed.iterations == eager.iterations
+    for g, e in zip(graphed.history, eager.history, strict=True):
+        assert g["lr"] == pytest.approx(e["lr"])
+        assert g["train_loss"] == pytest.approx(e["train_loss"], rel=1e-2)
+        assert abs(g["val_acc"] - e["val_acc"]) <= 0.05
+
+
+def test_a_captured_step_with_augmentation_and_sgd_runs_and_learns():
+    data = _graph_data()
+    config = TrainConfig(**{**GRAPH_CONFIG, "optimizer": "sgd", "lr": 0.05, "epochs": 3,
+                            "augment": {"pad": 2, "flip": True}})
+    r = train_architecture(ARCH, data, config, seed=1)
+    assert r.status == "ok" and r.cuda_graph == "captured", (r.message, r.cuda_graph)
+    losses = [h["train_loss"] for h in r.history]
+    assert all(torch.isfinite(torch.tensor(losses))) and losses[-1] < losses[0]
+
+
+def test_uneven_batches_stay_eager_and_say_why():
+    data = _graph_data()
+    r = train_architecture(ARCH, data, TrainConfig(**GRAPH_CONFIG, drop_last=False, batch_size=100), seed=1)
+    assert r.status == "ok" and r.cuda_graph.startswith("eager: the last batch is smaller")
+
+
+def test_a_paused_captured_training_resumes_with_a_numeric_learning_rate():
+    data = _graph_data()
+    config = TrainConfig(**GRAPH_CONFIG)
+    first = train_architecture(ARCH, data, config, seed=2, stop_iteration=12, keep_train_state=True)
+    assert first.cuda_graph == "captured" and first.train_state is not None
+    assert all(isinstance(g["lr"], float) for g in first.train_state["optimizer"]["param_groups"])
+    rest = train_architecture(ARCH, data, config, seed=2, resume_state=first.train_state)
+    assert rest.status == "ok" and rest.iterations == 2 * (640 // 64)

@@ -235,7 +235,7 @@ def test_scoop_gives_the_fitnesses_and_hall_of_fame_of_a_serial_run(workdir, ref
     )  # fmt: skip
     check(r)
     assert "SystemExit" not in r.stderr and "Traceback" not in r.stderr, r.stderr[-4000:]
-    assert re.search(r"^run S: .* scoop evaluation$", r.stderr, re.M), r.stderr[-4000:]
+    assert re.search(r"^run S: .* scoop evaluation, 1 torch thread per worker \(parallel.threads\)$", r.stderr, re.M), r.stderr[-4000:]
     run = workdir / "S"
     assert meta(run)["status"] == "finished"
     assert_same_search(run, reference)
@@ -330,7 +330,7 @@ def test_process_pool_gives_the_fitnesses_of_a_serial_run(workdir, reference):
         cwd=workdir,
     )  # fmt: skip
     check(r)
-    assert re.search(r"^run P: .* process pool x2 evaluation$", r.stderr, re.M), r.stderr[-4000:]
+    assert re.search(r"^run P: .* process pool x2 evaluation, 1 torch thread per worker \(parallel.threads\)$", r.stderr, re.M), r.stderr[-4000:]
     run = workdir / "P"
     m = meta(run)
     assert m["status"] == "finished" and m["usage"]["evaluations"] == 8  # the budget met exactly

@@ -52,8 +52,33 @@ class RandomSearch(Algorithm):
         while not self.should_stop():
             gen = st.generation + 1
             offspring = [self.new_individual() for _ in range(int(min(n, self.control.remaining_evaluations())))]
+            self.look_ahead(gen, len(offspring))
             done = yield from self.evaluate(offspring, gen)
             self.close_generation(gen, len(done), done)
+
+    def look_ahead(self, generation: int, size: int) -> None:
+        """Tell the runtime which genomes generation ``generation + 1`` will draw, so idle
+        workers can train them while ``generation`` ends (``toolbox.prefetch``; the runtime
+        keeps the search exactly as without it). They are drawn here and the RNG states
+        rewound, so the real draw gives the same genomes. Nothing when the toolbox has no
+        ``prefetch`` or the budget ends with ``generation``."""
+        prefetch = getattr(self.toolbox, "prefetch", None)
+        budget = self.control.budget
+        if prefetch is None or (budget is not None and budget.generations is not None
+                                and generation >= budget.generations):
+            return
+        count = int(min(self.params.population_size, self.control.remaining_evaluations() - size))
+        if count <= 0:
+            return
+        import random
+
+        loop, global_ = self.rng.getstate(), random.getstate()
+        try:
+            upcoming = [self.new_individual() for _ in range(count)]
+        finally:
+            self.rng.setstate(loop)
+            random.setstate(global_)
+        prefetch(upcoming, generation + 1)
 
 
 def random_search(toolbox: Any, control: SearchControl, state: SearchState | None = None, **params: Any) -> SearchState:

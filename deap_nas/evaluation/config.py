@@ -9,7 +9,7 @@ from typing import Any
 from ..checks import check_limits
 from .augment_config import AugmentConfig
 
-__all__ = ["OPTIMIZERS", "SCHEDULES", "SCHEDULE_SETTINGS", "TrainConfig"]
+__all__ = ["CUDA_GRAPH_MODES", "FUSED_MODES", "OPTIMIZERS", "SCHEDULES", "SCHEDULE_SETTINGS", "TrainConfig"]
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("none", "cosine", "cosine_restarts", "step", "multistep")
@@ -24,6 +24,10 @@ SCHEDULE_SETTINGS: dict[str, tuple[tuple[str, ...], Any]] = {
     "milestones": (("multistep",), ()),
 }
 AMP_MODES = ("auto", "bf16", "off")
+#: ``fused``: which optimiser implementation (docs/reference.md, "Per-step cost")
+FUSED_MODES = ("auto", "on", "off")
+#: ``cuda_graph``: capture the training step in a CUDA graph when the conditions hold
+CUDA_GRAPH_MODES = ("auto", "off")
 
 
 def _is_int(v: Any) -> bool:
@@ -53,8 +57,15 @@ class TrainConfig:
     loops that count training in iterations). ``distill_alpha``/``distill_temperature``: alpha and T
     of the distillation loss, used when teacher logits are given. ``amp``: "auto" = bf16 autocast on
     CUDA only, "bf16" = always, "off". ``channels_last``: "auto" = on (CUDA and CPU: on
-    CPU oneDNN trains depthwise-separable networks about 3x faster, plain convs 1.0-1.1x:
+    CPU oneDNN's NHWC kernels are faster, most for depthwise-separable networks:
     benchmarks/memory_format.py), or a bool.
+    ``fused``: the optimiser implementation; "auto" = torch's fused kernel on CUDA and the
+    multi-tensor (foreach) one elsewhere (bit-identical to the per-parameter loop on CPU),
+    "on" = fused wherever torch has it (CPU too; changes results in the last bits), "off" =
+    the per-parameter loop. ``cuda_graph``: "auto" = capture the training step in a CUDA
+    graph on CUDA when its shapes are static (falling back to eager on any capture error),
+    "off" = eager. ``deterministic``: deterministic kernels; when false, cuDNN benchmarks
+    its convolution algorithms on CUDA (``cudnn.benchmark``).
     ``time_limit``: wall-clock seconds for the whole call. ``max_params``: larger models get
     status "too_large" without training. ``score``: "best" = the result is the best epoch's
     validation accuracy (and weights); "last" = the last epoch's (a network tested
@@ -87,6 +98,8 @@ class TrainConfig:
     amp: str = "auto"
     channels_last: bool | str = "auto"
     deterministic: bool = False
+    fused: str = "auto"
+    cuda_graph: str = "auto"
     max_params: int | None = None
     time_limit: float | None = None
     keep_best_state: bool = False
@@ -142,6 +155,15 @@ class TrainConfig:
     def _need_bool(self, name: str) -> None:
         if not isinstance(getattr(self, name), bool):
             raise self._bad(name, "must be true or false")
+
+    def _need_mode(self, name: str, modes: tuple[str, ...]) -> None:
+        """One of ``modes``; YAML's ``on`` / ``off`` (read as booleans) become "on" / "off"."""
+        v = getattr(self, name)
+        if isinstance(v, bool):
+            v = "on" if v else "off"
+            setattr(self, name, v)
+        if v not in modes:
+            raise self._bad(name, f"must be one of {modes}")
 
     def _need_choice(self, name: str, choices: tuple[str, ...], why: str) -> None:
         if getattr(self, name) not in choices:
@@ -229,12 +251,14 @@ class TrainConfig:
 
     def _check_execution(self) -> None:
         """How the run executes and what it reports: ``amp``, ``channels_last``,
-        ``deterministic``, ``max_params``, ``time_limit``, ``keep_best_state``,
+        ``deterministic``, ``fused``, ``cuda_graph``, ``max_params``, ``time_limit``, ``keep_best_state``,
         ``drop_last``, ``score``, ``drop_path``."""
         self._need_choice("amp", AMP_MODES, f"must be one of {AMP_MODES}")
         if self.channels_last != "auto" and not isinstance(self.channels_last, bool):
             raise self._bad("channels_last", "must be 'auto', true or false")
         self._need_bool("deterministic")
+        self._need_mode("fused", FUSED_MODES)
+        self._need_mode("cuda_graph", CUDA_GRAPH_MODES)
         self._need_int("max_params", 1, optional=True)
         self._need_num("time_limit", 0.0, strict_low=True, optional=True)
         self._need_bool("keep_best_state")
@@ -274,4 +298,7 @@ class TrainConfig:
             d["milestones"] = list(self.milestones)
         if not d["drop_path"]:  # off: left out, so configs written before it keep their form
             del d["drop_path"]
+        for name in ("fused", "cuda_graph"):  # "auto": left out, as drop_path
+            if d[name] == "auto":
+                del d[name]
         return d

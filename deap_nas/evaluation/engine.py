@@ -28,6 +28,7 @@ from torch import nn
 from ..data.device import DeviceDataset, same_device
 from .augment import AugmentConfig, auto_augment
 from .config import TrainConfig
+from .cuda_graph import StepGraph, blocker
 from .losses import classification_loss, distillation_loss
 from .optim import lr_at, make_optimizer
 from .result import TrainResult
@@ -64,10 +65,13 @@ def _use_channels_last(flag: bool | str, device: torch.device) -> bool:
     return True if flag == "auto" else bool(flag)
 
 
-def _autocast(enabled: bool, device: torch.device) -> contextlib.AbstractContextManager:
+def _autocast(
+    enabled: bool, device: torch.device, cache: bool = True
+) -> contextlib.AbstractContextManager:
+    """bf16 autocast when ``enabled``; ``cache=False`` inside a CUDA graph capture."""
     if not enabled:
         return contextlib.nullcontext()
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, cache_enabled=cache)
 
 
 def _is_oom(err: BaseException) -> bool:
@@ -94,12 +98,21 @@ def _count_params(module: nn.Module) -> int:
 
 
 @contextlib.contextmanager
-def _deterministic(enabled: bool) -> Iterator[None]:
-    """Deterministic algorithms (warn only), deterministic cuDNN, cuBLAS workspace; restored after."""
-    if not enabled:
-        yield
-        return
+def _kernel_flags(deterministic: bool, device: torch.device) -> Iterator[None]:
+    """Kernel selection for one training, restored after. ``deterministic``: deterministic
+    algorithms (warn only), deterministic cuDNN, cuBLAS workspace. Otherwise on CUDA,
+    ``cudnn.benchmark`` (cuDNN times its convolution algorithms once per shape and keeps
+    the fastest; the choice may differ between runs, so results are not bit-reproducible)."""
     cudnn = torch.backends.cudnn
+    if not deterministic:
+        saved_benchmark = cudnn.benchmark
+        if device.type == "cuda":
+            cudnn.benchmark = True
+        try:
+            yield
+        finally:
+            cudnn.benchmark = saved_benchmark
+        return
     saved = (
         torch.are_deterministic_algorithms_enabled(),
         torch.is_deterministic_algorithms_warn_only_enabled(),
@@ -299,6 +312,8 @@ class _Run:
         self.train_state: dict[str, Any] | None = None
         self.amp = _use_amp(config.amp, device)
         self.channels_last = _use_channels_last(config.channels_last, device)
+        self.graph: StepGraph | None = None  # the captured step (cuda_graph), while in use
+        self.graph_note = ""  # on CUDA: "captured", "eager: why" or "failed, eager: error"
 
     # -- build ----------------------------------------------------------------
     def build(self, model: ModelLike, seed: int, init_state: dict[str, Any] | None) -> bool:
@@ -356,7 +371,7 @@ class _Run:
         cfg, module = self.cfg, self.module
         assert module is not None
         self.phase = "optimizer setup"
-        self.optimizer = make_optimizer(module.parameters(), cfg)
+        self.optimizer = make_optimizer(module.parameters(), cfg, self.device)
         gen = torch.Generator(device=self.device)
         gen.manual_seed(seed)
         fit = _Fit.plan(cfg, train_data, val_data, teacher, gen, stop_iteration, on_epoch)
@@ -365,6 +380,7 @@ class _Run:
             start_epoch, resumed = self._resume(
                 resume, self.optimizer, gen, fit.total_steps, fit.keep_snapshots
             )
+        self._plan_graph(fit)
         for epoch in range(start_epoch, cfg.epochs + 1):
             if self.iterations >= fit.stop_steps:
                 break
@@ -404,7 +420,7 @@ class _Run:
             if self.deadline is not None and time.perf_counter() > self.deadline:
                 ep.timed_out = True
                 break
-            self._step(fit, idx)
+            self._advance(fit, idx)
             ep.steps += 1
             if self.iterations >= fit.stop_steps:
                 break
@@ -416,18 +432,31 @@ class _Run:
         return ep
 
     def _step(self, fit: _Fit, idx: torch.Tensor) -> None:
-        """One optimiser step on the training rows ``idx``: set the scheduled learning rate
-        (only when it changes), fetch the batch (AutoAugment on the raw images, normalise,
-        then the batch augmentations drawn from the generator, channels_last), forward under
-        autocast, the classification loss or, with teacher logits, the distillation loss,
-        backward and step. The loss is added to the epoch's sum on the device (no sync)."""
-        cfg, data, module, opt = self.cfg, fit.train_data, self.module, self.optimizer
-        assert module is not None and opt is not None
-        new_lr = lr_at(cfg, self.iterations / fit.per_epoch, fit.total_epochs)
+        """One eager optimiser step on the training rows ``idx``: set the scheduled learning
+        rate (only when it changes), then :meth:`_body`, and count the step."""
+        opt = self.optimizer
+        assert opt is not None
+        new_lr = lr_at(self.cfg, self.iterations / fit.per_epoch, fit.total_epochs)
         if new_lr != fit.lr:
             fit.lr = new_lr
             for group in opt.param_groups:
                 group["lr"] = new_lr
+        self._body(fit, idx)
+        self._count(idx)
+
+    def _count(self, idx: torch.Tensor) -> None:
+        self.images += idx.shape[0]
+        self.iterations += 1
+
+    def _body(self, fit: _Fit, idx: torch.Tensor, captured: bool = False) -> None:
+        """The step's device work on rows ``idx``: fetch the batch (AutoAugment on the raw
+        images, normalise, then the batch augmentations drawn from the generator,
+        channels_last), forward under autocast, the classification loss or, with teacher
+        logits, the distillation loss, backward and step. The loss is added to the epoch's
+        sum on the device (no sync). ``captured``: inside a CUDA graph capture (no
+        ``zero_grad``: the capture sets the gradients to None first; no autocast cache)."""
+        cfg, data, module, opt = self.cfg, fit.train_data, self.module, self.optimizer
+        assert module is not None and opt is not None
         raw = data.images.index_select(0, idx)
         if fit.augment is not None and fit.augment.autoaugment:
             raw = auto_augment(raw)
@@ -437,7 +466,7 @@ class _Run:
             x = fit.augment.apply(x, fit.gen, data.black)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        with _autocast(self.amp, self.device):
+        with _autocast(self.amp, self.device, cache=not captured):
             logits = module(x)
         if fit.teacher is None:
             loss = classification_loss(logits, y, cfg.label_smoothing)
@@ -450,12 +479,70 @@ class _Run:
                 cfg.distill_temperature,
                 cfg.label_smoothing,
             )
-        opt.zero_grad(set_to_none=True)
+        if not captured:
+            opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         fit.loss_sum += loss.detach()  # in place
-        self.images += idx.shape[0]
-        self.iterations += 1
+
+    # -- CUDA graph ---------------------------------------------------------------
+    def _plan_graph(self, fit: _Fit) -> None:
+        """Decide whether this call captures its step (:func:`~.cuda_graph.blocker`); the
+        reason it does not is noted on CUDA only, so CPU results are unchanged."""
+        assert self.optimizer is not None
+        why = blocker(
+            self.cfg,
+            self.device,
+            uneven_batches=fit.batch_stop % self.cfg.batch_size != 0,
+            fused_optimizer=all(g.get("fused") for g in self.optimizer.param_groups),
+            steps_left=fit.stop_steps - self.iterations,
+        )
+        if why:
+            if self.device.type == "cuda" and self.cfg.cuda_graph != "off":
+                self.graph_note = f"eager: {why}"
+            return
+        try:
+            self.graph = StepGraph(self.device)
+        except Exception as e:  # no stream on this device: stay eager
+            self._graph_off(fit, e)
+
+    def _advance(self, fit: _Fit, idx: torch.Tensor) -> None:
+        """One optimiser step: eager, an eager warm-up step before the capture, or a replay
+        of the captured step (captured at the first step after the warm-up)."""
+        graph = self.graph
+        if graph is None:
+            self._step(fit, idx)
+            return
+        if graph.warming_up:
+            with graph.warming():
+                self._step(fit, idx)
+            return
+        new_lr = lr_at(self.cfg, self.iterations / fit.per_epoch, fit.total_epochs)
+        if graph.graph is None:
+            try:
+                graph.capture(idx, new_lr, self.optimizer, fit.gen,
+                              lambda static_idx: self._body(fit, static_idx, captured=True))
+            except Exception as e:
+                if _is_oom(e):
+                    raise
+                self._graph_off(fit, e)
+                self._step(fit, idx)
+                return
+            fit.lr = new_lr
+            self.graph_note = "captured"
+        graph.replay(idx, new_lr if new_lr != fit.lr else None)
+        fit.lr = new_lr
+        self._count(idx)
+
+    def _graph_off(self, fit: _Fit, err: BaseException) -> None:
+        """Fall back to the eager step after a failed capture: note the error once and put
+        the learning rate back as a number (the capture ran nothing)."""
+        self.graph = None
+        self.graph_note = "failed, eager: " + _describe(err, "CUDA graph capture")[:300]
+        if self.optimizer is not None:
+            for group in self.optimizer.param_groups:
+                if isinstance(group["lr"], torch.Tensor):
+                    group["lr"] = fit.lr
 
     def _failed(self, ep: _Epoch) -> bool:
         """Set status "timeout" (the deadline passed during the epoch) or "nan" (its mean
@@ -567,7 +654,7 @@ class _Run:
             "generator": gen.get_state().clone(),
             "torch_rng": torch.get_rng_state(),
             "model": cpu(self.module.state_dict()),
-            "optimizer": cpu(self.optimizer.state_dict()),
+            "optimizer": _plain_lr(cpu(self.optimizer.state_dict())),
             "history": [dict(h) for h in self.history],
             "best_acc": self.best_acc,
             "best_epoch": self.best_epoch,
@@ -615,7 +702,7 @@ class _Run:
         the candidate becomes status "oom" or "crashed" (the best weights are still restored
         when possible); a caller's error (:class:`_CallerError`) is re-raised. Returns
         whether the failure was an out-of-memory error."""
-        with _deterministic(self.cfg.deterministic), _fork_rng(self.device):
+        with _kernel_flags(self.cfg.deterministic, self.device), _fork_rng(self.device):
             try:
                 if self.build(model, seed, init_state):
                     fit()
@@ -667,7 +754,17 @@ class _Run:
             device=str(self.device),
             best_state=best_state,
             train_state=self.train_state,
+            cuda_graph=self.graph_note,
         )
+
+
+def _plain_lr(state: dict[str, Any]) -> dict[str, Any]:
+    """An optimiser state dict whose learning rates are numbers (a captured step keeps
+    them in a device tensor)."""
+    for group in state["param_groups"]:
+        if isinstance(group.get("lr"), torch.Tensor):
+            group["lr"] = float(group["lr"])
+    return state
 
 
 def _check_arguments(

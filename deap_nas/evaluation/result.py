@@ -36,7 +36,9 @@ class TrainResult:
     training throughput; ``time_*`` are wall seconds. ``best_state`` (CPU state dict, only
     with ``keep_best_state``) is left out of :meth:`to_dict`, as is ``train_state`` (the
     state to continue a paused training from, only with ``keep_train_state``; see
-    :func:`deap_nas.evaluation.train`).
+    :func:`deap_nas.evaluation.train`). ``cuda_graph`` (CUDA only, else ""): "captured" when
+    the training step ran as a CUDA graph, "eager: <why not>" or "failed, eager: <error>"
+    (the capture raised and the step ran eagerly); left out of :meth:`to_dict` when "".
     """
 
     status: str = "ok"
@@ -54,6 +56,7 @@ class TrainResult:
     device: str = ""
     best_state: dict[str, torch.Tensor] | None = field(default=None, repr=False, compare=False)
     train_state: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    cuda_graph: str = ""
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -76,6 +79,7 @@ class TrainResult:
             f.name: _json_safe(getattr(self, f.name))
             for f in fields(self)
             if f.name not in ("best_state", "train_state")
+            and not (f.name == "cuda_graph" and not self.cuda_graph)
         }
 
     @classmethod

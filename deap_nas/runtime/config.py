@@ -245,8 +245,11 @@ class ParallelConfig:
     backend: str = "auto"  # auto: scoop under `python -m scoop`, process if workers > 1, else serial
     workers: int = 1  # process pool size; with backend dask, the local cluster's size
     device: str = "auto"  # auto | cpu | cuda; worker i uses GPU i mod n
-    threads: int | None = None  # torch CPU threads per worker (None: torch's default)
+    threads: int | None = None  # torch CPU threads per worker (None: cores // workers, parallel.plan_threads)
     dask: DaskConfig | None = None  # backend dask: its settings (None: the defaults)
+    workers_per_device: int = 1  # device cuda: workers i*k .. i*k+k-1 share GPU i mod n (docs/running.md)
+    #: share of a GPU's memory one worker may take (None: 1/workers_per_device when > 1, else no cap)
+    memory_fraction: float | None = None
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -257,6 +260,10 @@ class ParallelConfig:
             raise ValueError(f"device: must be auto, cpu, cuda or cuda:N, got {self.device!r}")
         if self.threads is not None and self.threads < 1:
             raise ValueError(f"threads: must be >= 1, got {self.threads}")
+        if self.workers_per_device < 1:
+            raise ValueError(f"workers_per_device: must be >= 1, got {self.workers_per_device}")
+        if self.memory_fraction is not None and not 0 < self.memory_fraction <= 1:
+            raise ValueError(f"memory_fraction: must be in (0, 1], got {self.memory_fraction}")
 
 
 @dataclass
@@ -368,9 +375,9 @@ LATER_FIELDS: dict[str, dict[str, Any]] = {
     #: sample_with_replacement: the value that reproduces earlier runs (they sampled without
     #: replacement); a resumed earlier run must say so (--set ...=false), or it is refused
     "algorithm": {"duplication_modes": ["serial"], "sample_with_replacement": False, "max_params": None, "redraw": 0},
-    "training": {"score": "best", "drop_path": 0.0},
+    "training": {"score": "best", "drop_path": 0.0, "fused": "auto", "cuda_graph": "auto"},
     "evaluation": {"teacher": None, "weight_store": False, "trainer": None, "hard_timeout": None},
-    "parallel": {"dask": None},
+    "parallel": {"dask": None, "workers_per_device": 1, "memory_fraction": None},
     "output": {"tensorboard": False},
     "final_training": {"teacher": None, "source": "ranking", "sort": "rank", "rank_by": "mean",
                        "selection": "reevaluate"},

@@ -42,6 +42,7 @@ from ..evaluation.request import EvalRequest, Start
 from ..spaces.types import set_fitness
 from .cache import UNTRAINED, FitnessCache, cached_record
 from .journal import append_journal
+from .lookahead import Lookahead
 from .pool import WorkerLost
 from .replay import JournalReplay
 from .worker import EvalTask, derive_seed, failure_record, generation_data_seed, run_task
@@ -145,6 +146,7 @@ class Evaluator:
         self._warned_timeout = False
         #: called with each record once it is in the journal (e.g. TensorBoard logging)
         self.on_record: Callable[[dict[str, Any]], None] | None = None
+        self.lookahead = Lookahead(self)
 
     # ------------------------------------------------------------------ state
     @property
@@ -381,7 +383,9 @@ class Evaluator:
             raise ValueError(f"requests: {len(reqs)} for {len(individuals)} individuals")
         pendings = [self._prepare(ind, generation, r) for ind, r in zip(individuals, reqs, strict=True)]
         owner = {t.eval_id: p for p in pendings for t in p.tasks}
-        for task, out in self._run([t for p in pendings for t in p.tasks]):
+        tasks = [t for p in pendings for t in p.tasks]
+        runs = self.lookahead.run(tasks) if self.lookahead.enabled() else self._run(tasks)
+        for task, out in runs:
             self._record_output(owner[task.eval_id], out)
         failure: EvaluationFailed | None = None
         for p in pendings:
@@ -391,6 +395,11 @@ class Evaluator:
                 failure = failure or e
         if failure is not None:
             raise failure
+
+    def prefetch(self, individuals: Sequence[Any], generation: int) -> None:
+        """What the loop will ask for next (``generation``'s individuals, from scratch):
+        trained by idle workers while the current batch ends (:class:`Lookahead`)."""
+        self.lookahead.hint(list(individuals), generation)
 
     # ------------------------------------------------------------------ asynchronous
     def submit(self, ind: Any, generation: int = 0, ids: Sequence[int] | None = None,

@@ -10,8 +10,10 @@ so a search makes the same decisions whichever backend runs it).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, as_completed, wait
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .pool import WorkerPool
@@ -39,6 +41,69 @@ def resolve_backend(backend: str, workers: int) -> str:
     return backend
 
 
+def available_cores() -> int:
+    """CPU cores this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class ThreadPlan:
+    """Torch CPU threads per worker: ``threads``, for ``workers`` candidates trained at
+    once on this machine's ``cores`` (``workers`` 0: on other hosts, unknown here)."""
+
+    threads: int
+    workers: int
+    cores: int
+    given: bool  # set in the config (else the default)
+
+    def to_dict(self) -> dict[str, int | bool]:
+        return {"threads": self.threads, "workers": self.workers, "cores": self.cores, "given": self.given}
+
+    def describe(self) -> str:
+        how = "parallel.threads" if self.given else f"default: {self.cores} cores // {max(self.workers, 1)} workers"
+        return f"{self.threads} torch thread{'s' if self.threads != 1 else ''} per worker ({how})"
+
+    def warning(self) -> str | None:
+        """One line when the workers ask for more threads than there are cores, else None."""
+        if not self.workers or self.workers * self.threads <= self.cores:
+            return None
+        fix = max(1, self.cores // self.workers)
+        return (f"warning: {self.workers} workers x {self.threads} threads = {self.workers * self.threads} "
+                f"> {self.cores} cores: the workers compete for cores and each evaluation costs more CPU; "
+                f"set parallel.threads: {fix} (or leave it unset: cores // workers)")
+
+
+def concurrent_workers(parallel: Any) -> int:
+    """Candidates trained at once on this machine: 1 serial, ``workers`` for the process
+    pool, ``workers x threads_per_worker`` for a local Dask cluster; 0 (unknown) for SCOOP
+    and a remote Dask scheduler, whose workers run elsewhere or were started by SCOOP."""
+    try:
+        backend = resolve_backend(parallel.backend, parallel.workers)
+    except RuntimeError:  # scoop asked for outside SCOOP: refused when the run starts
+        return 0
+    if backend == "serial":
+        return 1
+    if backend == "process":
+        return int(parallel.workers)
+    if backend == "dask" and (parallel.dask is None or parallel.dask.scheduler is None):
+        per = parallel.dask.threads_per_worker if parallel.dask is not None else 1
+        return int(parallel.workers) * int(per)
+    return 0
+
+
+def plan_threads(parallel: Any, cores: int | None = None) -> ThreadPlan:
+    """The one place ``parallel.threads`` is resolved: the configured value, else
+    ``cores // workers`` (at least 1; 1 where the workers are not known here)."""
+    cores = available_cores() if cores is None else cores
+    workers = concurrent_workers(parallel)
+    if parallel.threads is not None:
+        return ThreadPlan(int(parallel.threads), workers, cores, True)
+    return ThreadPlan(max(1, cores // workers) if workers else 1, workers, cores, False)
+
+
 class ParallelMap:
     """A ``map`` callable for ``toolbox.map``; call :meth:`close` when the search ends.
 
@@ -57,6 +122,7 @@ class ParallelMap:
         self.workers = workers
         self.dask = dask
         self._pool: WorkerPool | DaskExecutor | None = None
+        self._closed_stats: dict[str, Any] | None = None  # the pool's stats when it was closed
 
     @classmethod
     def from_config(cls, parallel: Any) -> ParallelMap:
@@ -67,6 +133,16 @@ class ParallelMap:
     def enforces_timeouts(self) -> bool:
         """Whether ``timeout`` arguments are enforced (the process backend only)."""
         return self.backend == "process"
+
+    def prepare(self, initializer: Callable[..., Any], *args: Any) -> None:
+        """Start the process pool now, each worker running ``initializer(*args)`` before
+        its first task (other backends: nothing; a serial run prepares in this process)."""
+        if self.backend == "process" and self._pool is None:
+            self._pool = WorkerPool(self.workers, initializer, args)
+
+    def stats(self) -> dict[str, Any] | None:
+        """The process pool's warm-ups and busy / idle time (:meth:`WorkerPool.stats`), else None."""
+        return self._pool.stats() if isinstance(self._pool, WorkerPool) else self._closed_stats
 
     def _executor(self) -> WorkerPool | DaskExecutor:
         if self._pool is None:
@@ -140,6 +216,8 @@ class ParallelMap:
     def close(self) -> None:
         if self._pool is not None:
             self._pool.close()
+            if isinstance(self._pool, WorkerPool):
+                self._closed_stats = self._pool.stats()
             self._pool = None
 
 

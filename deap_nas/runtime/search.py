@@ -28,12 +28,13 @@ from .evaluator import EvaluationFailed, Evaluator
 from .interrupt import signal_name
 from .journal import atomic_write_text, read_journal, write_logbook_csv
 from .lock import RunLock, acquire
-from .parallel import ParallelMap
+from .parallel import ParallelMap, plan_threads
 from .progress import Progress
 from .rundir import RunDir, RunDirError, now
 from .schema import ConfigError, to_plain
 from .snapshot import in_flight_ids, load_into, restore_rng, state_to_dict
 from .toolbox import build_toolbox
+from .worker import warm_worker
 
 
 @dataclass
@@ -60,9 +61,13 @@ def evaluation_context(config: RunConfig, space: Any) -> dict[str, Any]:
         "training": config.training.to_dict(),
         "head": config.evaluation.head if config.evaluation.head is not None else space.default_head,
         "device": config.parallel.device,
-        "threads": config.parallel.threads,
+        "threads": plan_threads(config.parallel).threads,
         "data_seed": config.seed,
     }
+    if config.parallel.workers_per_device != 1:
+        context["workers_per_device"] = config.parallel.workers_per_device
+    if config.parallel.memory_fraction is not None:
+        context["memory_fraction"] = config.parallel.memory_fraction
     if config.evaluation.trainer is not None:
         context["trainer"] = config.evaluation.trainer
     if config.objectives:  # only then: single-objective tasks and records stay as they were
@@ -319,11 +324,10 @@ def _execute(config: RunConfig, run: RunDir, snapshot: dict[str, Any] | None, jo
             tb.generation(st.logbook, dict(vars(control.usage)))
 
     control.callbacks = [checkpoint, progress]
-    progress.line(
-        f"run {run.path}: {config.algorithm.name} on space {config.space.name}, data {config.data.name}, "
-        f"{pmap.describe()} evaluation"
-    )
+    _announce(config, run, pmap, progress.line)
     try:
+        evaluator.lookahead.discard()  # weights of predicted trainings a killed run left
+        pmap.prepare(warm_worker, evaluator.context)  # pool workers warm up while the loop starts
         state = algo.run()
     except EvaluationFailed as e:
         run.write_meta(status="failed", stop_reason=str(e))
@@ -335,6 +339,8 @@ def _execute(config: RunConfig, run: RunDir, snapshot: dict[str, Any] | None, jo
         raise
     finally:
         pmap.close()
+        evaluator.lookahead.discard()
+        _pool_report(run, pmap, evaluator, progress.line)
         if tb is not None:
             tb.close()
     reason = control.reason
@@ -342,6 +348,33 @@ def _execute(config: RunConfig, run: RunDir, snapshot: dict[str, Any] | None, jo
     progress.line(f"stopped: {reason}")
     finalize(run, state, space, config, progress.line)
     return SearchOutcome(run.path, state, reason, space)
+
+
+def _announce(config: RunConfig, run: RunDir, pmap: ParallelMap, log: Callable[[str], None]) -> None:
+    """The run's first progress line (with the torch threads per worker, also kept in
+    run.json as ``parallel``), and a warning when the workers ask for more threads than
+    there are cores."""
+    plan = plan_threads(config.parallel)
+    run.write_meta(parallel={"backend": pmap.backend, **plan.to_dict()})
+    log(f"run {run.path}: {config.algorithm.name} on space {config.space.name}, data {config.data.name}, "
+        f"{pmap.describe()} evaluation, {plan.describe()}")
+    warning = plan.warning()
+    if warning:
+        log(warning)
+
+
+def _pool_report(run: RunDir, pmap: ParallelMap, evaluator: Evaluator, log: Callable[[str], None]) -> None:
+    """The process pool's warm-ups, idle time and trainings started before their
+    generation (:mod:`.lookahead`), in run.json (``pool``) and one line."""
+    stats = pmap.stats()
+    if stats is None:
+        return
+    stats["lookahead_taken_over"] = evaluator.lookahead.adopted
+    run.write_meta(pool=stats)
+    log(f"workers: {stats['starts']} started, {stats['warmup_seconds']:.1f} s warming up; busy "
+        f"{stats['busy_seconds']:.0f} of {stats['workers']} x {stats['seconds']:.0f} s "
+        f"(idle {100 * stats['idle_fraction']:.0f}%); {stats['lookahead_taken_over']} trainings started "
+        "before their generation")
 
 
 def finalize(run: RunDir, state: SearchState, space: Any, config: RunConfig, log: Callable[[str], None]) -> None:

@@ -51,6 +51,7 @@ def build_toolbox(config: RunConfig, space: Any, evaluator: Evaluator, map_fn: A
     tb.register("map", map_fn)
     tb.register("evaluate_population", evaluator.evaluate_population)
     tb.register("submit_evaluation", evaluator.submit)
+    tb.register("prefetch", evaluator.prefetch)  # what a loop knows it will ask next (random search)
     tb.register("wait_first", evaluator.wait_first)
     tb.register("decode", space.decode)
     tb.register("set_teacher", evaluator.set_teacher)  # mimicry teacher of later evaluations

@@ -3,7 +3,7 @@
 :func:`run_task` is a module-level function, so serial runs, spawned process pools, Dask and
 SCOOP workers all call the same code. Each worker process prepares its data once per
 data description and keeps it on its device (docs/architecture.md); worker i
-uses GPU ``i mod n``. Failures of the candidate come back as a status, never as an
+uses GPU ``(i // k) mod n`` with ``k = parallel.workers_per_device`` (:func:`device_index`). Failures of the candidate come back as a status, never as an
 exception (docs/architecture.md).
 
 How the network starts is the task's request (:mod:`deap_nas.evaluation.request`,
@@ -108,8 +108,24 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def choose_device(wanted: str) -> str:
-    """``auto`` -> ``cuda:(worker index mod n)`` when CUDA is present, else ``cpu``."""
+def device_index(worker: int, gpus: int, per_device: int = 1) -> int:
+    """The GPU of worker ``worker`` with ``per_device`` workers to a GPU
+    (``parallel.workers_per_device``): workers 0 .. k-1 share GPU 0, k .. 2k-1 GPU 1, and
+    so on, round robin over the ``gpus`` GPUs."""
+    return (worker // max(1, per_device)) % gpus
+
+
+def memory_cap(fraction: float | None, per_device: int = 1) -> float | None:
+    """The share of its GPU's memory one worker may take (``parallel.memory_fraction``):
+    the setting, else ``1 / workers_per_device`` when several workers share a GPU, else
+    None (no cap)."""
+    if fraction is not None:
+        return float(fraction)
+    return 1.0 / per_device if per_device > 1 else None
+
+
+def choose_device(wanted: str, per_device: int = 1) -> str:
+    """``auto`` -> ``cuda:`` :func:`device_index` when CUDA is present, else ``cpu``."""
     import torch
 
     if wanted == "cpu" or (wanted == "auto" and not torch.cuda.is_available()):
@@ -118,7 +134,16 @@ def choose_device(wanted: str) -> str:
         return wanted
     if not torch.cuda.is_available():
         raise RuntimeError("parallel.device is 'cuda' but torch sees no CUDA device")
-    return f"cuda:{worker_index() % torch.cuda.device_count()}"
+    return f"cuda:{device_index(worker_index(), torch.cuda.device_count(), per_device)}"
+
+
+def limit_memory(device: str, fraction: float | None) -> None:
+    """Cap this process's share of a CUDA device's memory (no-op on CPU or without a cap)."""
+    if fraction is None or not device.startswith("cuda"):
+        return
+    import torch
+
+    torch.cuda.set_per_process_memory_fraction(fraction, torch.device(device))
 
 
 class _Context:
@@ -132,11 +157,35 @@ class _Context:
 
         if spec.get("threads"):
             torch.set_num_threads(int(spec["threads"]))
-        self.device = choose_device(spec.get("device", "auto"))
+        per_device = int(spec.get("workers_per_device", 1))
+        self.device = choose_device(spec.get("device", "auto"), per_device)
+        limit_memory(self.device, memory_cap(spec.get("memory_fraction"), per_device))
         self.data = prepare_from_config(spec["data"], seed=spec.get("data_seed", 0), device=self.device,
                                         with_test=bool(spec.get("with_test", False)))
         self.training = TrainConfig.from_dict(spec["training"])
         self.head = spec.get("head")
+
+
+def warm_worker(context: dict[str, Any]) -> None:
+    """Process-pool initializer: what a worker's first task would pay, paid before it.
+    Sets the torch threads, prepares the run's data on the worker's device (not with
+    ``data.resample``: each generation has its own) and imports what building the first
+    optimizer imports (``torch._dynamo``, through ``torch._disable_dynamo``; no setting
+    avoids it). Nothing with a replacement trainer (``evaluation.trainer``)."""
+    if context.get("trainer"):
+        return
+    import torch
+    import torch._dynamo  # noqa: F401  (about a second and a half, once per process)
+
+    if context.get("threads"):
+        torch.set_num_threads(int(context["threads"]))
+    device = "cpu"
+    if not (context.get("data") or {}).get("resample"):
+        device = context_for(context).device
+    weight = torch.nn.Parameter(torch.zeros(4, 1, 3, 3, device=device))  # no RNG drawn
+    optimizer = torch.optim.SGD([weight], lr=0.0)
+    torch.nn.functional.conv2d(torch.zeros(1, 1, 4, 4, device=device), weight).sum().backward()
+    optimizer.step()
 
 
 def context_for(spec: dict[str, Any]) -> _Context:
@@ -407,6 +456,7 @@ def run_task(task: EvalTask) -> dict[str, Any]:
         "time_eval": result.time_eval,
         "time_total": time.perf_counter() - started,
         "images_per_sec": result.images_per_sec,
+        **({"cuda_graph": result.cuda_graph} if getattr(result, "cuda_graph", "") else {}),  # CUDA only
         "device": result.device or ctx.device,
         "worker": worker_name(),
         "weights": weights,
