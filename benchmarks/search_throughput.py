@@ -50,6 +50,11 @@ def _cpu_children() -> float:
     return r.ru_utime + r.ru_stime
 
 
+def _percent(fraction: float) -> str:
+    """A fraction as a percentage; "-" where there is none (a serial run has no pool)."""
+    return "-" if fraction != fraction else f"{100 * fraction:.0f}%"
+
+
 def run_search(config: str, overrides: list[str], workdir: Path) -> dict[str, float]:
     """One search in a fresh process: wall, CPU (process + workers), evaluations, per hour."""
     run_dir = workdir / f"run{len(list(workdir.iterdir()))}"
@@ -77,7 +82,7 @@ def part_search(args: argparse.Namespace) -> dict[str, Any]:
                 res = run_search(args.config, overrides, Path(tmp))
                 out[name].append(res)
                 print(f"  repeat {r + 1} {name:<10} {res['wall_s']:7.1f} s wall {res['cpu_s']:7.1f} s CPU "
-                      f"{res['evals_per_hour']:7.0f} evals/h  workers idle {100 * res['idle_fraction']:.0f}%",
+                      f"{res['evals_per_hour']:7.0f} evals/h  workers idle {_percent(res['idle_fraction'])}",
                       flush=True)
     med = {name: {k: statistics.median(x[k] for x in runs) for k in runs[0]} for name, runs in out.items()}
     return {"config": args.config, "threads": args.threads or "as shipped", "median": med, "runs": out}
@@ -153,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{'arm':<10} {'wall s':>8} {'CPU s':>8} {'evals/h':>8} {'idle %':>7}")
         for name, m in res["median"].items():
             print(f"{name:<10} {m['wall_s']:8.1f} {m['cpu_s']:8.1f} {m['evals_per_hour']:8.0f} "
-                  f"{100 * m['idle_fraction']:7.0f}")
+                  f"{_percent(m['idle_fraction']):>7}")
         s, p = res["median"].values()
         print(f"ratio pool / serial: evals/h {p['evals_per_hour'] / s['evals_per_hour']:.2f}, "
               f"CPU per evaluation {p['cpu_s'] / p['evaluations'] / (s['cpu_s'] / s['evaluations']):.2f}")
