@@ -37,12 +37,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..arch import ArchitectureError
 from ..evaluation.request import EvalRequest, Start
 from ..spaces.types import set_fitness
 from .cache import UNTRAINED, FitnessCache, cached_record
 from .journal import append_journal
-from .lookahead import Lookahead
+from .lookahead import DECODE_ERRORS, Lookahead
 from .pool import WorkerLost
 from .replay import JournalReplay
 from .worker import EvalTask, derive_seed, failure_record, generation_data_seed, run_task
@@ -284,7 +283,7 @@ class Evaluator:
         try:
             arch = self.space.decode(ind)
             arch_hash = arch.hash()
-        except (ArchitectureError, ValueError, KeyError, TypeError) as e:
+        except DECODE_ERRORS as e:
             rec = {**self._base_record(ind, generation, None, request or EvalRequest()), "eval_id": new_id(),
                    "status": "invalid", "message": f"decode: {e}", "accuracy": None, "repeat": 0, "seed": None,
                    "cached": False}

@@ -30,7 +30,11 @@ from concurrent.futures import Future, as_completed
 from pathlib import Path
 from typing import Any
 
+from ..arch import ArchitectureError
 from .worker import EvalTask, derive_seed, run_task, train_state_path
+
+#: what makes a genome invalid when the evaluator prepares it (``Evaluator._prepare``)
+DECODE_ERRORS = (ArchitectureError, ValueError, KeyError, TypeError)
 
 SUFFIX = ".lookahead.pt"
 
@@ -91,7 +95,7 @@ class Lookahead:
             try:
                 arch = ev.space.decode(ind)
                 req = ev.complete(None, arch.hash(), generation)
-            except Exception:  # noqa: BLE001  (an invalid genome: one id, no training)
+            except DECODE_ERRORS:  # an invalid genome: one id, no training (as Evaluator._prepare)
                 next_id += 1
                 continue
             key = req.key()
